@@ -1,0 +1,542 @@
+//! The model catalog: every MiniMax video model on every provider, with what each
+//! accepts (modes, resolution × duration pairs, result limits) and what it costs
+//! where a price is published. Validation and the cost estimate read only this.
+//!
+//! Sources: `shared/reference/runware-protocol.md` §2.3, `minimax-segmind-protocol.md`
+//! A3.2, A3.3 and B9, and the seed pages. A price not published there is `None`:
+//! unknown is shown as unknown, never as 0.
+
+use std::fmt;
+
+/// A provider that hosts MiniMax video models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Runware,
+    Minimax,
+    Segmind,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Runware, Provider::Minimax, Provider::Segmind];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Runware => "runware",
+            Provider::Minimax => "minimax",
+            Provider::Segmind => "segmind",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Runware takes `numberResults` in one task; MiniMax and Segmind make one video
+    /// per task, so a shot with several results becomes several jobs.
+    pub fn batches_results(self) -> bool {
+        self == Provider::Runware
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a shot gives the model to start from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Prompt only.
+    Text,
+    /// A first frame (image to video).
+    FirstFrame,
+    /// A first and a last frame.
+    FirstLast,
+    /// A subject (face) reference.
+    Subject,
+}
+
+impl Mode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mode::Text => "text only",
+            Mode::FirstFrame => "first frame",
+            Mode::FirstLast => "first and last frame",
+            Mode::Subject => "subject reference",
+        }
+    }
+}
+
+/// Output resolution, named as the manifest names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resolution {
+    P512,
+    P720,
+    P768,
+    P1080,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 4] = [
+        Resolution::P512,
+        Resolution::P720,
+        Resolution::P768,
+        Resolution::P1080,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::P512 => "512p",
+            Resolution::P720 => "720p",
+            Resolution::P768 => "768p",
+            Resolution::P1080 => "1080p",
+        }
+    }
+
+    /// Accepts `768p` and MiniMax's `768P`.
+    pub fn parse(s: &str) -> Option<Resolution> {
+        Resolution::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(s))
+    }
+
+    /// Width × height as Runware wants them. Runware serves MiniMax's 720P and 768P
+    /// both as 1366×768 (its model pages allow no other 16:9 size below 1080p).
+    pub fn runware_size(self) -> (u32, u32) {
+        match self {
+            Resolution::P512 => (910, 512),
+            Resolution::P720 | Resolution::P768 => (1366, 768),
+            Resolution::P1080 => (1920, 1080),
+        }
+    }
+}
+
+impl fmt::Display for Resolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Resolution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// One allowed resolution with its durations, optionally only in some modes
+/// (MiniMax-Hailuo-02 offers 512P for a first frame alone).
+#[derive(Debug)]
+pub struct Combo {
+    pub resolution: Resolution,
+    pub durations: &'static [u32],
+    pub only_modes: Option<&'static [Mode]>,
+}
+
+/// A published price for one clip of a resolution and duration.
+#[derive(Debug)]
+pub struct Price {
+    pub resolution: Resolution,
+    pub duration: u32,
+    pub usd: f64,
+}
+
+/// One model on one provider.
+#[derive(Debug)]
+pub struct Model {
+    pub provider: Provider,
+    /// The provider's own id, sent on the wire.
+    pub id: &'static str,
+    pub name: &'static str,
+    pub modes: &'static [Mode],
+    pub combos: &'static [Combo],
+    pub default_resolution: Resolution,
+    pub default_duration: u32,
+    pub fps: u32,
+    pub max_results: u32,
+    /// Whether the model understands bracketed camera commands.
+    pub camera: bool,
+    /// Whether a prompt is required even when images are given.
+    pub prompt_required: bool,
+    pub prices: &'static [Price],
+}
+
+impl Model {
+    pub fn supports(&self, mode: Mode) -> bool {
+        self.modes.contains(&mode)
+    }
+
+    /// The durations allowed for a resolution in a mode; empty when the resolution
+    /// itself is not offered in that mode.
+    pub fn durations(&self, resolution: Resolution, mode: Mode) -> &'static [u32] {
+        self.combos
+            .iter()
+            .find(|c| c.resolution == resolution && c.only_modes.is_none_or(|m| m.contains(&mode)))
+            .map_or(&[], |c| c.durations)
+    }
+
+    pub fn resolutions(&self, mode: Mode) -> Vec<Resolution> {
+        self.combos
+            .iter()
+            .filter(|c| c.only_modes.is_none_or(|m| m.contains(&mode)))
+            .map(|c| c.resolution)
+            .collect()
+    }
+
+    /// The published price of one clip, or `None` when none is published.
+    pub fn price(&self, resolution: Resolution, duration: u32) -> Option<f64> {
+        self.prices
+            .iter()
+            .find(|p| p.resolution == resolution && p.duration == duration)
+            .map(|p| p.usd)
+    }
+}
+
+use Mode::{FirstFrame, FirstLast, Subject, Text};
+use Resolution::{P512, P720, P768, P1080};
+
+const SIX: &[u32] = &[6];
+const SIX_TEN: &[u32] = &[6, 10];
+
+/// 01-series models: 720P, 6 s only.
+const ONLY_720_6: &[Combo] = &[Combo { resolution: P720, durations: SIX, only_modes: None }];
+/// Hailuo 2.3 and Hailuo 02 without 512P: 768P for 6 or 10 s, 1080P for 6 s.
+const HAILUO: &[Combo] = &[
+    Combo { resolution: P768, durations: SIX_TEN, only_modes: None },
+    Combo { resolution: P1080, durations: SIX, only_modes: None },
+];
+/// MiniMax-Hailuo-02 on MiniMax: 512P exists for image-to-video only.
+const HAILUO_02_NATIVE: &[Combo] = &[
+    Combo { resolution: P512, durations: SIX_TEN, only_modes: Some(&[FirstFrame]) },
+    Combo { resolution: P768, durations: SIX_TEN, only_modes: None },
+    Combo { resolution: P1080, durations: SIX, only_modes: None },
+];
+
+const fn p(resolution: Resolution, duration: u32, usd: f64) -> Price {
+    Price { resolution, duration, usd }
+}
+
+/// Builds a catalog entry with the defaults most entries share (25 fps, one result
+/// at a time, no price, 6 s).
+const fn model(
+    provider: Provider,
+    id: &'static str,
+    name: &'static str,
+    modes: &'static [Mode],
+    combos: &'static [Combo],
+    default_resolution: Resolution,
+) -> Model {
+    Model {
+        provider,
+        id,
+        name,
+        modes,
+        combos,
+        default_resolution,
+        default_duration: 6,
+        fps: 25,
+        max_results: 4,
+        camera: false,
+        prompt_required: false,
+        prices: &[],
+    }
+}
+
+use Provider::{Minimax, Runware, Segmind};
+
+/// Every model. Runware prices: seed pages' responses (01 series $0.28, Hailuo 02
+/// 1080p $0.49) and the model pages (Hailuo 2.3 and 2.3 Fast). Segmind prices: the
+/// upper end of each published range, so that a budget is never under-estimated.
+/// MiniMax publishes no per-clip price in the reference: unknown.
+pub static MODELS: &[Model] = &[
+    Model {
+        prices: &[p(P720, 6, 0.28)],
+        ..model(Runware, "minimax:1@1", "MiniMax 01 (Video-01)", &[Text, FirstFrame], ONLY_720_6, P720)
+    },
+    Model {
+        camera: true,
+        prices: &[p(P720, 6, 0.28)],
+        ..model(Runware, "minimax:2@1", "MiniMax 01 Director", &[Text, FirstFrame], ONLY_720_6, P720)
+    },
+    Model {
+        prices: &[p(P720, 6, 0.28)],
+        ..model(Runware, "minimax:2@3", "MiniMax 01 Live", &[FirstFrame], ONLY_720_6, P720)
+    },
+    Model {
+        camera: true,
+        max_results: 20,
+        prices: &[p(P1080, 6, 0.49)],
+        ..model(Runware, "minimax:3@1", "MiniMax Hailuo 02", &[Text, FirstFrame, FirstLast], HAILUO, P768)
+    },
+    Model {
+        camera: true,
+        prices: &[p(P768, 6, 0.28), p(P768, 10, 0.56), p(P1080, 6, 0.49)],
+        ..model(Runware, "minimax:4@1", "MiniMax Hailuo 2.3", &[Text, FirstFrame], HAILUO, P768)
+    },
+    Model {
+        camera: true,
+        prices: &[p(P768, 6, 0.19), p(P1080, 6, 0.33)],
+        ..model(Runware, "minimax:4@2", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
+    },
+    Model {
+        camera: true,
+        ..model(Minimax, "MiniMax-Hailuo-2.3", "MiniMax Hailuo 2.3", &[Text, FirstFrame], HAILUO, P768)
+    },
+    Model {
+        camera: true,
+        ..model(Minimax, "MiniMax-Hailuo-2.3-Fast", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
+    },
+    Model {
+        camera: true,
+        ..model(Minimax, "MiniMax-Hailuo-02", "MiniMax Hailuo 02", &[Text, FirstFrame, FirstLast], HAILUO_02_NATIVE, P768)
+    },
+    Model {
+        camera: true,
+        ..model(Minimax, "T2V-01-Director", "MiniMax T2V-01 Director", &[Text], ONLY_720_6, P720)
+    },
+    Model {
+        camera: true,
+        ..model(Minimax, "I2V-01-Director", "MiniMax I2V-01 Director", &[FirstFrame], ONLY_720_6, P720)
+    },
+    model(Minimax, "I2V-01-live", "MiniMax I2V-01 Live", &[FirstFrame], ONLY_720_6, P720),
+    model(Minimax, "T2V-01", "MiniMax T2V-01", &[Text], ONLY_720_6, P720),
+    model(Minimax, "I2V-01", "MiniMax I2V-01", &[FirstFrame], ONLY_720_6, P720),
+    model(Minimax, "S2V-01", "MiniMax S2V-01 (subject reference)", &[Subject], ONLY_720_6, P720),
+    Model {
+        prompt_required: true,
+        prices: &[p(P720, 6, 0.625)],
+        ..model(Segmind, "minimax-ai", "MiniMax Video-01", &[Text, FirstFrame, Subject], ONLY_720_6, P720)
+    },
+    Model {
+        camera: true,
+        prompt_required: true,
+        prices: &[p(P720, 6, 0.625)],
+        ..model(Segmind, "minimax-ai-director", "MiniMax Video-01 Director", &[FirstFrame], ONLY_720_6, P720)
+    },
+    Model {
+        camera: true,
+        prompt_required: true,
+        ..model(
+            Segmind,
+            "minimax-hailuo-2",
+            "MiniMax Hailuo 02",
+            &[Text, FirstFrame, FirstLast],
+            &[
+                Combo { resolution: P768, durations: SIX, only_modes: None },
+                Combo { resolution: P1080, durations: SIX, only_modes: None },
+            ],
+            P768,
+        )
+    },
+    Model {
+        camera: true,
+        prompt_required: true,
+        ..model(
+            Segmind,
+            "hailuo-02-fast",
+            "MiniMax Hailuo 02 Fast",
+            &[Text, FirstFrame],
+            &[Combo { resolution: P512, durations: SIX_TEN, only_modes: None }],
+            P512,
+        )
+    },
+    Model {
+        camera: true,
+        prompt_required: true,
+        prices: &[p(P768, 6, 0.70), p(P768, 10, 0.70), p(P1080, 6, 0.70)],
+        ..model(Segmind, "hailuo-2.3", "MiniMax Hailuo 2.3", &[Text, FirstFrame], HAILUO, P768)
+    },
+    Model {
+        camera: true,
+        prompt_required: true,
+        prices: &[p(P768, 6, 0.41), p(P768, 10, 0.41), p(P1080, 6, 0.41)],
+        ..model(Segmind, "hailuo-2.3-fast", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
+    },
+];
+
+/// A name that reads well in a shot list, resolved per provider. Where a provider
+/// splits one model into a text and an image variant, `image_id` is the one used
+/// when the shot has a first frame.
+struct Alias {
+    name: &'static str,
+    per_provider: &'static [(Provider, &'static str, Option<&'static str>)],
+}
+
+static ALIASES: &[Alias] = &[
+    Alias {
+        name: "video-01",
+        per_provider: &[
+            (Runware, "minimax:1@1", None),
+            (Minimax, "T2V-01", Some("I2V-01")),
+            (Segmind, "minimax-ai", None),
+        ],
+    },
+    Alias {
+        name: "director",
+        per_provider: &[
+            (Runware, "minimax:2@1", None),
+            (Minimax, "T2V-01-Director", Some("I2V-01-Director")),
+            (Segmind, "minimax-ai-director", None),
+        ],
+    },
+    Alias {
+        name: "live",
+        per_provider: &[(Runware, "minimax:2@3", None), (Minimax, "I2V-01-live", None)],
+    },
+    Alias {
+        name: "hailuo-02",
+        per_provider: &[
+            (Runware, "minimax:3@1", None),
+            (Minimax, "MiniMax-Hailuo-02", None),
+            (Segmind, "minimax-hailuo-2", None),
+        ],
+    },
+    Alias { name: "hailuo-02-fast", per_provider: &[(Segmind, "hailuo-02-fast", None)] },
+    Alias {
+        name: "hailuo-2.3",
+        per_provider: &[
+            (Runware, "minimax:4@1", None),
+            (Minimax, "MiniMax-Hailuo-2.3", None),
+            (Segmind, "hailuo-2.3", None),
+        ],
+    },
+    Alias {
+        name: "hailuo-2.3-fast",
+        per_provider: &[
+            (Runware, "minimax:4@2", None),
+            (Minimax, "MiniMax-Hailuo-2.3-Fast", None),
+            (Segmind, "hailuo-2.3-fast", None),
+        ],
+    },
+    Alias { name: "s2v-01", per_provider: &[(Minimax, "S2V-01", None)] },
+];
+
+/// Why a model name did not resolve on a provider.
+#[derive(Debug, PartialEq)]
+pub enum LookupError {
+    /// A known alias or id, but not offered by this provider.
+    NotOnProvider { offered_by: Vec<Provider> },
+    Unknown,
+}
+
+/// Finds a model by the provider's own id (exact) or an alias (any case).
+pub fn lookup(provider: Provider, name: &str, has_first_frame: bool) -> Result<&'static Model, LookupError> {
+    if let Some(m) = MODELS.iter().find(|m| m.provider == provider && m.id == name) {
+        return Ok(m);
+    }
+    if let Some(alias) = ALIASES.iter().find(|a| a.name.eq_ignore_ascii_case(name)) {
+        return match alias.per_provider.iter().find(|(p, _, _)| *p == provider) {
+            Some((_, text_id, image_id)) => {
+                let id = if has_first_frame { image_id.unwrap_or(text_id) } else { text_id };
+                Ok(by_id(provider, id).expect("every alias names a catalog model"))
+            }
+            None => Err(LookupError::NotOnProvider {
+                offered_by: alias.per_provider.iter().map(|(p, _, _)| *p).collect(),
+            }),
+        };
+    }
+    let offered_by: Vec<Provider> = MODELS.iter().filter(|m| m.id == name).map(|m| m.provider).collect();
+    if offered_by.is_empty() {
+        Err(LookupError::Unknown)
+    } else {
+        Err(LookupError::NotOnProvider { offered_by })
+    }
+}
+
+fn by_id(provider: Provider, id: &str) -> Option<&'static Model> {
+    MODELS.iter().find(|m| m.provider == provider && m.id == id)
+}
+
+/// The names a user may write for a provider: its ids, then the aliases it offers.
+pub fn names_for(provider: Provider) -> Vec<&'static str> {
+    let ids = MODELS.iter().filter(|m| m.provider == provider).map(|m| m.id);
+    let aliases = ALIASES
+        .iter()
+        .filter(|a| a.per_provider.iter().any(|(p, _, _)| *p == provider))
+        .map(|a| a.name);
+    let mut names: Vec<&'static str> = ids.collect();
+    for a in aliases {
+        if !names.contains(&a) {
+            names.push(a);
+        }
+    }
+    names
+}
+
+/// The same model under the name `provider` gives it, for a name that belongs to
+/// another provider (`MiniMax-Hailuo-2.3` written for segmind → `hailuo-2.3`).
+pub fn equivalent(provider: Provider, name: &str) -> Option<&'static str> {
+    ALIASES
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name) || a.per_provider.iter().any(|(_, t, i)| *t == name || *i == Some(name)))
+        .and_then(|a| a.per_provider.iter().find(|(p, _, _)| *p == provider))
+        .map(|(_, text_id, _)| *text_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_alias_resolves_to_a_catalog_model() {
+        for alias in ALIASES {
+            for (provider, text_id, image_id) in alias.per_provider {
+                assert!(by_id(*provider, text_id).is_some(), "{} {text_id}", alias.name);
+                if let Some(id) = image_id {
+                    assert!(by_id(*provider, id).is_some(), "{} {id}", alias.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn director_alias_picks_text_or_image_variant_on_minimax() {
+        assert_eq!(lookup(Minimax, "director", false).unwrap().id, "T2V-01-Director");
+        assert_eq!(lookup(Minimax, "Director", true).unwrap().id, "I2V-01-Director");
+        assert_eq!(lookup(Runware, "director", true).unwrap().id, "minimax:2@1");
+    }
+
+    #[test]
+    fn ids_of_another_provider_name_where_they_live() {
+        assert_eq!(
+            lookup(Segmind, "MiniMax-Hailuo-02", false).unwrap_err(),
+            LookupError::NotOnProvider { offered_by: vec![Minimax] }
+        );
+        assert_eq!(
+            lookup(Segmind, "live", true).unwrap_err(),
+            LookupError::NotOnProvider { offered_by: vec![Runware, Minimax] }
+        );
+        assert_eq!(lookup(Runware, "sora", false).unwrap_err(), LookupError::Unknown);
+        assert_eq!(equivalent(Segmind, "MiniMax-Hailuo-2.3"), Some("hailuo-2.3"));
+        assert_eq!(equivalent(Segmind, "live"), None);
+    }
+
+    #[test]
+    fn every_model_defaults_to_an_allowed_pair_and_prices_only_allowed_pairs() {
+        for m in MODELS {
+            let mode = m.modes[0];
+            let first = if m.supports(FirstFrame) { FirstFrame } else { mode };
+            assert!(
+                m.durations(m.default_resolution, first).contains(&m.default_duration),
+                "{}",
+                m.id
+            );
+            for price in m.prices {
+                assert!(m.combos.iter().any(|c| c.resolution == price.resolution
+                    && c.durations.contains(&price.duration)), "{}", m.id);
+                assert!(price.usd > 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn hailuo_02_on_minimax_offers_512p_only_for_a_first_frame() {
+        let m = lookup(Minimax, "hailuo-02", false).unwrap();
+        assert_eq!(m.durations(P512, FirstFrame), &[6, 10]);
+        assert!(m.durations(P512, FirstLast).is_empty());
+        assert!(m.durations(P512, Text).is_empty());
+        assert!(m.durations(P1080, Text) == &[6]);
+    }
+}

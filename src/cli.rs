@@ -1,0 +1,103 @@
+//! The command line (DESIGN "Command line"): parse arguments, then run the pipeline
+//! for the chosen command and turn its outcome into a documented exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit;
+use crate::manifest::{self, Loaded};
+use crate::plan::Plan;
+use crate::plan_view;
+
+#[derive(Parser, Debug)]
+#[command(name = "shotlist", version, about = "Render a shot list of AI videos overnight on MiniMax models")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate a manifest and show its jobs and estimated cost. Never touches the network.
+    Plan {
+        /// The manifest (YAML).
+        manifest: PathBuf,
+        /// Print the plan (or the problems) as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap: help and version are not errors; usage mistakes exit 2 as documented.
+            return exit::code(if e.use_stderr() { exit::INVALID } else { exit::OK });
+        }
+    };
+    match cli.command {
+        Command::Plan { manifest, json } => plan(&manifest, json),
+    }
+}
+
+/// `shotlist plan`: load, validate, plan, show.
+fn plan(path: &Path, json: bool) -> ExitCode {
+    let loaded = match manifest::load(path) {
+        Ok(loaded) => loaded,
+        Err(invalid) => {
+            if json {
+                println!("{}", plan_view::json_invalid(&invalid));
+            }
+            eprint!("{}", invalid.render(use_color()));
+            return exit::code(exit::INVALID);
+        }
+    };
+    let plan = Plan::new(&loaded.manifest);
+    let out_dir = default_out_dir(&loaded, None);
+    if !loaded.warnings.is_empty() {
+        eprint!("{}", manifest::diag::render(&loaded.warnings, &loaded.file_name, &loaded.source, use_color()));
+    }
+    let text = if json { plan_view::json(&plan, &loaded, &out_dir) } else { plan_view::table(&plan, &loaded, &out_dir) };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`shotlist plan x | head`) is not an error worth a panic.
+    let _ = writeln!(stdout, "{}", text.trim_end());
+    exit::code(exit::OK)
+}
+
+/// The out folder: `--out`, else the manifest's `output:`, else `renders/<stem>`.
+pub fn default_out_dir(loaded: &Loaded, cli_out: Option<&Path>) -> PathBuf {
+    if let Some(out) = cli_out {
+        return out.to_path_buf();
+    }
+    if let Some(out) = &loaded.manifest.output {
+        return lexically_normal(out);
+    }
+    let stem = loaded.manifest.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shotlist".into());
+    Path::new("renders").join(stem)
+}
+
+/// `a/b/../c` → `a/c` without touching the disk (the folder may not exist yet).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
+fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}

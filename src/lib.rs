@@ -1,0 +1,13 @@
+//! shotlist renders a shot list of AI videos overnight on MiniMax video models,
+//! through Runware, MiniMax's own API or Segmind.
+//!
+//! The pipeline: [`manifest`] (YAML → validated shots, every mistake at once) →
+//! [`plan`] (jobs with stable keys and a cost estimate, from the [`catalog`]) →
+//! the runner (not built yet). [`cli`] ties the steps to the command line.
+
+pub mod catalog;
+pub mod cli;
+pub mod exit;
+pub mod manifest;
+pub mod plan;
+pub mod plan_view;

@@ -1,0 +1,342 @@
+//! Second step of loading: the node tree read into the manifest's raw shape (keys,
+//! types), with every unknown key and wrong type collected as a problem instead of
+//! stopping at the first. Values keep their location for the checks that follow.
+
+use super::diag::{Problem, Problems};
+use super::yaml::{Loc, Node, NodeKind};
+use crate::catalog::Provider;
+
+/// A value and where it was written.
+#[derive(Clone, Debug)]
+pub struct Field<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+/// Shot fields as written, in a shot or in `defaults`.
+#[derive(Clone, Debug, Default)]
+pub struct RawShot {
+    pub loc: Loc,
+    pub id: Option<Field<String>>,
+    pub prompt: Option<Field<String>>,
+    pub provider: Option<Field<String>>,
+    pub model: Option<Field<String>>,
+    pub resolution: Option<Field<String>>,
+    pub duration: Option<Field<i64>>,
+    pub number_results: Option<Field<i64>>,
+    pub prompt_optimizer: Option<Field<bool>>,
+    pub camera: Option<Field<Vec<Field<String>>>>,
+    pub first_frame: Option<Field<String>>,
+    pub last_frame: Option<Field<String>>,
+    pub subject: Option<Field<String>>,
+}
+
+/// A `providers:` entry as written.
+#[derive(Clone, Debug, Default)]
+pub struct RawProvider {
+    pub requests_per_minute: Option<Field<i64>>,
+    pub max_in_flight: Option<Field<i64>>,
+    pub base_url: Option<Field<String>>,
+}
+
+/// The whole manifest as written.
+#[derive(Clone, Debug, Default)]
+pub struct RawManifest {
+    pub version: Option<Field<i64>>,
+    pub name: Option<Field<String>>,
+    pub output: Option<Field<String>>,
+    pub defaults: RawShot,
+    pub providers: Vec<(Provider, RawProvider)>,
+    pub max_cost_usd: Option<Field<f64>>,
+    /// `None` when the manifest has no `shots` key (or it is not a list).
+    pub shots: Option<Field<Vec<RawShot>>>,
+}
+
+const TOP_KEYS: &[&str] = &["version", "name", "output", "defaults", "providers", "budget", "shots"];
+const SHOT_KEYS: &[&str] = &[
+    "id",
+    "prompt",
+    "provider",
+    "model",
+    "resolution",
+    "duration",
+    "numberResults",
+    "promptOptimizer",
+    "camera",
+    "frames",
+    "subject",
+];
+const FRAME_KEYS: &[&str] = &["first", "last"];
+const PROVIDER_KEYS: &[&str] = &["requestsPerMinute", "maxInFlight", "baseUrl"];
+const BUDGET_KEYS: &[&str] = &["maxCostUsd"];
+
+/// Reads the tree into a [`RawManifest`], adding a problem for everything that does
+/// not fit the shape. What fits is kept, so later checks can still run on it.
+pub fn read(root: &Node, source: &str, problems: &mut Problems) -> RawManifest {
+    let mut r = Reader { source, problems };
+    let mut m = RawManifest::default();
+    if matches!(root.kind, NodeKind::Null) {
+        r.problems.push(
+            Problem::error(root.loc, "(manifest)", "the manifest is empty")
+                .help("start with `version: 1` and a `shots:` list"),
+        );
+        return m;
+    }
+    let Some(entries) = r.mapping(root, "", TOP_KEYS) else { return m };
+    for (key, value) in entries {
+        match key {
+            "version" => m.version = r.int(value, "version"),
+            "name" => m.name = r.string(value, "name"),
+            "output" => m.output = r.string(value, "output"),
+            "defaults" => {
+                let mut keys = SHOT_KEYS.to_vec();
+                keys.retain(|k| *k != "id");
+                if let Some(d) = r.shot(value, "defaults", &keys) {
+                    m.defaults = d;
+                }
+            }
+            "providers" => m.providers = r.providers(value),
+            "budget" => {
+                if let Some(fields) = r.mapping(value, "budget", BUDGET_KEYS) {
+                    for (_, v) in fields {
+                        m.max_cost_usd = r.number(v, "budget.maxCostUsd");
+                    }
+                }
+            }
+            "shots" => m.shots = r.shots(value),
+            _ => {}
+        }
+    }
+    if m.version.is_none() && !entries_have(root, "version") {
+        r.problems.push(
+            Problem::error(root.loc, "version", "the manifest has no `version`")
+                .label("the manifest starts here")
+                .help("add `version: 1` as the first line"),
+        );
+    }
+    if m.shots.is_none() && !entries_have(root, "shots") {
+        r.problems.push(
+            Problem::error(root.loc, "shots", "the manifest has no `shots` list")
+                .label("the manifest starts here")
+                .help("add `shots:` with at least one shot (`- id: ...`)"),
+        );
+    }
+    m
+}
+
+fn entries_have(node: &Node, key: &str) -> bool {
+    match &node.kind {
+        NodeKind::Map(entries) => entries.iter().any(|(k, _)| matches!(&k.kind, NodeKind::Str(s) if s == key)),
+        _ => false,
+    }
+}
+
+struct Reader<'a> {
+    source: &'a str,
+    problems: &'a mut Problems,
+}
+
+impl<'a> Reader<'a> {
+    fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
+        let found = node.kind.describe();
+        self.problems.push(
+            Problem::error(node.loc, field, format!("expected {expected}, found {found}"))
+                .label(format!("expected {expected}")),
+        );
+    }
+
+    /// The entries of a mapping whose keys are all in `known`; unknown keys are
+    /// problems (with the closest known key as a hint) and are left out.
+    fn mapping<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Vec<(&'n str, &'n Node)>> {
+        let NodeKind::Map(entries) = &node.kind else {
+            let what = if path.is_empty() { "the manifest" } else { path };
+            let field = if path.is_empty() { "(manifest)" } else { path };
+            self.problems.push(
+                Problem::error(node.loc, field, format!("expected a mapping of keys for {what}, found {}", node.kind.describe()))
+                    .label("expected `key: value` lines"),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let key = match &k.kind {
+                NodeKind::Str(s) => s.as_str(),
+                _ => {
+                    let field = if path.is_empty() { "(key)".to_owned() } else { format!("{path}.(key)") };
+                    self.problems.push(Problem::error(k.loc, field, "a key must be a word").label("not a key name"));
+                    continue;
+                }
+            };
+            let field = join(path, key);
+            if !known.contains(&key) {
+                let mut p = Problem::error(k.loc, &field, format!("unknown key `{key}`")).label("unknown key");
+                p = match closest(key, known) {
+                    Some(best) => p.help(format!("did you mean `{best}`?")),
+                    None => p.help(format!("known keys here: {}", known.join(", "))),
+                };
+                self.problems.push(p);
+                continue;
+            }
+            out.push((key, v));
+        }
+        Some(out)
+    }
+
+    fn string(&mut self, node: &Node, field: &str) -> Option<Field<String>> {
+        let value = match &node.kind {
+            NodeKind::Str(s) => s.clone(),
+            // A number or a boolean where text is expected is taken as written
+            // (`id: 2024` names a shot "2024"), not as YAML reformatted it.
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => self.raw_text(node),
+            _ => {
+                self.wrong_type(node, field, "a string");
+                return None;
+            }
+        };
+        Some(Field { value, loc: node.loc })
+    }
+
+    fn raw_text(&self, node: &Node) -> String {
+        let end = node.loc.offset + node.loc.len;
+        self.source.get(node.loc.offset..end).unwrap_or_default().trim().to_owned()
+    }
+
+    fn int(&mut self, node: &Node, field: &str) -> Option<Field<i64>> {
+        match node.kind {
+            NodeKind::Int(i) => Some(Field { value: i, loc: node.loc }),
+            NodeKind::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(Field { value: f as i64, loc: node.loc }),
+            _ => {
+                self.wrong_type(node, field, "a whole number");
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &Node, field: &str) -> Option<Field<f64>> {
+        match node.kind {
+            NodeKind::Int(i) => Some(Field { value: i as f64, loc: node.loc }),
+            NodeKind::Float(f) if f.is_finite() => Some(Field { value: f, loc: node.loc }),
+            _ => {
+                self.wrong_type(node, field, "a number");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, field: &str) -> Option<Field<bool>> {
+        match node.kind {
+            NodeKind::Bool(b) => Some(Field { value: b, loc: node.loc }),
+            _ => {
+                self.wrong_type(node, field, "true or false");
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, field: &str) -> Option<Field<Vec<Field<String>>>> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.wrong_type(node, field, "a list such as [Pan left, Zoom in]");
+            return None;
+        };
+        let mut values = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(s) = self.string(item, &format!("{field}[{i}]")) {
+                values.push(s);
+            }
+        }
+        Some(Field { value: values, loc: node.loc })
+    }
+
+    fn shot(&mut self, node: &Node, path: &str, known: &[&str]) -> Option<RawShot> {
+        let entries = self.mapping(node, path, known)?;
+        let mut s = RawShot { loc: node.loc, ..RawShot::default() };
+        for (key, v) in entries {
+            let f = join(path, key);
+            match key {
+                "id" => s.id = self.string(v, &f),
+                "prompt" => s.prompt = self.string(v, &f),
+                "provider" => s.provider = self.string(v, &f),
+                "model" => s.model = self.string(v, &f),
+                "resolution" => s.resolution = self.string(v, &f),
+                "duration" => s.duration = self.int(v, &f),
+                "numberResults" => s.number_results = self.int(v, &f),
+                "promptOptimizer" => s.prompt_optimizer = self.boolean(v, &f),
+                "camera" => s.camera = self.string_list(v, &f),
+                "subject" => s.subject = self.string(v, &f),
+                "frames" => {
+                    for (fk, fv) in self.mapping(v, &f, FRAME_KEYS).unwrap_or_default() {
+                        let value = self.string(fv, &join(&f, fk));
+                        if fk == "first" {
+                            s.first_frame = value;
+                        } else {
+                            s.last_frame = value;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(s)
+    }
+
+    fn shots(&mut self, node: &Node) -> Option<Field<Vec<RawShot>>> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.wrong_type(node, "shots", "a list of shots");
+            return None;
+        };
+        let shots = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.shot(item, &format!("shots[{i}]"), SHOT_KEYS))
+            .collect();
+        Some(Field { value: shots, loc: node.loc })
+    }
+
+    fn providers(&mut self, node: &Node) -> Vec<(Provider, RawProvider)> {
+        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+        let mut out = Vec::new();
+        for (key, v) in self.mapping(node, "providers", &names).unwrap_or_default() {
+            let provider = Provider::parse(key).expect("mapping() keeps only known keys");
+            let path = format!("providers.{key}");
+            let mut settings = RawProvider::default();
+            for (k, fv) in self.mapping(v, &path, PROVIDER_KEYS).unwrap_or_default() {
+                let f = join(&path, k);
+                match k {
+                    "requestsPerMinute" => settings.requests_per_minute = self.int(fv, &f),
+                    "maxInFlight" => settings.max_in_flight = self.int(fv, &f),
+                    _ => settings.base_url = self.string(fv, &f),
+                }
+            }
+            out.push((provider, settings));
+        }
+        out
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+}
+
+/// The known word closest to a mistyped one, if any is close enough to be a hint.
+pub fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    let norm = |s: &str| s.to_lowercase().replace(['_', '-', ' '], "");
+    let w = norm(word);
+    known
+        .iter()
+        .map(|k| (k, strsim::normalized_damerau_levenshtein(&w, &norm(k))))
+        .filter(|(_, score)| *score >= 0.6)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(k, _)| *k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_finds_typos_and_case_changes_but_not_strangers() {
+        assert_eq!(closest("promt", SHOT_KEYS), Some("prompt"));
+        assert_eq!(closest("number_results", SHOT_KEYS), Some("numberResults"));
+        assert_eq!(closest("colour", SHOT_KEYS), None);
+    }
+}

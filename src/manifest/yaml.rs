@@ -1,0 +1,171 @@
+//! First step of loading: YAML text into a tree of nodes that each know where they
+//! stand in the file. serde-saphyr does the YAML (syntax, anchors, duplicate keys);
+//! the tree lets `schema` report every mistake at once instead of stopping at the
+//! first one, as a typed serde pass would.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// Where a node stands in the manifest: 1-based line and column, and its byte range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    pub line: u32,
+    pub column: u32,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Loc {
+    fn from_saphyr(l: &serde_saphyr::Location) -> Self {
+        let span = l.span();
+        Loc {
+            line: l.line() as u32,
+            column: l.column() as u32,
+            offset: span.byte_offset().unwrap_or(span.offset()) as usize,
+            len: span.byte_len().unwrap_or(span.len()) as usize,
+        }
+    }
+}
+
+/// One YAML node with its location.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub loc: Loc,
+}
+
+/// What a node holds. Scalars keep the type YAML inferred for them.
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl NodeKind {
+    /// A word for the kind of value, for messages like "expected a string, found a list".
+    pub fn describe(&self) -> &'static str {
+        match self {
+            NodeKind::Null => "nothing (null)",
+            NodeKind::Bool(_) => "a boolean",
+            NodeKind::Int(_) => "a number",
+            NodeKind::Float(_) => "a number",
+            NodeKind::Str(_) => "a string",
+            NodeKind::Seq(_) => "a list",
+            NodeKind::Map(_) => "a mapping",
+        }
+    }
+}
+
+impl From<Spanned<NodeKind>> for Node {
+    fn from(s: Spanned<NodeKind>) -> Self {
+        Node { kind: s.value, loc: Loc::from_saphyr(&s.referenced) }
+    }
+}
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = NodeKind;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<NodeKind, E> {
+        Ok(NodeKind::Null)
+    }
+    fn visit_none<E>(self) -> Result<NodeKind, E> {
+        Ok(NodeKind::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeKind, D::Error> {
+        NodeKind::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<NodeKind, E> {
+        Ok(NodeKind::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<NodeKind, E> {
+        Ok(NodeKind::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeKind, E> {
+        Ok(i64::try_from(v).map(NodeKind::Int).unwrap_or(NodeKind::Float(v as f64)))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<NodeKind, E> {
+        Ok(i64::try_from(v).map(NodeKind::Int).unwrap_or(NodeKind::Float(v as f64)))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<NodeKind, E> {
+        Ok(i64::try_from(v).map(NodeKind::Int).unwrap_or(NodeKind::Float(v as f64)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<NodeKind, E> {
+        Ok(NodeKind::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<NodeKind, E> {
+        Ok(NodeKind::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<NodeKind, E> {
+        Ok(NodeKind::Str(v))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<NodeKind, E> {
+        Ok(NodeKind::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeKind, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<NodeKind>>()? {
+            items.push(item.into());
+        }
+        Ok(NodeKind::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeKind, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<NodeKind>>()? {
+            let value = map.next_value::<Spanned<NodeKind>>()?;
+            entries.push((key.into(), value.into()));
+        }
+        Ok(NodeKind::Map(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(KindVisitor)
+    }
+}
+
+/// Parses YAML text into a node tree. Only YAML itself can fail here (syntax,
+/// duplicate keys, resource budgets); meaning is checked later.
+pub fn parse(source: &str) -> Result<Node, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        leading_zero_numbers_as_strings: true,
+    };
+    let root: Spanned<NodeKind> = serde_saphyr::from_str_with_options(source, options)?;
+    Ok(root.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_carry_lines_columns_and_byte_ranges() {
+        let src = "version: 1\nshots:\n  - id: a\n    prompt: y\n    numberResults: 2\n    camera: [Pan left]\n";
+        let root = parse(src).unwrap();
+        let NodeKind::Map(top) = &root.kind else { panic!("{root:?}") };
+        let (_, shots) = &top[1];
+        let NodeKind::Seq(items) = &shots.kind else { panic!() };
+        let NodeKind::Map(shot) = &items[0].kind else { panic!() };
+        let (k, v) = &shot[1];
+        assert!(matches!(&k.kind, NodeKind::Str(s) if s == "prompt"));
+        assert!(matches!(&v.kind, NodeKind::Str(s) if s == "y"), "{v:?}");
+        assert_eq!((v.loc.line, v.loc.column), (4, 13));
+        assert_eq!(&src[v.loc.offset..v.loc.offset + v.loc.len], "y");
+        let (_, n) = &shot[2];
+        assert!(matches!(n.kind, NodeKind::Int(2)));
+        eprintln!("{:?}", shot[0].0.loc);
+        eprintln!("{:?}", items[0].loc);
+        eprintln!("{:?}", shot[3].1);
+    }
+}

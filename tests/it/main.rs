@@ -1,0 +1,8 @@
+//! The integration tests, in one binary (ripgrep style): each module drives the
+//! real `shotlist` binary or the library through the helpers in `util`.
+
+mod fuzz;
+mod identity;
+mod invalid_manifests;
+mod plan;
+mod util;
