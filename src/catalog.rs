@@ -80,12 +80,7 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 4] = [
-        Resolution::P512,
-        Resolution::P720,
-        Resolution::P768,
-        Resolution::P1080,
-    ];
+    pub const ALL: [Resolution; 4] = [Resolution::P512, Resolution::P720, Resolution::P768, Resolution::P1080];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -98,9 +93,7 @@ impl Resolution {
 
     /// Accepts `768p` and MiniMax's `768P`.
     pub fn parse(s: &str) -> Option<Resolution> {
-        Resolution::ALL
-            .into_iter()
-            .find(|r| r.name().eq_ignore_ascii_case(s))
+        Resolution::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(s))
     }
 
     /// Width × height as Runware wants them. Runware serves MiniMax's 720P and 768P
@@ -178,19 +171,12 @@ impl Model {
     }
 
     pub fn resolutions(&self, mode: Mode) -> Vec<Resolution> {
-        self.combos
-            .iter()
-            .filter(|c| c.only_modes.is_none_or(|m| m.contains(&mode)))
-            .map(|c| c.resolution)
-            .collect()
+        self.combos.iter().filter(|c| c.only_modes.is_none_or(|m| m.contains(&mode))).map(|c| c.resolution).collect()
     }
 
     /// The published price of one clip, or `None` when none is published.
     pub fn price(&self, resolution: Resolution, duration: u32) -> Option<f64> {
-        self.prices
-            .iter()
-            .find(|p| p.resolution == resolution && p.duration == duration)
-            .map(|p| p.usd)
+        self.prices.iter().find(|p| p.resolution == resolution && p.duration == duration).map(|p| p.usd)
     }
 }
 
@@ -290,12 +276,16 @@ pub static MODELS: &[Model] = &[
     },
     Model {
         camera: true,
-        ..model(Minimax, "MiniMax-Hailuo-02", "MiniMax Hailuo 02", &[Text, FirstFrame, FirstLast], HAILUO_02_NATIVE, P768)
+        ..model(
+            Minimax,
+            "MiniMax-Hailuo-02",
+            "MiniMax Hailuo 02",
+            &[Text, FirstFrame, FirstLast],
+            HAILUO_02_NATIVE,
+            P768,
+        )
     },
-    Model {
-        camera: true,
-        ..model(Minimax, "T2V-01-Director", "MiniMax T2V-01 Director", &[Text], ONLY_720_6, P720)
-    },
+    Model { camera: true, ..model(Minimax, "T2V-01-Director", "MiniMax T2V-01 Director", &[Text], ONLY_720_6, P720) },
     Model {
         camera: true,
         ..model(Minimax, "I2V-01-Director", "MiniMax I2V-01 Director", &[FirstFrame], ONLY_720_6, P720)
@@ -381,10 +371,7 @@ static ALIASES: &[Alias] = &[
             (Segmind, "minimax-ai-director", None),
         ],
     },
-    Alias {
-        name: "live",
-        per_provider: &[(Runware, "minimax:2@3", None), (Minimax, "I2V-01-live", None)],
-    },
+    Alias { name: "live", per_provider: &[(Runware, "minimax:2@3", None), (Minimax, "I2V-01-live", None)] },
     Alias {
         name: "hailuo-02",
         per_provider: &[
@@ -417,7 +404,9 @@ static ALIASES: &[Alias] = &[
 #[derive(Debug, PartialEq)]
 pub enum LookupError {
     /// A known alias or id, but not offered by this provider.
-    NotOnProvider { offered_by: Vec<Provider> },
+    NotOnProvider {
+        offered_by: Vec<Provider>,
+    },
     Unknown,
 }
 
@@ -432,17 +421,13 @@ pub fn lookup(provider: Provider, name: &str, has_first_frame: bool) -> Result<&
                 let id = if has_first_frame { image_id.unwrap_or(text_id) } else { text_id };
                 Ok(by_id(provider, id).expect("every alias names a catalog model"))
             }
-            None => Err(LookupError::NotOnProvider {
-                offered_by: alias.per_provider.iter().map(|(p, _, _)| *p).collect(),
-            }),
+            None => {
+                Err(LookupError::NotOnProvider { offered_by: alias.per_provider.iter().map(|(p, _, _)| *p).collect() })
+            }
         };
     }
     let offered_by: Vec<Provider> = MODELS.iter().filter(|m| m.id == name).map(|m| m.provider).collect();
-    if offered_by.is_empty() {
-        Err(LookupError::Unknown)
-    } else {
-        Err(LookupError::NotOnProvider { offered_by })
-    }
+    if offered_by.is_empty() { Err(LookupError::Unknown) } else { Err(LookupError::NotOnProvider { offered_by }) }
 }
 
 fn by_id(provider: Provider, id: &str) -> Option<&'static Model> {
@@ -452,10 +437,7 @@ fn by_id(provider: Provider, id: &str) -> Option<&'static Model> {
 /// The names a user may write for a provider: its ids, then the aliases it offers.
 pub fn names_for(provider: Provider) -> Vec<&'static str> {
     let ids = MODELS.iter().filter(|m| m.provider == provider).map(|m| m.id);
-    let aliases = ALIASES
-        .iter()
-        .filter(|a| a.per_provider.iter().any(|(p, _, _)| *p == provider))
-        .map(|a| a.name);
+    let aliases = ALIASES.iter().filter(|a| a.per_provider.iter().any(|(p, _, _)| *p == provider)).map(|a| a.name);
     let mut names: Vec<&'static str> = ids.collect();
     for a in aliases {
         if !names.contains(&a) {
@@ -470,7 +452,9 @@ pub fn names_for(provider: Provider) -> Vec<&'static str> {
 pub fn equivalent(provider: Provider, name: &str) -> Option<&'static str> {
     ALIASES
         .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(name) || a.per_provider.iter().any(|(_, t, i)| *t == name || *i == Some(name)))
+        .find(|a| {
+            a.name.eq_ignore_ascii_case(name) || a.per_provider.iter().any(|(_, t, i)| *t == name || *i == Some(name))
+        })
         .and_then(|a| a.per_provider.iter().find(|(p, _, _)| *p == provider))
         .map(|(_, text_id, _)| *text_id)
 }
@@ -518,14 +502,13 @@ mod tests {
         for m in MODELS {
             let mode = m.modes[0];
             let first = if m.supports(FirstFrame) { FirstFrame } else { mode };
-            assert!(
-                m.durations(m.default_resolution, first).contains(&m.default_duration),
-                "{}",
-                m.id
-            );
+            assert!(m.durations(m.default_resolution, first).contains(&m.default_duration), "{}", m.id);
             for price in m.prices {
-                assert!(m.combos.iter().any(|c| c.resolution == price.resolution
-                    && c.durations.contains(&price.duration)), "{}", m.id);
+                assert!(
+                    m.combos.iter().any(|c| c.resolution == price.resolution && c.durations.contains(&price.duration)),
+                    "{}",
+                    m.id
+                );
                 assert!(price.usd > 0.0);
             }
         }
@@ -537,6 +520,6 @@ mod tests {
         assert_eq!(m.durations(P512, FirstFrame), &[6, 10]);
         assert!(m.durations(P512, FirstLast).is_empty());
         assert!(m.durations(P512, Text).is_empty());
-        assert!(m.durations(P1080, Text) == &[6]);
+        assert_eq!(m.durations(P1080, Text), &[6]);
     }
 }

@@ -63,7 +63,8 @@ fn plan(path: &Path, json: bool) -> ExitCode {
     if !loaded.warnings.is_empty() {
         eprint!("{}", manifest::diag::render(&loaded.warnings, &loaded.file_name, &loaded.source, use_color()));
     }
-    let text = if json { plan_view::json(&plan, &loaded, &out_dir) } else { plan_view::table(&plan, &loaded, &out_dir) };
+    let text =
+        if json { plan_view::json(&plan, &loaded, &out_dir) } else { plan_view::table(&plan, &loaded, &out_dir) };
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`shotlist plan x | head`) is not an error worth a panic.
     let _ = writeln!(stdout, "{}", text.trim_end());
@@ -78,7 +79,8 @@ pub fn default_out_dir(loaded: &Loaded, cli_out: Option<&Path>) -> PathBuf {
     if let Some(out) = &loaded.manifest.output {
         return lexically_normal(out);
     }
-    let stem = loaded.manifest.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shotlist".into());
+    let stem =
+        loaded.manifest.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shotlist".into());
     Path::new("renders").join(stem)
 }
 

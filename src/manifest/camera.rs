@@ -27,10 +27,7 @@ pub const MAX_COMBINED: usize = 3;
 /// The canonical (English, documented case) spelling of a move, if the text is one.
 pub fn canonical(text: &str) -> Option<&'static str> {
     let t = text.trim();
-    MOVES
-        .iter()
-        .find(|(en, zh)| en.eq_ignore_ascii_case(t) || *zh == t)
-        .map(|(en, _)| *en)
+    MOVES.iter().find(|(en, zh)| en.eq_ignore_ascii_case(t) || *zh == t).map(|(en, _)| *en)
 }
 
 /// A `[...]` group found in a prompt.

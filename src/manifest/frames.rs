@@ -17,7 +17,9 @@ pub const MIN_SHORT_SIDE: u64 = 300;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Image {
     /// A remote image; its content is the provider's business, the URL is the identity.
-    Url { url: String },
+    Url {
+        url: String,
+    },
     Local {
         path: PathBuf,
         format: &'static str,
@@ -104,7 +106,10 @@ fn probe(path: &Path, shown: &str) -> Result<Image, ImageProblem> {
         Ok(imagesize::ImageType::Webp) => "webp",
         Ok(other) => {
             return Err(problem(
-                format!("`{shown}` is a {} image; providers accept JPG, PNG or WebP", format!("{other:?}").to_uppercase()),
+                format!(
+                    "`{shown}` is a {} image; providers accept JPG, PNG or WebP",
+                    format!("{other:?}").to_uppercase()
+                ),
                 Some("convert it to PNG or JPG"),
             ));
         }

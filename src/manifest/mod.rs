@@ -102,7 +102,11 @@ pub fn load(path: &Path) -> Result<Loaded, Box<Invalid>> {
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 return Err(Box::new(Invalid {
-                    problems: vec![Problem::error(Default::default(), "(file)", format!("the manifest is not UTF-8 text (invalid byte at offset {at})"))],
+                    problems: vec![Problem::error(
+                        Default::default(),
+                        "(file)",
+                        format!("the manifest is not UTF-8 text (invalid byte at offset {at})"),
+                    )],
                     source: String::new(),
                     file_name,
                 }));

@@ -152,8 +152,12 @@ impl<'a> Reader<'a> {
             let what = if path.is_empty() { "the manifest" } else { path };
             let field = if path.is_empty() { "(manifest)" } else { path };
             self.problems.push(
-                Problem::error(node.loc, field, format!("expected a mapping of keys for {what}, found {}", node.kind.describe()))
-                    .label("expected `key: value` lines"),
+                Problem::error(
+                    node.loc,
+                    field,
+                    format!("expected a mapping of keys for {what}, found {}", node.kind.describe()),
+                )
+                .label("expected `key: value` lines"),
             );
             return None;
         };

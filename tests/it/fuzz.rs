@@ -13,9 +13,29 @@ fn load(text: String) {
 /// reaches the deep checks rather than stopping at syntax.
 fn yaml_value() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "version", "shots", "id", "prompt", "provider", "model", "resolution", "duration", "numberResults",
-        "camera", "frames", "first", "last", "subject", "defaults", "providers", "budget", "maxCostUsd",
-        "runware", "requestsPerMinute", "promptOptimizer", "output", "x",
+        "version",
+        "shots",
+        "id",
+        "prompt",
+        "provider",
+        "model",
+        "resolution",
+        "duration",
+        "numberResults",
+        "camera",
+        "frames",
+        "first",
+        "last",
+        "subject",
+        "defaults",
+        "providers",
+        "budget",
+        "maxCostUsd",
+        "runware",
+        "requestsPerMinute",
+        "promptOptimizer",
+        "output",
+        "x",
     ]);
     let scalar = prop_oneof![
         Just("1".to_owned()),

@@ -7,9 +7,7 @@ use crate::util::{copy_tree, plan_json, root};
 fn keys_by_shot(doc: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for job in doc["jobs"].as_array().unwrap() {
-        map.entry(job["shot"].as_str().unwrap().to_owned())
-            .or_default()
-            .push(job["key"].as_str().unwrap().to_owned());
+        map.entry(job["shot"].as_str().unwrap().to_owned()).or_default().push(job["key"].as_str().unwrap().to_owned());
     }
     map
 }
@@ -37,7 +35,8 @@ fn editing_one_shot_changes_only_that_shots_keys() {
     let line = first.line as usize;
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let prompt_line = (line - 1..lines.len()).find(|&i| lines[i].trim_start().starts_with("prompt:")).unwrap();
-    lines[prompt_line] = lines[prompt_line].replacen("prompt:", "prompt: Edited,", 1).replace("Edited, \"", "\"Edited, ");
+    lines[prompt_line] =
+        lines[prompt_line].replacen("prompt:", "prompt: Edited,", 1).replace("Edited, \"", "\"Edited, ");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 
     let after = keys_by_shot(&plan_json(dir.path(), "example.yaml"));
@@ -56,7 +55,12 @@ fn reordering_shots_and_touching_frames_keep_keys_but_new_frame_content_changes_
     let dir = scratch_example();
     let before = keys_by_shot(&plan_json(dir.path(), "example.yaml"));
     let loaded = shotlist::manifest::load(&dir.path().join("example.yaml")).unwrap();
-    let with_frame = loaded.manifest.shots.iter().find(|s| matches!(s.first_frame, Some(shotlist::manifest::Image::Local { .. }))).unwrap();
+    let with_frame = loaded
+        .manifest
+        .shots
+        .iter()
+        .find(|s| matches!(s.first_frame, Some(shotlist::manifest::Image::Local { .. })))
+        .unwrap();
     let Some(shotlist::manifest::Image::Local { path, .. }) = &with_frame.first_frame else { unreachable!() };
 
     // Same bytes written again: same key.
@@ -65,15 +69,29 @@ fn reordering_shots_and_touching_frames_keep_keys_but_new_frame_content_changes_
     assert_eq!(before, keys_by_shot(&plan_json(dir.path(), "example.yaml")));
 
     // Different bytes (a valid image: the other frame of the shot list): new key for that shot only.
-    let other = loaded.manifest.shots.iter().filter_map(|s| match &s.first_frame {
-        Some(shotlist::manifest::Image::Local { path: p, .. }) if p != path => Some(p.clone()),
-        _ => None,
-    }).next().unwrap();
+    let other = loaded
+        .manifest
+        .shots
+        .iter()
+        .filter_map(|s| match &s.first_frame {
+            Some(shotlist::manifest::Image::Local { path: p, .. }) if p != path => Some(p.clone()),
+            _ => None,
+        })
+        .next()
+        .unwrap();
     std::fs::copy(&other, path).unwrap();
     let after = keys_by_shot(&plan_json(dir.path(), "example.yaml"));
-    let users: Vec<&str> = loaded.manifest.shots.iter().filter(|s| {
-        [&s.first_frame, &s.last_frame, &s.subject].iter().any(|i| matches!(i, Some(shotlist::manifest::Image::Local { path: p, .. }) if p == path))
-    }).map(|s| s.id.as_str()).collect();
+    let users: Vec<&str> = loaded
+        .manifest
+        .shots
+        .iter()
+        .filter(|s| {
+            [&s.first_frame, &s.last_frame, &s.subject]
+                .iter()
+                .any(|i| matches!(i, Some(shotlist::manifest::Image::Local { path: p, .. }) if p == path))
+        })
+        .map(|s| s.id.as_str())
+        .collect();
     for (shot, keys) in &before {
         assert_eq!(users.contains(&shot.as_str()), keys != &after[shot], "{shot}");
     }

@@ -13,7 +13,14 @@ pub fn root() -> PathBuf {
 pub fn shotlist_in(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = assert_cmd::Command::cargo_bin("shotlist").expect("binary built");
     cmd.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
-    for var in ["RUNWARE_API_KEY", "MINIMAX_API_KEY", "SEGMIND_API_KEY", "RUNWARE_BASE_URL", "MINIMAX_BASE_URL", "SEGMIND_BASE_URL"] {
+    for var in [
+        "RUNWARE_API_KEY",
+        "MINIMAX_API_KEY",
+        "SEGMIND_API_KEY",
+        "RUNWARE_BASE_URL",
+        "MINIMAX_BASE_URL",
+        "SEGMIND_BASE_URL",
+    ] {
         cmd.env_remove(var);
     }
     cmd.output().expect("shotlist runs")

@@ -1,0 +1,94 @@
+//! Benchmark: plan a 10,000-shot manifest (load, validate, key, estimate), through
+//! the library and through the binary as a user runs it. Prints one JSON line per
+//! measurement; it is not a test and asserts nothing about time.
+//!
+//!     cargo bench --bench plan_10k
+//!
+//! Set SHOTLIST_BENCH_SHOTS to change the size.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+fn write_manifest(dir: &Path, shots: usize) -> std::path::PathBuf {
+    let frames = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests/frames");
+    std::fs::copy(frames.join("ok-first.png"), dir.join("first.png")).unwrap();
+    std::fs::copy(frames.join("ok-last.png"), dir.join("last.png")).unwrap();
+    let mut y = String::from(
+        "version: 1\nname: bench\ndefaults:\n  provider: runware\n  model: hailuo-2.3\n  duration: 6\nshots:\n",
+    );
+    for i in 0..shots {
+        let prompt = format!(
+            "Shot {i}: a lantern-lit night market in the rain, steam rising from stalls, shoppers with umbrellas weaving between them, [Pan left, Zoom in] then [Static shot]"
+        );
+        let body = match i % 5 {
+            0 => format!("    prompt: \"{prompt}\"\n    numberResults: 2\n"),
+            1 => format!("    prompt: \"{prompt}\"\n    frames: {{ first: first.png }}\n    camera: [Push in]\n"),
+            2 => format!(
+                "    provider: minimax\n    model: hailuo-02\n    prompt: \"{prompt}\"\n    frames: {{ first: first.png, last: last.png }}\n"
+            ),
+            3 => format!(
+                "    provider: segmind\n    model: hailuo-2.3\n    resolution: 1080p\n    prompt: \"{prompt}\"\n"
+            ),
+            _ => {
+                format!("    provider: minimax\n    model: director\n    prompt: \"{prompt}\"\n    numberResults: 3\n")
+            }
+        };
+        y.push_str(&format!("  - id: s{i:05}\n{body}"));
+    }
+    let path = dir.join("bench.yaml");
+    std::fs::write(&path, y).unwrap();
+    path
+}
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(out);
+    }
+    (best, last.unwrap())
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run once, small.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let shots: usize = std::env::var("SHOTLIST_BENCH_SHOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick {
+        200
+    } else {
+        10_000
+    });
+    let runs = if quick { 1 } else { 5 };
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_manifest(dir.path(), shots);
+    let bytes = std::fs::metadata(&path).unwrap().len();
+
+    let (load_s, loaded) = best_of(runs, || shotlist::manifest::load(&path).expect("bench manifest is valid"));
+    let (plan_s, plan) = best_of(runs, || shotlist::plan::Plan::new(&loaded.manifest));
+    let (json_s, _) = best_of(runs, || shotlist::plan_view::json(&plan, &loaded, Path::new("renders/bench")));
+    println!(
+        "{{\"bench\":\"plan_library\",\"shots\":{shots},\"manifest_bytes\":{bytes},\"jobs\":{},\"clips\":{},\"load_validate_s\":{load_s:.4},\"plan_s\":{plan_s:.4},\"json_s\":{json_s:.4},\"total_s\":{:.4},\"runs\":{runs}}}",
+        plan.totals.jobs,
+        plan.totals.clips,
+        load_s + plan_s + json_s
+    );
+
+    let bin = env!("CARGO_BIN_EXE_shotlist");
+    for json in [false, true] {
+        let (wall_s, status) = best_of(runs, || {
+            let mut cmd = Command::new(bin);
+            cmd.arg("plan").arg(&path).stdout(std::process::Stdio::null());
+            if json {
+                cmd.arg("--json");
+            }
+            cmd.status().unwrap()
+        });
+        assert!(status.success());
+        println!(
+            "{{\"bench\":\"plan_binary\",\"shots\":{shots},\"json\":{json},\"wall_s\":{wall_s:.4},\"runs\":{runs}}}"
+        );
+    }
+}
