@@ -11,3 +11,4 @@ pub mod exit;
 pub mod manifest;
 pub mod plan;
 pub mod plan_view;
+pub mod provider;

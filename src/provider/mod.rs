@@ -1,0 +1,167 @@
+//! Provider clients: one module per wire protocol (Runware, MiniMax, Segmind) behind
+//! the [`VideoApi`] trait. Each maps every answer onto one error taxonomy
+//! ([`ErrorClass`]) so that the runner decides retries, halts and in-doubt states
+//! the same way for all three. Clients make exactly one HTTP exchange per call (two
+//! for a MiniMax poll that finds a finished task: query, then retrieve) and never
+//! retry on their own: retry timing belongs to the runner's limiter.
+
+pub mod error;
+pub mod http;
+pub mod minimax;
+pub mod request;
+pub mod runware;
+pub mod segmind;
+
+use std::time::Duration;
+
+pub use error::{ErrorClass, ProviderError};
+pub use http::{ApiKey, Endpoint};
+pub use request::{ImageInput, SubmitRequest};
+
+use crate::catalog::Provider;
+
+/// A task the provider accepted, as needed to poll it later (journaled by the runner).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteTask {
+    /// Runware `taskUUID`, MiniMax `task_id`, Segmind `request_id`.
+    pub id: String,
+    /// Segmind's `status_url` (clients must follow the returned URLs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+    /// Segmind's `response_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+}
+
+/// The answer to a submit that the provider accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    pub task: RemoteTask,
+    /// Runware answered `conflictTaskUUID` for our own re-sent `taskUUID`: the
+    /// earlier send was accepted (and billed); nothing new was started.
+    pub replayed: bool,
+}
+
+/// One finished video, as the provider describes it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Clip {
+    pub video_url: String,
+    /// Runware `videoUUID`, MiniMax `file_id`, Segmind `request_id`: what identifies
+    /// the clip remotely (MiniMax refreshes an expired URL with it).
+    pub remote_id: String,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// What the provider says this clip cost, if it says.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+}
+
+/// What a poll found for one task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PollOutcome {
+    /// Not finished. `clips` holds results already finished (Runware reports them
+    /// as they come); the runner may download them at once.
+    Pending { progress: Option<u8>, clips: Vec<Clip> },
+    /// Every result is there.
+    Done { clips: Vec<Clip> },
+    /// The task ended without a (complete) result.
+    Failed(ProviderError),
+}
+
+/// A task to poll and how many results it should yield.
+#[derive(Clone, Debug)]
+pub struct PollTarget<'a> {
+    pub task: &'a RemoteTask,
+    pub number_results: u32,
+}
+
+/// One provider's wire protocol.
+#[allow(async_fn_in_trait)]
+pub trait VideoApi {
+    fn provider(&self) -> Provider;
+
+    /// How many tasks one poll request may cover (Runware batches `getResponse`).
+    fn max_poll_batch(&self) -> usize {
+        1
+    }
+
+    /// Sends one submit. An error's class says whether the task may have been
+    /// accepted (`InDoubt`) or certainly was not (everything else).
+    async fn submit(&self, request: &SubmitRequest) -> Result<Accepted, ProviderError>;
+
+    /// Polls up to [`VideoApi::max_poll_batch`] tasks in one request. The outer error
+    /// is the request's own failure; the inner results are per task, in order.
+    async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<PollOutcome>, ProviderError>;
+
+    /// A fresh download URL for a clip whose URL expired, where the protocol allows
+    /// it (MiniMax `files/retrieve`); `None` where it does not.
+    async fn refresh_url(&self, _task: &RemoteTask, _clip: &Clip) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// The client for a provider, chosen at run time.
+pub enum AnyClient {
+    Runware(runware::RunwareClient),
+    Minimax(minimax::MinimaxClient),
+    Segmind(segmind::SegmindClient),
+}
+
+impl AnyClient {
+    pub fn new(provider: Provider, endpoint: Endpoint) -> Self {
+        match provider {
+            Provider::Runware => AnyClient::Runware(runware::RunwareClient::new(endpoint)),
+            Provider::Minimax => AnyClient::Minimax(minimax::MinimaxClient::new(endpoint)),
+            Provider::Segmind => AnyClient::Segmind(segmind::SegmindClient::new(endpoint)),
+        }
+    }
+}
+
+impl VideoApi for AnyClient {
+    fn provider(&self) -> Provider {
+        match self {
+            AnyClient::Runware(c) => c.provider(),
+            AnyClient::Minimax(c) => c.provider(),
+            AnyClient::Segmind(c) => c.provider(),
+        }
+    }
+
+    fn max_poll_batch(&self) -> usize {
+        match self {
+            AnyClient::Runware(c) => c.max_poll_batch(),
+            AnyClient::Minimax(c) => c.max_poll_batch(),
+            AnyClient::Segmind(c) => c.max_poll_batch(),
+        }
+    }
+
+    async fn submit(&self, request: &SubmitRequest) -> Result<Accepted, ProviderError> {
+        match self {
+            AnyClient::Runware(c) => c.submit(request).await,
+            AnyClient::Minimax(c) => c.submit(request).await,
+            AnyClient::Segmind(c) => c.submit(request).await,
+        }
+    }
+
+    async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<PollOutcome>, ProviderError> {
+        match self {
+            AnyClient::Runware(c) => c.poll(targets).await,
+            AnyClient::Minimax(c) => c.poll(targets).await,
+            AnyClient::Segmind(c) => c.poll(targets).await,
+        }
+    }
+
+    async fn refresh_url(&self, task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+        match self {
+            AnyClient::Runware(c) => c.refresh_url(task, clip).await,
+            AnyClient::Minimax(c) => c.refresh_url(task, clip).await,
+            AnyClient::Segmind(c) => c.refresh_url(task, clip).await,
+        }
+    }
+}
+
+/// Default deadline of one submit or poll exchange (downloads have their own).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

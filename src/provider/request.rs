@@ -1,0 +1,78 @@
+//! What a submit carries, built from a planned job and its shot: the wire-neutral
+//! form each protocol module turns into its own body.
+
+use base64::Engine;
+use uuid::Uuid;
+
+use crate::catalog::{Mode, Resolution};
+use crate::manifest::{Image, Shot};
+use crate::plan::Job;
+
+/// An image as sent: a URL, or a local file inlined as a data URI (as the official
+/// clients do).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImageInput {
+    Url(String),
+    DataUri(String),
+}
+
+impl ImageInput {
+    /// The string a protocol puts in its image field.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ImageInput::Url(s) | ImageInput::DataUri(s) => s,
+        }
+    }
+
+    /// Reads a local image into a data URI; a URL stays a URL.
+    pub fn from_image(image: &Image) -> std::io::Result<ImageInput> {
+        match image {
+            Image::Url { url } => Ok(ImageInput::Url(url.clone())),
+            Image::Local { path, format, .. } => {
+                let bytes = std::fs::read(path)?;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                Ok(ImageInput::DataUri(format!("data:image/{format};base64,{b64}")))
+            }
+        }
+    }
+}
+
+/// One submit, wire-neutral.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubmitRequest {
+    /// Runware's idempotency key (derived from the run id and the job key);
+    /// the other protocols have none and ignore it.
+    pub task_uuid: Uuid,
+    pub model_id: String,
+    pub mode: Mode,
+    pub prompt: Option<String>,
+    pub resolution: Resolution,
+    pub duration: u32,
+    pub fps: u32,
+    pub number_results: u32,
+    pub prompt_optimizer: bool,
+    pub first_frame: Option<ImageInput>,
+    pub last_frame: Option<ImageInput>,
+    pub subject: Option<ImageInput>,
+}
+
+impl SubmitRequest {
+    /// The submit for `job` (a job of `shot`), with local images read from disk.
+    pub fn for_job(job: &Job, shot: &Shot, task_uuid: Uuid) -> std::io::Result<SubmitRequest> {
+        let image = |i: &Option<Image>| i.as_ref().map(ImageInput::from_image).transpose();
+        Ok(SubmitRequest {
+            task_uuid,
+            model_id: job.model.id.to_owned(),
+            mode: job.mode,
+            prompt: shot.prompt.clone(),
+            resolution: job.resolution,
+            duration: job.duration,
+            fps: job.fps,
+            number_results: job.number_results,
+            prompt_optimizer: shot.prompt_optimizer,
+            first_frame: image(&shot.first_frame)?,
+            last_frame: image(&shot.last_frame)?,
+            subject: image(&shot.subject)?,
+        })
+    }
+}
