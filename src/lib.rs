@@ -12,3 +12,4 @@ pub mod manifest;
 pub mod plan;
 pub mod plan_view;
 pub mod provider;
+pub mod sim;

@@ -137,8 +137,12 @@ pub async fn exchange(
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ProviderError::new(provider, body_class(kind), "the answer body is too large; refused")
-                        .status(status));
+                    return Err(ProviderError::new(
+                        provider,
+                        body_class(kind),
+                        "the answer body is too large; refused",
+                    )
+                    .status(status));
                 }
                 body.extend_from_slice(&chunk);
             }

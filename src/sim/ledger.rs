@@ -1,0 +1,116 @@
+//! The simulator's books: every accepted task with what it bills, and request
+//! counts per provider. Tests read them (`GET /__sim/ledger`, `/__sim/stats`) to
+//! prove exactly-once billing and to count rate-limited answers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+
+use super::state::{Outcome, Sim};
+use crate::catalog::Provider;
+
+/// One accepted task. A provider bills each clip it delivers; failed clips are free.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LedgerEntry {
+    pub provider: Provider,
+    pub task_id: String,
+    pub model: String,
+    pub number_results: u32,
+    /// The price of one clip; `None` where the simulator has none to charge.
+    pub unit_cost_usd: Option<f64>,
+    /// Whether the protocol tells the client the cost (MiniMax does not).
+    pub reports_cost: bool,
+    /// Digest of the submitted body: submits of the same content share it.
+    pub request_digest: String,
+    /// Clips finished successfully so far, and what they bill.
+    pub clips_billed: u32,
+    pub billed_usd: f64,
+}
+
+/// The ledger at one moment.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Ledger {
+    pub entries: Vec<LedgerEntry>,
+    pub total_usd: f64,
+}
+
+impl Ledger {
+    pub fn count(&self, provider: Provider) -> usize {
+        self.entries.iter().filter(|e| e.provider == provider).count()
+    }
+
+    /// A one-line summary per provider, printed when `shotlist sim` stops.
+    pub fn summary(&self) -> String {
+        let mut lines = Vec::new();
+        for p in Provider::ALL {
+            let entries: Vec<&LedgerEntry> = self.entries.iter().filter(|e| e.provider == p).collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let clips: u32 = entries.iter().map(|e| e.clips_billed).sum();
+            let usd: f64 = entries.iter().map(|e| e.billed_usd).sum();
+            lines.push(format!("{p}: {} tasks accepted, {clips} clips billed, ${usd:.2}", entries.len()));
+        }
+        if lines.is_empty() {
+            lines.push("no task was accepted".into());
+        }
+        format!("ledger: {}\nledger total: ${:.2}", lines.join("; "), self.total_usd)
+    }
+}
+
+/// Requests seen per provider.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProviderStats {
+    pub submits: u64,
+    pub polls: u64,
+    pub downloads: u64,
+    pub accepted: u64,
+    pub rate_limited: u64,
+    pub faults_injected: u64,
+    pub auth_refused: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Stats {
+    pub providers: BTreeMap<String, ProviderStats>,
+}
+
+impl Sim {
+    pub fn ledger(&self) -> Ledger {
+        let now = Instant::now();
+        let inner = self.lock();
+        let mut ledger = Ledger::default();
+        for entry in &inner.ledger {
+            let mut e = entry.clone();
+            if let Some(task) = inner.tasks.get(&(e.provider, e.task_id.clone())) {
+                e.clips_billed =
+                    task.results.iter().filter(|r| r.outcome == Outcome::Success && r.ready_at <= now).count() as u32;
+                e.billed_usd = round4(e.unit_cost_usd.unwrap_or(0.0) * f64::from(e.clips_billed));
+            }
+            ledger.total_usd += e.billed_usd;
+            ledger.entries.push(e);
+        }
+        ledger.total_usd = round4(ledger.total_usd);
+        ledger
+    }
+
+    pub fn stats(&self) -> Stats {
+        let inner = self.lock();
+        Stats { providers: inner.stats.iter().map(|(p, s)| (p.name().to_owned(), s.clone())).collect() }
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+pub async fn ledger_json(State(sim): State<Arc<Sim>>) -> Json<Ledger> {
+    Json(sim.ledger())
+}
+
+pub async fn stats_json(State(sim): State<Arc<Sim>>) -> Json<Stats> {
+    Json(sim.stats())
+}

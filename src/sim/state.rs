@@ -1,0 +1,319 @@
+//! The simulator's shared state and the decisions every protocol makes alike:
+//! seeded draws, fault picks, rate windows, credits, task timing and signed URLs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::config::{Faults, SimConfig};
+use super::ledger::{LedgerEntry, ProviderStats};
+use crate::catalog::Provider;
+
+/// What the fault dice chose for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    Http5xx,
+    ResetBefore,
+    ResetAfter,
+    NoAnswer,
+    MalformedJson,
+}
+
+/// How one result of a task ends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Success,
+    ProviderFailure,
+    OutputBlocked,
+    /// Segmind reports input moderation as a failed job.
+    InputBlocked,
+}
+
+/// One clip of a task.
+#[derive(Clone, Debug)]
+pub struct ResultPlan {
+    pub ready_at: Instant,
+    pub outcome: Outcome,
+    /// Names the clip's file (Runware `videoUUID`, MiniMax `file_id`).
+    pub clip_id: String,
+    pub seed: u64,
+}
+
+/// An accepted task.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub provider: Provider,
+    pub id: String,
+    pub created: Instant,
+    pub results: Vec<ResultPlan>,
+    pub width: u32,
+    pub height: u32,
+    pub unit_cost: Option<f64>,
+    /// Whether answers carry the cost (Runware `includeCost`, Segmind metrics).
+    pub reports_cost: bool,
+}
+
+impl Task {
+    /// Fraction of the render done, 0 to 1.
+    pub fn progress(&self, now: Instant) -> f64 {
+        let end = self.results.iter().map(|r| r.ready_at).max().unwrap_or(now);
+        let total = end.saturating_duration_since(self.created).as_secs_f64();
+        if total <= 0.0 {
+            return 1.0;
+        }
+        (now.saturating_duration_since(self.created).as_secs_f64() / total).clamp(0.0, 1.0)
+    }
+
+    pub fn finished(&self, now: Instant) -> bool {
+        self.results.iter().all(|r| r.ready_at <= now)
+    }
+}
+
+pub struct Sim {
+    pub cfg: SimConfig,
+    /// `http://127.0.0.1:PORT`, for the absolute URLs in answers.
+    pub base_url: String,
+    pub inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+pub struct Inner {
+    pub tasks: HashMap<(Provider, String), Task>,
+    pub ledger: Vec<LedgerEntry>,
+    attempts: HashMap<String, u32>,
+    windows: HashMap<(Provider, bool), VecDeque<Instant>>,
+    pub stats: HashMap<Provider, ProviderStats>,
+    pub files: HashMap<String, (Provider, String)>,
+    next_id: u64,
+}
+
+impl Sim {
+    pub fn new(cfg: SimConfig, base_url: String) -> Sim {
+        Sim { cfg, base_url, inner: Mutex::new(Inner::default()) }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic in one handler must not wedge the simulator for the others.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A number in [0, 1) fixed by the seed and `parts`: the same request in the
+    /// same scenario draws the same number, whatever else runs concurrently.
+    pub fn draw(&self, parts: &[&str]) -> f64 {
+        let mut h = Sha256::new();
+        h.update(self.cfg.seed.to_le_bytes());
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p.as_bytes());
+        }
+        let d = h.finalize();
+        let n = u64::from_le_bytes(d[..8].try_into().expect("8 bytes"));
+        (n >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// How many times `identity` was seen before (0 the first time).
+    pub fn attempt(&self, identity: &str) -> u32 {
+        let mut inner = self.lock();
+        let n = inner.attempts.entry(identity.to_owned()).or_insert(0);
+        *n += 1;
+        *n - 1
+    }
+
+    /// Picks the transport fault for a request, in a fixed order of precedence.
+    pub fn fault(&self, provider: Provider, identity: &str) -> Fault {
+        let f: Faults = self.cfg.faults(provider);
+        let nth = self.attempt(&format!("fault:{identity}")).to_string();
+        let roll = |kind: &str, p: f64| p > 0.0 && self.draw(&[kind, identity, &nth]) < p;
+        let fault = if roll("reset_before", f.reset_before) {
+            Fault::ResetBefore
+        } else if roll("http5xx", f.http5xx) {
+            Fault::Http5xx
+        } else if roll("no_answer", f.no_answer) {
+            Fault::NoAnswer
+        } else if roll("reset_after", f.reset_after) {
+            Fault::ResetAfter
+        } else if roll("malformed", f.malformed_json) {
+            Fault::MalformedJson
+        } else {
+            Fault::None
+        };
+        if fault != Fault::None {
+            self.count(provider, |s| s.faults_injected += 1);
+        }
+        fault
+    }
+
+    pub fn count(&self, provider: Provider, f: impl FnOnce(&mut ProviderStats)) {
+        let mut inner = self.lock();
+        f(inner.stats.entry(provider).or_default());
+    }
+
+    /// Checks the sliding one-minute window for submits (`poll` false) or polls.
+    /// `Some(wait)` when over the limit: how long until a slot frees.
+    pub fn over_rate(&self, provider: Provider, poll: bool) -> Option<Duration> {
+        let ps = self.cfg.provider(provider);
+        let limit = if poll { ps.polls_per_minute } else { ps.requests_per_minute }?;
+        let now = Instant::now();
+        let window = Duration::from_secs(60);
+        let mut inner = self.lock();
+        let q = inner.windows.entry((provider, poll)).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() as u32 >= limit {
+            let oldest = *q.front().expect("non-empty at the limit");
+            return Some(window.saturating_sub(now.duration_since(oldest)));
+        }
+        q.push_back(now);
+        None
+    }
+
+    /// Whether another task may start rendering now.
+    pub fn over_concurrency(&self, provider: Provider) -> bool {
+        let Some(max) = self.cfg.provider(provider).max_concurrent else { return false };
+        let now = Instant::now();
+        let inner = self.lock();
+        let running = inner.tasks.values().filter(|t| t.provider == provider && !t.finished(now)).count();
+        running as u32 >= max
+    }
+
+    /// Whether the account has run out of credits.
+    pub fn out_of_credits(&self, provider: Provider) -> bool {
+        let Some(after) = self.cfg.provider(provider).credits_after else { return false };
+        let inner = self.lock();
+        inner.ledger.iter().filter(|e| e.provider == provider).count() as u32 >= after
+    }
+
+    /// Whether `key` is accepted for `provider`.
+    pub fn key_ok(&self, provider: Provider, key: Option<&str>) -> bool {
+        match (key, self.cfg.provider(provider).api_key) {
+            (None, _) => false,
+            (Some(k), _) if k.trim().is_empty() => false,
+            (Some(k), Some(expected)) => k == expected,
+            (Some(_), None) => true,
+        }
+    }
+
+    /// A new numeric id (MiniMax style: 15 digits), unique in this simulator.
+    pub fn numeric_id(&self) -> String {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        format!("{}", 300_000_000_000_000u64 + self.cfg.seed % 1000 * 1_000_000_000 + inner.next_id)
+    }
+
+    /// Plans and records an accepted task: render times and outcomes drawn from the
+    /// seed and the task's identity; the ledger bills it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept(
+        &self,
+        provider: Provider,
+        id: &str,
+        identity: &str,
+        model: &str,
+        number_results: u32,
+        (width, height): (u32, u32),
+        unit_cost: Option<f64>,
+        reports_cost: bool,
+        request_digest: String,
+    ) -> Task {
+        let render = self.cfg.render(provider);
+        let faults = self.cfg.faults(provider);
+        let now = Instant::now();
+        let results = (0..number_results)
+            .map(|i| {
+                let idx = i.to_string();
+                let secs =
+                    render.min_secs + (render.max_secs - render.min_secs) * self.draw(&["render", identity, &idx]);
+                let outcome = if self.draw(&["fail", identity, &idx]) < faults.provider_failure {
+                    Outcome::ProviderFailure
+                } else if self.draw(&["block_out", identity, &idx]) < faults.content_blocked_output {
+                    Outcome::OutputBlocked
+                } else {
+                    Outcome::Success
+                };
+                let clip_id = match provider {
+                    Provider::Runware => uuid_from(&format!("{}:{identity}:{idx}:video", self.cfg.seed)).to_string(),
+                    _ => self.numeric_id(),
+                };
+                let seed = (self.draw(&["seed", identity, &idx]) * 4_294_967_295.0) as u64 + 1;
+                ResultPlan {
+                    ready_at: now + Duration::from_secs_f64((secs * self.cfg.time_scale).max(0.0)),
+                    outcome,
+                    clip_id,
+                    seed,
+                }
+            })
+            .collect();
+        let task = Task { provider, id: id.to_owned(), created: now, results, width, height, unit_cost, reports_cost };
+        let mut inner = self.lock();
+        for r in &task.results {
+            inner.files.insert(r.clip_id.clone(), (provider, id.to_owned()));
+        }
+        inner.ledger.push(LedgerEntry {
+            provider,
+            task_id: id.to_owned(),
+            model: model.to_owned(),
+            number_results,
+            unit_cost_usd: unit_cost,
+            reports_cost,
+            request_digest,
+            billed_usd: 0.0,
+            clips_billed: 0,
+        });
+        inner.tasks.insert((provider, id.to_owned()), task.clone());
+        inner.stats.entry(provider).or_default().accepted += 1;
+        task
+    }
+
+    /// Makes every clip of a task end the same way (Segmind's input moderation).
+    pub fn set_outcome(&self, provider: Provider, id: &str, outcome: Outcome) {
+        if let Some(task) = self.lock().tasks.get_mut(&(provider, id.to_owned())) {
+            for r in &mut task.results {
+                r.outcome = outcome.clone();
+            }
+        }
+    }
+
+    pub fn task(&self, provider: Provider, id: &str) -> Option<Task> {
+        self.lock().tasks.get(&(provider, id.to_owned())).cloned()
+    }
+
+    /// Real time equivalent of simulated seconds.
+    pub fn scaled(&self, sim_secs: f64) -> Duration {
+        Duration::from_secs_f64((sim_secs * self.cfg.time_scale).max(0.0))
+    }
+
+    /// A download URL for a clip, valid for the configured time.
+    pub fn signed_url(&self, clip_id: &str) -> String {
+        let expires = now_ms() + self.scaled(self.cfg.url_ttl_secs).as_millis() as u64;
+        let sig = self.signature(clip_id, expires);
+        format!("{}/__sim/files/{clip_id}.mp4?exp={expires}&sig={sig}", self.base_url)
+    }
+
+    pub fn signature(&self, clip_id: &str, expires: u64) -> String {
+        let mut h = Sha256::new();
+        h.update(self.cfg.seed.to_le_bytes());
+        h.update(clip_id.as_bytes());
+        h.update(expires.to_le_bytes());
+        hex::encode(&h.finalize()[..8])
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A UUID (v4-shaped) fixed by a string.
+pub fn uuid_from(s: &str) -> uuid::Uuid {
+    let d = Sha256::digest(s.as_bytes());
+    uuid::Builder::from_random_bytes(d[..16].try_into().expect("16 bytes")).into_uuid()
+}
+
+/// A digest of a request body, to group submits of the same content in the ledger.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..8])
+}
