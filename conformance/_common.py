@@ -69,6 +69,13 @@ def setup(client_name: str) -> str:
     def on_alarm(_signum, _frame):  # noqa: ANN001
         fail(f"hard time limit of {HARD_LIMIT_S}s reached (the official client did not finish)")
 
+    def on_uncaught(etype, value, tb):  # noqa: ANN001
+        import traceback
+
+        traceback.print_exception(etype, value, tb, file=sys.stderr)
+        fail(f"uncaught {etype.__name__}: {value}")
+
+    sys.excepthook = on_uncaught
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(HARD_LIMIT_S)
 

@@ -5,4 +5,5 @@ mod fuzz;
 mod identity;
 mod invalid_manifests;
 mod plan;
+mod sim;
 mod util;
