@@ -56,6 +56,12 @@ def succeed(*, videos: list[bytes], task_ids: list[str], extra: dict | None = No
     }
     if extra:
         out.update(extra)
+    save_dir = os.environ.get("CONFORMANCE_SAVE_DIR")
+    if save_dir:  # keep the downloaded bytes, e.g. to run ffprobe on them
+        os.makedirs(save_dir, exist_ok=True)
+        for i, v in enumerate(videos):
+            with open(os.path.join(save_dir, f"{_CLIENT}-{i}.mp4"), "wb") as f:
+                f.write(v)
     print(json.dumps(out), flush=True)
     sys.exit(0)
 

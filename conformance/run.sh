@@ -110,6 +110,9 @@ except Exception as e:  # noqa: BLE001
 entries = ledger.get("entries")
 if not isinstance(entries, list):
     print(f"FAIL ledger: no `entries` list: {json.dumps(ledger)[:400]}"); sys.exit(1)
+def cost_of(e):
+    # What the task billed: its delivered clips times the unit price.
+    return e.get("billed_usd")
 client_to_provider = {"runware-sdk": "runware", "segmind": "segmind", "minimax-mcp": "minimax"}
 seen = {}
 for line in open(results_path):
@@ -132,21 +135,22 @@ for p in ("runware", "minimax", "segmind"):
     elif p in seen and ids != seen[p]:
         problems.append(f"{p}: ledger task_id {sorted(ids)} != the id the official client saw {sorted(seen[p])}")
     for e in es:
-        if not isinstance(e.get("cost_usd"), (int, float)) or e.get("cost_usd") <= 0:
-            problems.append(f"{p}: entry without a positive cost_usd: {e}")
+        if not isinstance(cost_of(e), (int, float)) or cost_of(e) <= 0:
+            problems.append(f"{p}: entry without a positive billed_usd: {e}")
         if not e.get("model"):
             problems.append(f"{p}: entry without a model: {e}")
 extra = set(by_provider) - {"runware", "minimax", "segmind"}
 if extra:
     problems.append(f"unexpected providers in ledger: {sorted(map(str, extra))}")
 total = ledger.get("total_usd")
-summed = sum(e.get("cost_usd") or 0 for e in entries if isinstance(e.get("cost_usd"), (int, float)))
+summed = sum(cost_of(e) for e in entries if isinstance(cost_of(e), (int, float)))
 if not isinstance(total, (int, float)) or abs(total - summed) > 1e-6:
     problems.append(f"total_usd {total!r} != sum of entries {summed:.6f}")
 counts = {p: len(by_provider.get(p, [])) for p in ("runware", "minimax", "segmind")}
 if problems:
     print("FAIL ledger: " + "; ".join(problems)); sys.exit(1)
-print(f"PASS ledger: entries per provider {counts}, total_usd {total}")
+print(f"PASS ledger: entries per provider {counts}, one task id each, matching the clients'; "
+      f"total_usd {total}")
 PY
 then
   passed=$((passed + 1))

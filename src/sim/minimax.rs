@@ -106,7 +106,7 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
     }
     let task_id = sim.numeric_id();
     // MiniMax publishes no per-clip price and reports none: the ledger's figure is the simulator's own.
-    let unit = 0.045 * f64::from(duration) * if resolution == Resolution::P1080 { 1.8 } else { 1.0 };
+    let unit = (4.5 * f64::from(duration) * if resolution == Resolution::P1080 { 1.8 } else { 1.0 }).round() / 100.0;
     let _ = mode;
     sim.accept(
         P,

@@ -148,7 +148,8 @@ fn submit(sim: &Sim, t: &Value, body: &[u8]) -> Result<Value, TaskError> {
         return Err(error(400, uuid_v, "contentPolicyViolation", "The prompt was flagged by the content policy."));
     }
     let include_cost = t["includeCost"].as_bool().unwrap_or(false);
-    let unit = model.price(resolution, duration).unwrap_or(0.07 * f64::from(duration));
+    // Where no price is published the simulator charges its own (rounded to the cent).
+    let unit = model.price(resolution, duration).unwrap_or((7.0 * f64::from(duration)).round() / 100.0);
     let size = resolution.runware_size();
     sim.accept(P, uuid, uuid, model.id, n, size, Some(unit), include_cost, digest(body));
     Ok(json!({"taskType": "videoInference", "taskUUID": uuid}))
