@@ -171,7 +171,11 @@ fn transport_error(provider: Provider, kind: Exchange, e: &reqwest::Error) -> Pr
     } else {
         "the connection failed"
     };
-    let class = if e.is_connect() && !e.is_timeout() { ErrorClass::Transient } else { body_class(kind) };
+    // reqwest flags `is_connect` only while a new connection is being set up (TCP,
+    // TLS, proxy tunnel), before any request byte is written: a connect *timeout*
+    // proves nothing was sent too. The request deadline elapsing is not a connect
+    // error and stays in doubt for a submit.
+    let class = if e.is_connect() { ErrorClass::Transient } else { body_class(kind) };
     ProviderError::new(provider, class, format!("{what}: {}", error_chain(e))).code("transport")
 }
 
@@ -196,6 +200,63 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         when.duration_since(std::time::SystemTime::now()).unwrap_or_default()
     };
     (wait <= Duration::from_secs(3600)).then_some(wait)
+}
+
+/// Whether a URL from a provider may be fetched: absolute http or https with a host.
+/// Anything else (`file:`, `data:`, a bare path) is refused, never followed.
+pub fn is_http_url(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+/// A result URL that may be downloaded, or the task failure that refuses it.
+pub fn video_url(provider: Provider, url: &str) -> Result<String, ProviderError> {
+    if is_http_url(url) {
+        return Ok(url.to_owned());
+    }
+    let shown: String = url.chars().take(80).collect();
+    Err(ProviderError::new(provider, ErrorClass::Failed, format!("refused a result URL that is not http(s): {shown}")))
+}
+
+/// Removes the key from an error, in case a provider echoed it back in a body we
+/// quote. Keys shorter than 4 characters are left alone (they would mangle text
+/// and are not real keys).
+pub fn scrub(key: &ApiKey, mut error: ProviderError) -> ProviderError {
+    let secret = key.expose();
+    if secret.len() >= 4 {
+        let clean = |s: &mut String| {
+            if s.contains(secret) {
+                *s = s.replace(secret, "***");
+            }
+        };
+        clean(&mut error.message);
+        if let Some(code) = error.code.as_mut() {
+            clean(code);
+        }
+        if let Some(trace) = error.trace_id.as_mut() {
+            clean(trace);
+        }
+    }
+    error
+}
+
+/// A non-empty string field of a JSON object; a number is rendered as its digits
+/// (MiniMax sends `file_id` as either).
+pub fn json_str(value: &serde_json::Value, key: &str) -> Option<String> {
+    match value.get(key)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A number that may arrive as a JSON number or as a string of digits.
+pub fn json_f64(value: &serde_json::Value, key: &str) -> Option<f64> {
+    match value.get(key)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|v: &f64| v.is_finite())
 }
 
 #[cfg(test)]
@@ -223,5 +284,22 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert("retry-after", "999999".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_transient_but_a_stalled_submit_is_in_doubt() {
+        let client = default_http_client();
+        let refused = exchange(Provider::Minimax, Exchange::Submit, client.post("http://127.0.0.1:9/x")).await;
+        assert_eq!(refused.unwrap_err().class, ErrorClass::Transient);
+        // A server that takes the request and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (_socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let request = client.post(format!("http://{addr}/x")).body("{}").timeout(Duration::from_millis(200));
+        let stalled = exchange(Provider::Minimax, Exchange::Submit, request).await;
+        assert_eq!(stalled.unwrap_err().class, ErrorClass::InDoubt);
     }
 }

@@ -1,10 +1,23 @@
-//! STUB: replaced by the real protocol module.
+//! MiniMax's own video API (v1): create a task, query it, then retrieve its file.
+//! Business errors arrive inside HTTP 200 as a non-zero `base_resp.status_code`,
+//! and there is no idempotency key: a submit whose outcome is unknown is in doubt.
 
-use super::{Accepted, Endpoint, PollOutcome, PollTarget, ProviderError, SubmitRequest, VideoApi};
-use crate::catalog::Provider;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+use super::http::{self, Answer, Exchange, json_str};
+use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask};
+use super::{SubmitRequest, VideoApi};
+use crate::catalog::{Mode, Provider};
+
+const P: Provider = Provider::Minimax;
+
+const REGION_HINT: &str = "MiniMax refused the API key (2049 invalid api key). MiniMax keys are regional: \
+a global key (platform.minimax.io) works only with MINIMAX_BASE_URL=https://api.minimax.io, a mainland China key \
+(platform.minimaxi.com) only with MINIMAX_BASE_URL=https://api.minimaxi.com. Check that MINIMAX_API_KEY and \
+MINIMAX_BASE_URL belong to the same region.";
 
 pub struct MinimaxClient {
-    #[allow(dead_code)]
     endpoint: Endpoint,
 }
 
@@ -12,18 +25,286 @@ impl MinimaxClient {
     pub fn new(endpoint: Endpoint) -> Self {
         MinimaxClient { endpoint }
     }
+
+    fn get(&self, path: &str, param: (&str, &str)) -> reqwest::RequestBuilder {
+        let e = &self.endpoint;
+        e.http.get(format!("{}{path}", e.base_url)).query(&[param]).bearer_auth(e.key.expose()).timeout(e.timeout)
+    }
+
+    async fn retrieve(&self, file_id: &str) -> Result<Retrieved, ProviderError> {
+        let answer = http::exchange(P, Exchange::Read, self.get("/v1/files/retrieve", ("file_id", file_id))).await?;
+        classify_retrieve(&answer)
+    }
+
+    async fn poll_one(&self, target: &PollTarget<'_>) -> Result<PollOutcome, ProviderError> {
+        let query = ("task_id", target.task.id.as_str());
+        let answer = http::exchange(P, Exchange::Read, self.get("/v1/query/video_generation", query)).await?;
+        let (file_id, width, height) = match classify_query(&answer)? {
+            Query::Pending => return Ok(PollOutcome::Pending { progress: None, clips: Vec::new() }),
+            Query::Failed(e) => return Ok(PollOutcome::Failed(e)),
+            Query::Success { file_id, width, height } => (file_id, width, height),
+        };
+        Ok(match self.retrieve(&file_id).await? {
+            Retrieved::Url(video_url) => PollOutcome::Done {
+                clips: vec![Clip { video_url, remote_id: file_id, seed: None, cost_usd: None, width, height }],
+            },
+            Retrieved::Failed(e) => PollOutcome::Failed(e),
+        })
+    }
 }
 
 impl VideoApi for MinimaxClient {
     fn provider(&self) -> Provider {
-        Provider::Minimax
+        P
     }
 
-    async fn submit(&self, _request: &SubmitRequest) -> Result<Accepted, ProviderError> {
-        unimplemented!()
+    async fn submit(&self, request: &SubmitRequest) -> Result<Accepted, ProviderError> {
+        let scrub = |e| http::scrub(&self.endpoint.key, e);
+        let body = submit_body(request)?;
+        let e = &self.endpoint;
+        let post = e
+            .http
+            .post(format!("{}/v1/video_generation", e.base_url))
+            .bearer_auth(e.key.expose())
+            .json(&body)
+            .timeout(e.timeout);
+        let answer = http::exchange(P, Exchange::Submit, post).await.map_err(scrub)?;
+        classify_submit(&answer).map_err(scrub)
     }
 
-    async fn poll(&self, _targets: &[PollTarget<'_>]) -> Result<Vec<PollOutcome>, ProviderError> {
-        unimplemented!()
+    /// One query per target (the batch size is 1; more are polled in turn).
+    async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<PollOutcome>, ProviderError> {
+        let scrub = |e| http::scrub(&self.endpoint.key, e);
+        let mut out = Vec::with_capacity(targets.len());
+        for target in targets {
+            out.push(match self.poll_one(target).await.map_err(scrub)? {
+                PollOutcome::Failed(e) => PollOutcome::Failed(scrub(e)),
+                other => other,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn refresh_url(&self, _task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+        match self.retrieve(&clip.remote_id).await.map_err(|e| http::scrub(&self.endpoint.key, e))? {
+            Retrieved::Url(url) => Ok(Some(url)),
+            Retrieved::Failed(e) => Err(http::scrub(&self.endpoint.key, e)),
+        }
     }
 }
+
+/// Hailuo models take `duration` and `resolution`; the 01 series and S2V-01 are
+/// reported to reject them, so they are left out there.
+fn is_hailuo(model: &str) -> bool {
+    model.starts_with("MiniMax-Hailuo-")
+}
+
+/// The create body for the request's mode.
+pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
+    if let Some(what) = r.missing_image() {
+        return Err(ProviderError::new(P, ErrorClass::Rejected, format!("the {} needs a {what}", r.mode.describe())));
+    }
+    // `prompt_optimizer` defaults to true on MiniMax: always say what the shot wants.
+    let mut body = json!({"model": r.model_id, "prompt_optimizer": r.prompt_optimizer});
+    if let Some(prompt) = &r.prompt {
+        body["prompt"] = json!(prompt);
+    }
+    let image = |i: &Option<super::ImageInput>| i.as_ref().map(|i| json!(i.as_str()));
+    match r.mode {
+        Mode::Text => {}
+        Mode::FirstFrame => body["first_frame_image"] = image(&r.first_frame).into(),
+        Mode::FirstLast => {
+            body["first_frame_image"] = image(&r.first_frame).into();
+            body["last_frame_image"] = image(&r.last_frame).into();
+        }
+        Mode::Subject => {
+            body["subject_reference"] = json!([{"type": "character", "image": [image(&r.subject)]}]);
+        }
+    }
+    if is_hailuo(&r.model_id) {
+        body["duration"] = json!(r.duration);
+        body["resolution"] = json!(r.resolution.name().to_ascii_uppercase());
+    }
+    Ok(body)
+}
+
+/// `base_resp.status_code` (0 when absent) and its message.
+fn base_resp(v: &Value) -> (i64, String) {
+    let b = v.get("base_resp").unwrap_or(&Value::Null);
+    let code = b.get("status_code").and_then(|c| c.as_i64().or_else(|| c.as_str()?.trim().parse().ok()));
+    (code.unwrap_or(0), json_str(b, "status_msg").unwrap_or_default())
+}
+
+/// What a non-zero `base_resp.status_code` means (error-code page, reference A7).
+fn code_class(code: i64) -> ErrorClass {
+    match code {
+        1002 | 1039 | 1041 | 2045 => ErrorClass::RateLimited { retry_after: None },
+        // 2038: the account needs real-name verification; no request can succeed.
+        1004 | 2038 | 2049 => ErrorClass::Auth,
+        1008 | 1028 | 1030 | 2056 | 2061 => ErrorClass::Billing,
+        1026 | 1027 => ErrorClass::ContentBlocked,
+        1000 | 1001 | 1013 | 1024 | 1033 => ErrorClass::Transient,
+        _ => ErrorClass::Rejected,
+    }
+}
+
+/// On a query or retrieve nothing can be "rejected input": an unknown code is
+/// retried later (the runner's deadline bounds it).
+fn read_code_class(code: i64) -> ErrorClass {
+    match code_class(code) {
+        ErrorClass::Rejected => ErrorClass::Transient,
+        class => class,
+    }
+}
+
+fn trace_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// An error with MiniMax's code, its message and the `Trace-Id`.
+fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
+    let class = match class {
+        ErrorClass::RateLimited { retry_after: None } => {
+            ErrorClass::RateLimited { retry_after: http::retry_after(&a.headers) }
+        }
+        other => other,
+    };
+    let region = class == ErrorClass::Auth && (code == Some(2049) || message.contains("2049"));
+    let message = if region { format!("{REGION_HINT} ({message})") } else { message };
+    let e = ProviderError::new(P, class, message).status(a.status).trace(trace_id(&a.headers));
+    match code {
+        Some(code) => e.code(code.to_string()),
+        None => e,
+    }
+}
+
+/// A non-2xx answer: its message from `base_resp`, an `error` object, or the text.
+fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
+    let v = a.json().unwrap_or(Value::Null);
+    let (code, msg) = base_resp(&v);
+    let nested = v.get("error").and_then(|e| json_str(e, "message"));
+    let message = Some(msg).filter(|m| !m.is_empty()).or(nested).unwrap_or_else(|| a.text());
+    error(a, class, (code != 0).then_some(code), format!("HTTP {}: {message}", a.status))
+}
+
+/// Reads a create answer.
+pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
+    if !(200..300).contains(&a.status) {
+        let code = a.json().map_or(0, |v| base_resp(&v).0);
+        let class = match a.status {
+            429 => ErrorClass::RateLimited { retry_after: None },
+            401 | 403 => ErrorClass::Auth,
+            // A request timeout may have been cut off after the gateway passed it on.
+            408 => ErrorClass::InDoubt,
+            // A business code in a 4xx says more than the status.
+            400..=499 if code != 0 => code_class(code),
+            400..=499 => ErrorClass::Rejected,
+            // Undocumented whether a 5xx (or anything else) created the task.
+            _ => ErrorClass::InDoubt,
+        };
+        return Err(http_error(a, class));
+    }
+    let Some(v) = a.json() else {
+        return Err(error(a, ErrorClass::InDoubt, None, format!("a 2xx answer that is not JSON: {}", a.text())));
+    };
+    let (code, msg) = base_resp(&v);
+    // A task id names a task that may exist and be billed, whatever the code says;
+    // polling it settles what happened, resubmitting could pay twice.
+    if let Some(id) = json_str(&v, "task_id") {
+        return Ok(Accepted { task: RemoteTask { id, status_url: None, response_url: None }, replayed: false });
+    }
+    if code == 0 {
+        return Err(error(a, ErrorClass::InDoubt, None, "status 0 but no task_id in the answer".into()));
+    }
+    Err(error(a, code_class(code), Some(code), msg))
+}
+
+/// What a query found.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Query {
+    Pending,
+    Failed(ProviderError),
+    Success { file_id: String, width: Option<u32>, height: Option<u32> },
+}
+
+fn read_http_error(a: &Answer) -> ProviderError {
+    let class = match a.status {
+        429 => ErrorClass::RateLimited { retry_after: None },
+        401 | 403 => ErrorClass::Auth,
+        _ => ErrorClass::Transient,
+    };
+    http_error(a, class)
+}
+
+/// Reads a query answer; errors of the request itself are the outer `Err`.
+pub(crate) fn classify_query(a: &Answer) -> Result<Query, ProviderError> {
+    if !(200..300).contains(&a.status) {
+        return Err(read_http_error(a));
+    }
+    let Some(v) = a.json() else {
+        return Err(error(a, ErrorClass::Transient, None, format!("a query answer that is not JSON: {}", a.text())));
+    };
+    let (code, msg) = base_resp(&v);
+    let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    let code_opt = (code != 0).then_some(code);
+    if matches!(code, 1026 | 1027) {
+        return Ok(Query::Failed(error(a, ErrorClass::ContentBlocked, code_opt, msg)));
+    }
+    // The docs say "Fail"; the official CLI expects "Failed".
+    if status == "fail" || status == "failed" {
+        let msg = if msg.is_empty() || msg == "success" { "the task failed".into() } else { msg };
+        return Ok(Query::Failed(error(a, ErrorClass::Failed, code_opt, msg)));
+    }
+    match code {
+        0 => {}
+        2013 => {
+            let msg = format!("MiniMax does not know this task (it may have expired): {msg}");
+            return Ok(Query::Failed(error(a, ErrorClass::Gone, code_opt, msg)));
+        }
+        _ => return Err(error(a, read_code_class(code), code_opt, msg)),
+    }
+    if status != "success" {
+        return Ok(Query::Pending); // Preparing, Queueing, Processing, or a status we do not know
+    }
+    let Some(file_id) = json_str(&v, "file_id") else {
+        return Ok(Query::Failed(error(a, ErrorClass::Failed, None, "Success without a file_id".into())));
+    };
+    let dim = |k| v.get(k).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+    Ok(Query::Success { file_id, width: dim("video_width"), height: dim("video_height") })
+}
+
+/// What a file retrieve found.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Retrieved {
+    Url(String),
+    Failed(ProviderError),
+}
+
+/// Reads a `files/retrieve` answer.
+pub(crate) fn classify_retrieve(a: &Answer) -> Result<Retrieved, ProviderError> {
+    if !(200..300).contains(&a.status) {
+        return Err(read_http_error(a));
+    }
+    let Some(v) = a.json() else {
+        return Err(error(a, ErrorClass::Transient, None, format!("a retrieve answer that is not JSON: {}", a.text())));
+    };
+    let (code, msg) = base_resp(&v);
+    let code_opt = (code != 0).then_some(code);
+    match code {
+        0 => {}
+        1026 | 1027 => return Ok(Retrieved::Failed(error(a, ErrorClass::ContentBlocked, code_opt, msg))),
+        2013 => return Ok(Retrieved::Failed(error(a, ErrorClass::Gone, code_opt, msg))),
+        _ => return Err(error(a, read_code_class(code), code_opt, msg)),
+    }
+    let Some(url) = v.get("file").and_then(|f| json_str(f, "download_url")) else {
+        return Err(error(a, ErrorClass::Transient, None, "a retrieve answer without file.download_url".into()));
+    };
+    Ok(match http::video_url(P, &url) {
+        Ok(url) => Retrieved::Url(url),
+        Err(e) => Retrieved::Failed(e.status(a.status).trace(trace_id(&a.headers))),
+    })
+}
+
+#[cfg(test)]
+#[path = "minimax_tests.rs"]
+mod tests;

@@ -2,8 +2,9 @@
 //! the [`VideoApi`] trait. Each maps every answer onto one error taxonomy
 //! ([`ErrorClass`]) so that the runner decides retries, halts and in-doubt states
 //! the same way for all three. Clients make exactly one HTTP exchange per call (two
-//! for a MiniMax poll that finds a finished task: query, then retrieve) and never
-//! retry on their own: retry timing belongs to the runner's limiter.
+//! for a MiniMax or Segmind poll that finds a finished task: query or status, then
+//! the file or result) and never retry on their own: retry timing belongs to the
+//! runner's limiter.
 
 pub mod error;
 pub mod http;
@@ -11,6 +12,8 @@ pub mod minimax;
 pub mod request;
 pub mod runware;
 pub mod segmind;
+#[cfg(test)]
+mod testkit;
 
 use std::time::Duration;
 

@@ -75,4 +75,16 @@ impl SubmitRequest {
             subject: image(&shot.subject)?,
         })
     }
+
+    /// The image the mode needs but the request lacks, if any: a client refuses to
+    /// send such a request rather than let the provider guess (validation should
+    /// have caught it already).
+    pub fn missing_image(&self) -> Option<&'static str> {
+        match self.mode {
+            Mode::FirstFrame | Mode::FirstLast if self.first_frame.is_none() => Some("first frame"),
+            Mode::FirstLast if self.last_frame.is_none() => Some("last frame"),
+            Mode::Subject if self.subject.is_none() => Some("subject reference"),
+            _ => None,
+        }
+    }
 }
