@@ -29,6 +29,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render the manifest: submit, poll, download; resumable (same command again).
+    Run(crate::run::RunArgs),
+    /// Show how a render stands (read-only; safe while a run is active).
+    Status(crate::run::status::StatusArgs),
+    /// Rewrite report.csv from the state journal.
+    Report(crate::run::status::StatusArgs),
     /// Run the local provider simulator (Runware, MiniMax and Segmind at their real paths).
     Sim(SimArgs),
 }
@@ -75,6 +81,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Plan { manifest, json } => plan(&manifest, json),
         Command::Sim(args) => crate::sim::cli::run(args),
+        Command::Run(args) => crate::run::run(args),
+        Command::Status(args) => crate::run::status::status(args),
+        Command::Report(args) => crate::run::status::rebuild_report(args),
     }
 }
 
@@ -132,6 +141,6 @@ fn lexically_normal(path: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
-fn use_color() -> bool {
+pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
 }

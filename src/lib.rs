@@ -12,4 +12,5 @@ pub mod manifest;
 pub mod plan;
 pub mod plan_view;
 pub mod provider;
+pub mod run;
 pub mod sim;

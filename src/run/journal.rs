@@ -1,0 +1,252 @@
+//! The write-ahead journal (`out/state.jsonl`): one JSON record per line, appended
+//! before the change it records takes effect in the world. Intents, acceptances
+//! and terminal records are fsynced. Replay drops a torn last line (a crash in the
+//! middle of a write) and stops with a clear error at a corrupt line elsewhere.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+use crate::catalog::Provider;
+use crate::provider::{Clip, RemoteTask};
+
+/// Bumped when records change incompatibly.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// What a job is, copied into the journal so status and report need no manifest.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct JobDef {
+    pub shot: String,
+    pub variants: Vec<u32>,
+    pub provider: Provider,
+    pub model: String,
+    pub resolution: String,
+    pub duration: u32,
+    pub fps: u32,
+    pub number_results: u32,
+    pub estimated_cost_usd: Option<f64>,
+}
+
+/// One line of the journal.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Record {
+    /// First line: the run id every Runware `taskUUID` derives from.
+    Header { v: u32, run_id: Uuid, created_at: String, tool: String },
+    /// Each invocation of `shotlist run` on this folder.
+    Run { at: String, pid: u32, manifest: String },
+    /// A job's definition, written once before its first intent.
+    Job { key: String, def: JobDef },
+    /// About to send a submit (fsynced first).
+    Intent { key: String, attempt: u32, task_uuid: Uuid, at: String },
+    /// The provider accepted the submit (fsynced).
+    Accepted { key: String, attempt: u32, task: RemoteTask, replayed: bool, at: String },
+    /// The provider answered the submit without accepting it; `retryable` says
+    /// whether it will be sent again.
+    NotAccepted { key: String, attempt: u32, class: String, message: String, retryable: bool, at: String },
+    /// The submit's outcome is unknown: the task may exist and be billed (fsynced).
+    InDoubt { key: String, attempt: u32, message: String, at: String },
+    /// A finished clip, as the provider described it.
+    Clip { key: String, variant: u32, clip: Clip, at: String },
+    /// The clip's file is complete under its final name (fsynced).
+    Downloaded { key: String, variant: u32, file: String, sha256: String, bytes: u64, at: String },
+    /// The job (or one clip of it) ended without a result (fsynced).
+    Failed { key: String, variant: Option<u32>, class: String, message: String, at: String },
+}
+
+impl Record {
+    /// Records that must be on disk before anything else happens.
+    fn durable(&self) -> bool {
+        matches!(
+            self,
+            Record::Header { .. }
+                | Record::Intent { .. }
+                | Record::Accepted { .. }
+                | Record::InDoubt { .. }
+                | Record::Downloaded { .. }
+                | Record::Failed { .. }
+        )
+    }
+}
+
+/// Why a journal could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{path} line {line} is damaged ({reason}); nothing was changed. Move the file aside to start over, or repair the line"
+    )]
+    Corrupt { path: PathBuf, line: usize, reason: String },
+    #[error("{path} was written by a newer shotlist (journal version {found}, this one reads {JOURNAL_VERSION})")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path} does not start with a journal header")]
+    NoHeader { path: PathBuf },
+}
+
+/// A journal's records, and where the last whole line ends.
+#[derive(Debug)]
+pub struct Replayed {
+    pub records: Vec<Record>,
+    /// Bytes of whole lines; anything after (a torn write) is dropped on append.
+    pub valid_len: u64,
+    /// Whether a torn last line was dropped.
+    pub torn_tail: bool,
+}
+
+/// Reads a journal. A last line that does not parse (or has no newline) is a torn
+/// write and is left out; an unparsable line before the last is an error.
+pub fn read(path: &Path) -> Result<Replayed, JournalError> {
+    let io_err = |source| JournalError::Io { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io_err)?;
+    let mut reader = BufReader::new(file);
+    let mut records = Vec::new();
+    let mut valid_len = 0u64;
+    let mut torn_tail = false;
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        // Every record is written as one line ending in a newline; only the last
+        // line can lack it, and only when a write was cut short.
+        let complete = line.ends_with(b"\n");
+        let text = String::from_utf8_lossy(&line);
+        if text.trim().is_empty() && complete {
+            valid_len += n as u64;
+            continue;
+        }
+        match serde_json::from_str::<Record>(text.trim_end()) {
+            Ok(record) if complete => {
+                records.push(record);
+                valid_len += n as u64;
+            }
+            Err(e) if complete => {
+                return Err(JournalError::Corrupt { path: path.to_path_buf(), line: number, reason: e.to_string() });
+            }
+            _ => torn_tail = true,
+        }
+    }
+    match records.first() {
+        Some(Record::Header { v, .. }) if *v > JOURNAL_VERSION => {
+            return Err(JournalError::Version { path: path.to_path_buf(), found: *v });
+        }
+        Some(Record::Header { .. }) => {}
+        None if records.is_empty() => {}
+        _ => return Err(JournalError::NoHeader { path: path.to_path_buf() }),
+    }
+    Ok(Replayed { records, valid_len, torn_tail })
+}
+
+/// The open journal, appending.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+}
+
+impl Journal {
+    /// Opens for appending after `valid_len` bytes (cutting a torn tail), creating
+    /// the file when it does not exist.
+    pub fn open(path: &Path, valid_len: u64) -> io::Result<Journal> {
+        let mut file = OpenOptions::new().create(true).read(true).write(true).truncate(false).open(path)?;
+        if file.metadata()?.len() != valid_len {
+            file.set_len(valid_len)?;
+            file.sync_all()?;
+        }
+        file.seek(SeekFrom::End(0))?;
+        Ok(Journal { file, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record as one write of one line; fsyncs the records that must
+    /// be durable before the world changes.
+    pub fn append(&mut self, record: &Record) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        if record.durable() {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything (at exit).
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// Now, RFC 3339 UTC (the report's and journal's time format).
+pub fn now() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map(|t| t.to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Record {
+        Record::Header { v: 1, run_id: Uuid::nil(), created_at: now(), tool: "test".into() }
+    }
+
+    #[test]
+    fn appended_records_replay_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        let mut j = Journal::open(&path, 0).unwrap();
+        j.append(&header()).unwrap();
+        let intent = Record::Intent { key: "k".into(), attempt: 1, task_uuid: Uuid::nil(), at: now() };
+        j.append(&intent).unwrap();
+        let r = read(&path).unwrap();
+        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.records[1], intent);
+        assert!(!r.torn_tail);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_cut_on_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        let mut j = Journal::open(&path, 0).unwrap();
+        j.append(&header()).unwrap();
+        drop(j);
+        let whole = std::fs::metadata(&path).unwrap().len();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"t\":\"intent\",\"key\":\"k\",\"att").unwrap();
+        let r = read(&path).unwrap();
+        assert!(r.torn_tail);
+        assert_eq!(r.records.len(), 1);
+        assert_eq!(r.valid_len, whole);
+        let mut j = Journal::open(&path, r.valid_len).unwrap();
+        j.append(&Record::Run { at: now(), pid: 1, manifest: "m".into() }).unwrap();
+        let again = read(&path).unwrap();
+        assert_eq!(again.records.len(), 2);
+        assert!(!again.torn_tail);
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_an_error_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        let mut j = Journal::open(&path, 0).unwrap();
+        j.append(&header()).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"garbage\n{\"t\":\"run\",\"at\":\"x\",\"pid\":1,\"manifest\":\"m\"}\n").unwrap();
+        let before = std::fs::read(&path).unwrap();
+        match read(&path) {
+            Err(JournalError::Corrupt { line, .. }) => assert_eq!(line, 2),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "reading changes nothing");
+    }
+}

@@ -1,0 +1,115 @@
+//! What a run needs from outside the manifest: command-line options, API keys and
+//! base URLs from the environment (the environment wins over the manifest), the
+//! lane limits, and the timing of polls.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::lane::LaneLimits;
+use crate::catalog::Provider;
+use crate::manifest::Manifest;
+
+/// `shotlist run` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The manifest (YAML).
+    pub manifest: PathBuf,
+    /// The out folder (default: the manifest's `output:`, else renders/<manifest stem>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop submitting once spent plus in-flight estimates would pass this (USD).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Run the whole manifest on the built-in simulator, with dummy keys, into <out>-rehearsal.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Only these shots (comma-separated ids).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Send again the submits whose outcome is unknown (they may be billed twice).
+    #[arg(long)]
+    pub resubmit_in_doubt: bool,
+    /// Real seconds per simulated second, for rehearsals and tests (scales polling and limits).
+    #[arg(long, hide = true)]
+    pub time_scale: Option<f64>,
+    /// A simulator scenario for --rehearse (faults, limits), for tests.
+    #[arg(long, hide = true)]
+    pub sim_scenario: Option<PathBuf>,
+    /// No progress bar (for scripts).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// When to poll and when to give up.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    pub time_scale: f64,
+    /// First poll after acceptance: no MiniMax video is ready sooner.
+    pub first_poll: Duration,
+    pub poll_start: Duration,
+    pub poll_cap: Duration,
+    /// A job with no result by then fails as timed out (its remote task is kept).
+    pub deadline: Duration,
+}
+
+impl Timing {
+    pub fn new(time_scale: f64) -> Timing {
+        let s = |secs: f64| Duration::from_secs_f64(secs * time_scale);
+        Timing { time_scale, first_poll: s(45.0), poll_start: s(10.0), poll_cap: s(60.0), deadline: s(3.0 * 3600.0) }
+    }
+}
+
+pub fn key_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "RUNWARE_API_KEY",
+        Provider::Minimax => "MINIMAX_API_KEY",
+        Provider::Segmind => "SEGMIND_API_KEY",
+    }
+}
+
+pub fn base_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "RUNWARE_BASE_URL",
+        Provider::Minimax => "MINIMAX_BASE_URL",
+        Provider::Segmind => "SEGMIND_BASE_URL",
+    }
+}
+
+pub fn default_base(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "https://api.runware.ai/v1",
+        Provider::Minimax => "https://api.minimax.io",
+        Provider::Segmind => "https://api.segmind.com",
+    }
+}
+
+fn env(var: &str) -> Option<String> {
+    std::env::var(var).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The base URL: environment, else manifest, else the provider's.
+pub fn base_url(p: Provider, manifest: &Manifest) -> String {
+    env(base_var(p))
+        .or_else(|| manifest.providers.get(&p).and_then(|s| s.base_url.clone()))
+        .unwrap_or_else(|| default_base(p).to_owned())
+}
+
+/// The API key from the environment.
+pub fn api_key(p: Provider) -> Option<String> {
+    env(key_var(p))
+}
+
+/// The lane limits: manifest values over the defaults.
+pub fn limits(p: Provider, manifest: &Manifest) -> LaneLimits {
+    let mut l = LaneLimits::default_for(p);
+    if let Some(s) = manifest.providers.get(&p) {
+        if let Some(rpm) = s.requests_per_minute {
+            l.submits_per_minute = rpm;
+            l.polls_per_minute = l.polls_per_minute.max(rpm);
+        }
+        if let Some(n) = s.max_in_flight {
+            l.max_in_flight = n;
+        }
+    }
+    l
+}

@@ -1,0 +1,101 @@
+//! Progress for people: on a terminal an indicatif bar (clips done of total, spend
+//! against estimate and budget, per provider the jobs in flight and any cooldown,
+//! ETA); off a terminal a one-line summary at intervals. Notes (halts, in-doubt
+//! jobs) go above the bar.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// What the dispatcher knows at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub clips_done: u64,
+    pub clips_total: u64,
+    pub failed: u64,
+    pub in_doubt: u64,
+    pub spent_usd: f64,
+    pub estimate_usd: f64,
+    pub budget_usd: Option<f64>,
+    /// Per provider: name, jobs in flight, cooling down.
+    pub lanes: Vec<(String, u32, bool)>,
+}
+
+impl Snapshot {
+    fn line(&self) -> String {
+        let lanes: Vec<String> = self
+            .lanes
+            .iter()
+            .map(|(p, n, cool)| format!("{p} {n} in flight{}", if *cool { " (cooling down)" } else { "" }))
+            .collect();
+        let budget = self.budget_usd.map(|b| format!(" / budget ${b:.2}")).unwrap_or_default();
+        let mut s = format!(
+            "{}/{} clips, ${:.2} spent of ~${:.2}{budget}",
+            self.clips_done, self.clips_total, self.spent_usd, self.estimate_usd
+        );
+        if self.failed > 0 {
+            s.push_str(&format!(", {} failed", self.failed));
+        }
+        if self.in_doubt > 0 {
+            s.push_str(&format!(", {} in doubt", self.in_doubt));
+        }
+        if !lanes.is_empty() {
+            s.push_str(&format!("; {}", lanes.join(", ")));
+        }
+        s
+    }
+}
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    last_line: Instant,
+    every: Duration,
+    started: Instant,
+}
+
+impl Progress {
+    pub fn new(total: u64, quiet: bool) -> Progress {
+        let tty = std::io::stderr().is_terminal() && !quiet;
+        let bar = tty.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} clips  eta {eta}  {wide_msg}")
+                    .expect("static template")
+                    .progress_chars("█▉▊▋▌▍▎▏ "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Progress { bar, last_line: Instant::now(), every: Duration::from_secs(10), started: Instant::now() }
+    }
+
+    pub fn update(&mut self, s: &Snapshot) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(s.clips_done);
+                bar.set_message(s.line());
+            }
+            None if self.last_line.elapsed() >= self.every => {
+                self.last_line = Instant::now();
+                eprintln!("[{:>5}s] {}", self.started.elapsed().as_secs(), s.line());
+            }
+            None => {}
+        }
+    }
+
+    /// A line above the bar (or plainly, off a terminal).
+    pub fn note(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    pub fn finish(&self, s: &Snapshot) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        eprintln!("{}", s.line());
+    }
+}

@@ -1,0 +1,189 @@
+//! The state of every job, rebuilt from the journal and kept up to date by the
+//! dispatcher (the only writer). `status` and `report` read the same fold.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::journal::{JobDef, Record};
+use crate::provider::{Clip, RemoteTask};
+
+/// Where a job stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// Not submitted (or refused in a way that allows a later try).
+    Pending,
+    /// An intent is on disk and no answer is: the submit may be on the wire.
+    Submitting { attempt: u32, task_uuid: Uuid },
+    /// Accepted; results are being awaited or downloaded.
+    Running,
+    /// The submit's outcome is unknown; never resubmitted without the user's word.
+    InDoubt { message: String },
+    /// Ended without every result.
+    Failed { class: String, message: String },
+    /// Every clip is on disk.
+    Done,
+}
+
+/// A clip's file, complete under its final name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileRec {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub at: String,
+}
+
+/// One variant of a job.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClipState {
+    pub clip: Option<Clip>,
+    pub file: Option<FileRec>,
+    pub failed: Option<String>,
+}
+
+/// One job as the journal tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobState {
+    pub key: String,
+    pub def: Option<JobDef>,
+    pub phase: Phase,
+    /// Submits attempted (intents written).
+    pub attempts: u32,
+    pub task_uuid: Option<Uuid>,
+    /// The accepted remote task, kept after a failure so a later run can collect it.
+    pub task: Option<RemoteTask>,
+    pub clips: BTreeMap<u32, ClipState>,
+    pub submitted_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub error: Option<String>,
+}
+
+impl JobState {
+    pub fn new(key: &str) -> JobState {
+        JobState {
+            key: key.to_owned(),
+            def: None,
+            phase: Phase::Pending,
+            attempts: 0,
+            task_uuid: None,
+            task: None,
+            clips: BTreeMap::new(),
+            submitted_at: None,
+            completed_at: None,
+            error: None,
+        }
+    }
+
+    /// The variant a clip belongs to: the one already holding its remote id, else
+    /// the first free variant of the job (Runware returns results in any order).
+    pub fn variant_for(&self, clip: &Clip, variants: &[u32]) -> Option<u32> {
+        if let Some((v, _)) =
+            self.clips.iter().find(|(_, c)| c.clip.as_ref().is_some_and(|c| c.remote_id == clip.remote_id))
+        {
+            return Some(*v);
+        }
+        variants.iter().copied().find(|v| self.clips.get(v).is_none_or(|c| c.clip.is_none()))
+    }
+
+    /// Whether every variant has its file.
+    pub fn all_downloaded(&self) -> bool {
+        let Some(def) = &self.def else { return false };
+        def.variants.iter().all(|v| self.clips.get(v).is_some_and(|c| c.file.is_some()))
+    }
+
+    /// Every variant either has its file or failed.
+    pub fn all_settled(&self) -> bool {
+        let Some(def) = &self.def else { return false };
+        def.variants.iter().all(|v| self.clips.get(v).is_some_and(|c| c.file.is_some() || c.failed.is_some()))
+    }
+}
+
+/// Everything the journal says.
+#[derive(Clone, Debug, Default)]
+pub struct RunState {
+    pub run_id: Uuid,
+    pub jobs: BTreeMap<String, JobState>,
+    pub runs: u32,
+}
+
+impl RunState {
+    pub fn replay(records: &[Record]) -> RunState {
+        let mut s = RunState::default();
+        for r in records {
+            s.apply(r);
+        }
+        s
+    }
+
+    pub fn job_mut(&mut self, key: &str) -> &mut JobState {
+        self.jobs.entry(key.to_owned()).or_insert_with(|| JobState::new(key))
+    }
+
+    /// Applies one record: the same transitions at replay and while running.
+    pub fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Header { run_id, .. } => self.run_id = *run_id,
+            Record::Run { .. } => self.runs += 1,
+            Record::Job { key, def } => self.job_mut(key).def = Some(def.clone()),
+            Record::Intent { key, attempt, task_uuid, at } => {
+                let j = self.job_mut(key);
+                j.attempts = j.attempts.max(*attempt);
+                j.task_uuid = Some(*task_uuid);
+                j.phase = Phase::Submitting { attempt: *attempt, task_uuid: *task_uuid };
+                j.submitted_at = Some(at.clone());
+                j.error = None;
+            }
+            Record::Accepted { key, task, .. } => {
+                let j = self.job_mut(key);
+                j.task = Some(task.clone());
+                j.phase = Phase::Running;
+            }
+            Record::NotAccepted { key, class, message, retryable, .. } => {
+                let j = self.job_mut(key);
+                j.error = Some(format!("{class}: {message}"));
+                j.phase = if *retryable {
+                    Phase::Pending
+                } else {
+                    Phase::Failed { class: class.clone(), message: message.clone() }
+                };
+            }
+            Record::InDoubt { key, message, .. } => {
+                let j = self.job_mut(key);
+                j.error = Some(format!("in doubt: {message}"));
+                j.phase = Phase::InDoubt { message: message.clone() };
+            }
+            Record::Clip { key, variant, clip, .. } => {
+                let j = self.job_mut(key);
+                let c = j.clips.entry(*variant).or_default();
+                c.clip = Some(clip.clone());
+            }
+            Record::Downloaded { key, variant, file, sha256, bytes, at } => {
+                let j = self.job_mut(key);
+                let c = j.clips.entry(*variant).or_default();
+                c.file = Some(FileRec { file: file.clone(), sha256: sha256.clone(), bytes: *bytes, at: at.clone() });
+                c.failed = None;
+                if j.all_downloaded() {
+                    j.phase = Phase::Done;
+                    j.completed_at = Some(at.clone());
+                    j.error = None;
+                }
+            }
+            Record::Failed { key, variant: None, class, message, at } => {
+                let j = self.job_mut(key);
+                j.error = Some(format!("{class}: {message}"));
+                j.completed_at = Some(at.clone());
+                j.phase = Phase::Failed { class: class.clone(), message: message.clone() };
+            }
+            Record::Failed { key, variant: Some(v), class, message, at } => {
+                let j = self.job_mut(key);
+                j.clips.entry(*v).or_default().failed = Some(format!("{class}: {message}"));
+                j.error = Some(format!("{class}: {message}"));
+                if j.all_settled() {
+                    j.completed_at = Some(at.clone());
+                    j.phase = Phase::Failed { class: class.clone(), message: message.clone() };
+                }
+            }
+        }
+    }
+}
