@@ -70,6 +70,10 @@ pub struct SimArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // Diagnostics for developers: SHOTLIST_LOG=debug (never includes keys).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("SHOTLIST_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

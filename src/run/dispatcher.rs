@@ -225,19 +225,19 @@ impl<'a> Dispatcher<'a> {
     fn committed_usd(&self) -> f64 {
         let mut total = 0.0;
         for job in &self.ctx.plan.jobs {
-            let Some(js) = self.state.jobs.get(&job.key) else { continue };
-            let reported: Vec<f64> =
-                js.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).collect();
-            let in_flight = matches!(js.phase, Phase::Running | Phase::Submitting { .. })
-                || self.live.get(&job.key).is_some_and(|l| l.busy);
-            if !reported.is_empty() {
-                total += reported.iter().sum::<f64>();
-                let missing = job.number_results as usize - reported.len().min(job.number_results as usize);
-                if in_flight && missing > 0 {
-                    total += job.estimated_cost_usd.unwrap_or(0.0) / f64::from(job.number_results) * missing as f64;
-                }
-            } else if in_flight || matches!(js.phase, Phase::InDoubt { .. }) {
-                total += job.estimated_cost_usd.unwrap_or(0.0);
+            let js = self.state.jobs.get(&job.key);
+            let busy = self.live.get(&job.key).is_some_and(|l| l.busy);
+            let in_flight = busy
+                || js.is_some_and(|j| {
+                    matches!(j.phase, Phase::Running | Phase::Submitting { .. } | Phase::InDoubt { .. })
+                });
+            let reported: Vec<f64> = js
+                .map(|j| j.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).collect())
+                .unwrap_or_default();
+            total += reported.iter().sum::<f64>();
+            let missing = (job.number_results as usize).saturating_sub(reported.len());
+            if in_flight && missing > 0 {
+                total += job.estimated_cost_usd.unwrap_or(0.0) / f64::from(job.number_results.max(1)) * missing as f64;
             }
         }
         total

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::download::{self, FetchError, Fetched};
-use super::lane::Lane;
+use super::lane::{Kind, Lane};
 use crate::catalog::Provider;
 use crate::provider::{
     Accepted, AnyClient, Clip, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask, SubmitRequest, VideoApi,
@@ -62,7 +62,10 @@ pub fn submit(lane: Arc<Lane>, client: Arc<AnyClient>, key: String, mut request:
         };
         request.task_uuid = task_uuid;
         let result = client.submit(&request).await;
-        note_rate(&lane, result.as_ref().err());
+        match &result {
+            Ok(_) => lane.submit_accepted(),
+            Err(e) => note_rate(&lane, Kind::Submit, e),
+        }
         let _ = events.send(Event::Submitted { key, attempt, result });
     });
 }
@@ -73,17 +76,18 @@ pub fn poll(lane: Arc<Lane>, client: Arc<AnyClient>, batch: Vec<(String, RemoteT
         let targets: Vec<PollTarget<'_>> =
             batch.iter().map(|(_, task, n)| PollTarget { task, number_results: *n }).collect();
         let result = client.poll(&targets).await;
-        note_rate(&lane, result.as_ref().err());
+        match &result {
+            Ok(_) => lane.poll_answered(),
+            Err(e) => note_rate(&lane, Kind::Poll, e),
+        }
         let keys = batch.into_iter().map(|(k, _, _)| k).collect();
         let _ = events.send(Event::Polled { provider: lane.provider, keys, result });
     });
 }
 
-fn note_rate(lane: &Lane, error: Option<&ProviderError>) {
-    match error.map(|e| &e.class) {
-        Some(ErrorClass::RateLimited { retry_after }) => lane.rate_limited(*retry_after),
-        None => lane.succeeded(),
-        Some(_) => {}
+fn note_rate(lane: &Lane, kind: Kind, error: &ProviderError) {
+    if let ErrorClass::RateLimited { retry_after } = &error.class {
+        lane.rate_limited(kind, *retry_after);
     }
 }
 

@@ -77,7 +77,12 @@ pub async fn handle(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
             json!({"code": "rateLimitExceeded", "message": "Queue capacity exceeded. Retry with exponential backoff."});
         let mut r = envelope(429, vec![], vec![e]);
         if sim.cfg.retry_after {
-            let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+            // HTTP wants whole seconds; a time-scaled simulator says the fraction.
+            let secs = if sim.cfg.time_scale < 1.0 {
+                format!("{:.3}", wait.as_secs_f64())
+            } else {
+                wait.as_secs_f64().ceil().max(1.0).to_string()
+            };
             r.headers_mut().insert("retry-after", secs.parse().expect("digits"));
         }
         return r;

@@ -37,7 +37,7 @@ fn auth(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
 
 fn rate_limited(sim: &Sim, wait: std::time::Duration) -> Response {
     sim.count(P, |s| s.rate_limited += 1);
-    let reset = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(wait.as_secs_f64().ceil().max(1.0) as i64);
+    let reset = jiff::Timestamp::now() + jiff::SignedDuration::try_from(wait).unwrap_or_default();
     reply::json(429, json!({"error": "rate_limit_exceeded"}), &[("x-rate-limit-reset-at-utc", reset.to_string())])
 }
 

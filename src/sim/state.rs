@@ -157,7 +157,8 @@ impl Sim {
         let ps = self.cfg.provider(provider);
         let limit = if poll { ps.polls_per_minute } else { ps.requests_per_minute }?;
         let now = Instant::now();
-        let window = Duration::from_secs(60);
+        // A simulated minute: limits scale with the simulated clock, as the runner's do.
+        let window = self.scaled(60.0);
         let mut inner = self.lock();
         let q = inner.windows.entry((provider, poll)).or_default();
         while q.front().is_some_and(|t| now.duration_since(*t) >= window) {

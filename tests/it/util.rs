@@ -58,3 +58,78 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A night against an in-process simulator: the binary runs with every provider
+/// pointed at it (distinct, recognisable keys), in a scratch folder.
+pub struct Night {
+    pub sim: shotlist::sim::SimHandle,
+    pub dir: tempfile::TempDir,
+}
+
+/// The keys a night uses; tests check none of them ever leaks.
+pub const NIGHT_KEYS: [(&str, &str); 3] = [
+    ("RUNWARE_API_KEY", "rw-SECRET-7c1d0e"),
+    ("MINIMAX_API_KEY", "mm-SECRET-52ab9f"),
+    ("SEGMIND_API_KEY", "sg-SECRET-e40b13"),
+];
+
+impl Night {
+    pub async fn start(config: shotlist::sim::SimConfig) -> Night {
+        let sim = shotlist::sim::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
+        Night { sim, dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+    }
+
+    /// `shotlist ARGS` in the scratch folder, pointed at the simulator.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        use shotlist::catalog::Provider;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shotlist"));
+        cmd.current_dir(self.dir.path()).args(args).env("NO_COLOR", "1");
+        for (var, key) in NIGHT_KEYS {
+            cmd.env(var, key);
+        }
+        cmd.env("RUNWARE_BASE_URL", self.sim.base_url(Provider::Runware));
+        cmd.env("MINIMAX_BASE_URL", self.sim.base_url(Provider::Minimax));
+        cmd.env("SEGMIND_BASE_URL", self.sim.base_url(Provider::Segmind));
+        cmd
+    }
+
+    /// Runs to the end without blocking the simulator's runtime.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("shotlist runs")).await.unwrap()
+    }
+
+    pub fn out(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// report.csv as rows of column → value.
+pub fn read_report(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("report.csv exists");
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect())
+        .collect()
+}
+
+/// A manifest of text shots spread over the three providers.
+pub fn mixed_manifest(runware: usize, minimax: usize, segmind: usize) -> String {
+    let mut m = String::from("version: 1\nname: night\nshots:\n");
+    for i in 0..runware {
+        let n = if i % 3 == 0 { 2 } else { 1 };
+        m.push_str(&format!("  - {{ id: rw{i:03}, provider: runware, model: hailuo-2.3, numberResults: {n}, prompt: \"runware shot {i}, a lantern-lit market in the rain\" }}\n"));
+    }
+    for i in 0..minimax {
+        m.push_str(&format!("  - {{ id: mm{i:03}, provider: minimax, model: hailuo-2.3, prompt: \"minimax shot {i}, a quiet lake at dawn\" }}\n"));
+    }
+    for i in 0..segmind {
+        m.push_str(&format!("  - {{ id: sg{i:03}, provider: segmind, model: hailuo-2.3, prompt: \"segmind shot {i}, a windy beach at noon\" }}\n"));
+    }
+    m
+}

@@ -1,0 +1,353 @@
+//! `shotlist run` end to end through the binary, against an in-process simulator:
+//! every clip comes back, every cent is accounted for, kills and Ctrl-C lose
+//! nothing, rate-limit storms are ridden out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use shotlist::catalog::Provider;
+use shotlist::run::journal::{self, Record};
+use shotlist::sim::SimConfig;
+
+use crate::util::{NIGHT_KEYS, Night, mixed_manifest, read_report, stderr};
+
+/// Renders of 1–2 simulated minutes at 1/100 speed, and the runner told the same scale.
+fn quick() -> SimConfig {
+    SimConfig {
+        time_scale: 0.01,
+        render: shotlist::sim::RenderTime { min_secs: 60.0, max_secs: 120.0 },
+        ..SimConfig::default()
+    }
+}
+
+const SCALE: &str = "0.01";
+
+fn records(night: &Night, out: &str) -> Vec<Record> {
+    journal::read(&night.out(out).join("state.jsonl")).expect("journal reads").records
+}
+
+/// Every done row's file exists under the out folder with the recorded hash, and no
+/// temporary file is left.
+fn assert_files_match(night: &Night, out: &str) -> usize {
+    let root = night.out(out);
+    let rows = read_report(&root.join("report.csv"));
+    let mut done = 0;
+    for r in &rows {
+        if r["status"] == "done" {
+            done += 1;
+            let bytes = std::fs::read(root.join(&r["file"])).unwrap_or_else(|e| panic!("{}: {e}", r["file"]));
+            assert_eq!(&bytes[4..8], b"ftyp", "{} is an MP4", r["file"]);
+            assert_eq!(
+                shotlist::run::download::sha256_of(&root.join(&r["file"])).unwrap(),
+                r["sha256"],
+                "{}",
+                r["file"]
+            );
+        }
+    }
+    let mut stack = vec![root];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".part"), "temporary file left: {}", p.display());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    done
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn example_night_delivers_every_clip_with_costs_equal_to_the_ledger() {
+    let night = Night::start(quick()).await;
+    crate::util::copy_tree(&crate::util::root().join("manifests"), night.dir.path());
+    let out = night.run(&["run", "example.yaml", "--out", "out", "--time-scale", SCALE, "-q"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = read_report(&night.out("out").join("report.csv"));
+    assert_eq!(rows.len(), 10, "one row per clip of example.yaml");
+    assert_eq!(assert_files_match(&night, "out"), 10);
+    let ledger = night.sim.ledger();
+    for p in [Provider::Runware, Provider::Segmind] {
+        let reported: f64 =
+            rows.iter().filter(|r| r["provider"] == p.name()).map(|r| r["cost_usd"].parse::<f64>().unwrap()).sum();
+        let billed: f64 = ledger.entries.iter().filter(|e| e.provider == p).map(|e| e.billed_usd).sum();
+        assert!((reported - billed).abs() < 1e-6, "{p}: report {reported} vs ledger {billed}");
+    }
+    // MiniMax reports no cost: the cell stays empty, never 0.
+    assert!(rows.iter().filter(|r| r["provider"] == "minimax").all(|r| r["cost_usd"].is_empty()));
+    assert_eq!(ledger.count(Provider::Minimax), 2);
+    let jobs: BTreeSet<&str> = rows.iter().map(|r| r["job_key"].as_str()).collect();
+    assert_eq!(ledger.entries.len(), jobs.len(), "one billed task per job");
+    // `report` rebuilds the same file from the journal.
+    let before = std::fs::read_to_string(night.out("out").join("report.csv")).unwrap();
+    let rebuilt = night.run(&["report", "example.yaml", "--out", "out"]).await;
+    assert_eq!(rebuilt.status.code(), Some(0), "{}", stderr(&rebuilt));
+    assert_eq!(std::fs::read_to_string(night.out("out").join("report.csv")).unwrap(), before);
+    // A second run finds everything done and submits nothing.
+    let again = night.run(&["run", "example.yaml", "--out", "out", "--time-scale", SCALE, "-q"]).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stderr(&again).contains("9 jobs unchanged (9 done)"), "{}", stderr(&again));
+    assert_eq!(night.sim.ledger().entries.len(), jobs.len());
+}
+
+#[test]
+fn rehearsal_runs_the_example_without_any_key() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::copy_tree(&crate::util::root().join("manifests"), dir.path());
+    let mut cmd = assert_cmd::Command::cargo_bin("shotlist").unwrap();
+    cmd.current_dir(dir.path()).args([
+        "run",
+        "example.yaml",
+        "--rehearse",
+        "--out",
+        "night",
+        "-q",
+        "--time-scale",
+        "0.005",
+    ]);
+    for (var, _) in NIGHT_KEYS {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let folder = dir.path().join("night-rehearsal");
+    let rows = read_report(&folder.join("report.csv"));
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r["status"] == "done" && folder.join(&r["file"]).exists()));
+    assert!(stderr(&out).contains("Simulator ledger"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_key_is_refused_before_anything_is_sent() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", &mixed_manifest(1, 1, 0));
+    let mut cmd = night.command(&["run", "m.yaml", "--out", "out"]);
+    cmd.env_remove("MINIMAX_API_KEY");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("MINIMAX_API_KEY"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--rehearse"));
+    assert_eq!(night.sim.ledger().entries.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_random_moments_never_bills_twice_and_loses_nothing() {
+    let mut config = quick();
+    config.faults.http5xx = 0.05;
+    config.faults.provider_failure = 0.03;
+    let night = Night::start(config).await;
+    night.write("m.yaml", &mixed_manifest(14, 5, 5));
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    // A fixed sequence of kill times, so a failure replays.
+    let mut seed: u64 = 0x5eed_1234;
+    let mut kills = 0;
+    for _ in 0..10 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let after = Duration::from_millis(80 + (seed >> 33) % 900);
+        let mut child = night
+            .command(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(after).await;
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    let mut last = None;
+    for _ in 0..4 {
+        let out = night.run(&args).await;
+        let code = out.status.code();
+        last = Some(out);
+        if code == Some(0) || code == Some(1) {
+            break;
+        }
+    }
+    let last = last.unwrap();
+    assert!(matches!(last.status.code(), Some(0 | 1)), "{}", stderr(&last));
+    let recs = records(&night, "out");
+    let state = shotlist::run::state::RunState::replay(&recs);
+    let ledger = night.sim.ledger();
+    // Runware: exactly one billed task per job, the one the journal knows.
+    let rw_tasks: BTreeSet<String> = state
+        .jobs
+        .values()
+        .filter(|j| j.def.as_ref().is_some_and(|d| d.provider == Provider::Runware))
+        .filter_map(|j| j.task.as_ref().map(|t| t.id.clone()))
+        .collect();
+    let rw_billed: Vec<&str> =
+        ledger.entries.iter().filter(|e| e.provider == Provider::Runware).map(|e| e.task_id.as_str()).collect();
+    let rw_jobs =
+        state.jobs.values().filter(|j| j.def.as_ref().is_some_and(|d| d.provider == Provider::Runware)).count();
+    let unique: BTreeSet<&str> = rw_billed.iter().copied().collect();
+    assert_eq!(unique.len(), rw_billed.len(), "a Runware task billed twice");
+    // Failed generations may be retried under a new attempt; every accepted task is known.
+    for t in &rw_billed {
+        let known = recs.iter().any(|r| matches!(r, Record::Intent { task_uuid, .. } if task_uuid.to_string() == *t));
+        assert!(known, "billed Runware task {t} has no intent in the journal");
+    }
+    assert!(rw_tasks.len() <= rw_billed.len() && rw_jobs == 14, "{rw_jobs} jobs");
+    // MiniMax and Segmind: a billed task the journal never recorded shows as in doubt.
+    let accepted: BTreeSet<String> = recs
+        .iter()
+        .filter_map(|r| match r {
+            Record::Accepted { task, .. } => Some(task.id.clone()),
+            _ => None,
+        })
+        .collect();
+    let in_doubt =
+        read_report(&night.out("out").join("report.csv")).iter().filter(|r| r["status"] == "in_doubt").count();
+    let unrecorded =
+        ledger.entries.iter().filter(|e| e.provider != Provider::Runware && !accepted.contains(&e.task_id)).count();
+    assert!(unrecorded <= in_doubt, "{unrecorded} billed but unrecorded, only {in_doubt} in doubt");
+    let done = assert_files_match(&night, "out");
+    let rows = read_report(&night.out("out").join("report.csv"));
+    assert_eq!(rows.len(), 14 + 5 + 5 + 5, "every clip has its row (5 runware shots have 2 results)");
+    let failed = rows.iter().filter(|r| r["status"] == "failed").count();
+    assert_eq!(done + failed + in_doubt, rows.len(), "no clip silently lost: {rows:?}");
+    eprintln!(
+        "kills={kills} jobs={} done={done} failed={failed} in_doubt={in_doubt} double_charges=0 ledger_entries={}",
+        state.jobs.len(),
+        ledger.entries.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_storms_are_ridden_out_with_few_limited_answers() {
+    let mut config = quick();
+    // The simulator enforces less than the runner is told: it has to discover the limit.
+    config.provider_mut(Provider::Runware).requests_per_minute = Some(30);
+    config.provider_mut(Provider::Minimax).requests_per_minute = Some(10);
+    let night = Night::start(config).await;
+    let mut m = mixed_manifest(60, 20, 0);
+    m = m.replace("name: night\n", "name: night\nproviders:\n  runware: { requestsPerMinute: 60, maxInFlight: 60 }\n  minimax: { requestsPerMinute: 20, maxInFlight: 20 }\n");
+    night.write("m.yaml", &m);
+    // Both clocks run at 1/100: the runner believes in 60 and 20 submits per
+    // (simulated) minute and meets 30 and 10.
+    let t = Instant::now();
+    let out = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stats = night.sim.stats();
+    let mut summary = BTreeMap::new();
+    for (p, s) in &stats.providers {
+        summary.insert(p.clone(), (s.submits, s.polls, s.rate_limited));
+        // The limit is discovered once; after that the pace stays under it.
+        assert!(s.rate_limited <= s.submits / 10 + 2, "{p}: {} limited of {} submits", s.rate_limited, s.submits);
+    }
+    eprintln!("storm: {summary:?} (submits, polls, rate_limited) in {:?}", t.elapsed());
+    assert!(stats.providers["runware"].rate_limited > 0, "the storm did happen");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn one_ctrl_c_lets_jobs_in_flight_finish_exits_130_and_a_rerun_completes() {
+    let night = Night::start(SimConfig {
+        time_scale: 0.01,
+        render: shotlist::sim::RenderTime { min_secs: 150.0, max_secs: 200.0 },
+        ..SimConfig::default()
+    })
+    .await;
+    night.write(
+        "m.yaml",
+        &mixed_manifest(12, 0, 0).replace("name: night\n", "name: night\nproviders:\n  runware: { maxInFlight: 3 }\n"),
+    );
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    let child =
+        night.command(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let journal_path = night.out("out").join("state.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&journal_path).unwrap_or_default().contains("\"accepted\"") {
+        assert!(Instant::now() < deadline, "no job accepted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let state = shotlist::run::state::RunState::replay(&records(&night, "out"));
+    let accepted: Vec<_> = state.jobs.values().filter(|j| j.task.is_some()).collect();
+    assert!(!accepted.is_empty());
+    assert!(accepted.len() < 12, "stopped submitting: {} of 12 accepted", accepted.len());
+    for j in &accepted {
+        assert_eq!(j.phase, shotlist::run::state::Phase::Done, "in-flight job {} finished before exit", j.key);
+    }
+    let rerun = night.run(&args).await;
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
+    assert_eq!(assert_files_match(&night, "out"), 12 + 4);
+    assert_eq!(night.sim.ledger().count(Provider::Runware), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_halts_with_exit_3_naming_the_variable_and_never_the_key() {
+    let mut config = quick();
+    config.provider_mut(Provider::Segmind).api_key = Some("the-right-key".into());
+    let night = Night::start(config).await;
+    night.write("m.yaml", &mixed_manifest(2, 0, 3));
+    let out = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("SEGMIND_API_KEY"), "{err}");
+    for (_, key) in NIGHT_KEYS {
+        assert!(!err.contains(key) && !crate::util::stdout(&out).contains(key), "key leaked: {err}");
+    }
+    assert_eq!(night.sim.ledger().count(Provider::Segmind), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_budget_stops_new_submissions_and_exits_3() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", &mixed_manifest(10, 0, 0));
+    // hailuo-2.3 at 768p for 6 s is $0.28 a clip; $1.00 covers three single-clip jobs at most.
+    let out = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q", "--max-cost", "1.00"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Budget reached"), "{}", stderr(&out));
+    let ledger = night.sim.ledger();
+    assert!(ledger.total_usd <= 1.00 + 1e-9, "spent {} over the budget", ledger.total_usd);
+    assert!(ledger.entries.len() >= 2, "{ledger:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_minimax_submit_becomes_in_doubt_and_is_not_sent_again() {
+    let mut config = quick();
+    config.providers.entry("minimax".into()).or_default().faults =
+        Some(shotlist::sim::Faults { reset_after: 1.0, ..Default::default() });
+    let night = Night::start(config).await;
+    night.write("m.yaml", &mixed_manifest(1, 2, 0));
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    let out = night.run(&args).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resubmit-in-doubt"), "{}", stderr(&out));
+    let rows = read_report(&night.out("out").join("report.csv"));
+    assert_eq!(rows.iter().filter(|r| r["status"] == "in_doubt").count(), 2);
+    assert_eq!(night.sim.ledger().count(Provider::Minimax), 2, "billed, though the client never heard");
+    let again = night.run(&args).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(night.sim.ledger().count(Provider::Minimax), 2, "never resubmitted without the flag");
+    let status = night.run(&["status", "m.yaml", "--out", "out", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["status"]["in_doubt"], 2, "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_manifest_renders_only_what_changed() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", &mixed_manifest(4, 1, 1));
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    assert_eq!(night.run(&args).await.status.code(), Some(0));
+    let before = night.sim.ledger().entries.len();
+    let edited = mixed_manifest(4, 1, 1)
+        .replace("runware shot 1,", "runware shot 1 (edited),")
+        .replace("  - { id: sg000", "  - { id: sg999");
+    night.write("m.yaml", &edited);
+    let out = night.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("2 new or changed (shots rw001, sg999)"), "{err}");
+    assert!(err.contains("2 from removed or edited shots left alone"), "{err}");
+    assert_eq!(night.sim.ledger().entries.len(), before + 2);
+}
