@@ -1,9 +1,11 @@
 //! The integration tests, in one binary (ripgrep style): each module drives the
 //! real `shotlist` binary or the library through the helpers in `util`.
 
+mod clients;
 mod fuzz;
 mod identity;
 mod invalid_manifests;
 mod plan;
+mod run;
 mod sim;
 mod util;
