@@ -154,6 +154,10 @@ pub struct Model {
     /// Whether a prompt is required even when images are given.
     pub prompt_required: bool,
     pub prices: &'static [Price],
+    /// A typical render of a 6 s clip, seconds (Segmind's pages: ~154 s for Director,
+    /// ~173 s for Hailuo 02, ~178 s for Video-01; Fast variants are quicker). The
+    /// first poll waits for part of it: no earlier poll can find the video ready.
+    pub typical_render_secs: u32,
 }
 
 impl Model {
@@ -175,6 +179,11 @@ impl Model {
     }
 
     /// The published price of one clip, or `None` when none is published.
+    /// When to poll first: half of a typical render, longer clips taking longer.
+    pub fn first_poll_secs(&self, duration: u32) -> f64 {
+        f64::from(self.typical_render_secs) * 0.5 * (f64::from(duration) / 6.0).max(1.0)
+    }
+
     pub fn price(&self, resolution: Resolution, duration: u32) -> Option<f64> {
         self.prices.iter().find(|p| p.resolution == resolution && p.duration == duration).map(|p| p.usd)
     }
@@ -227,10 +236,25 @@ const fn model(
         camera: false,
         prompt_required: false,
         prices: &[],
+        typical_render_secs: if is_fast(id) { 90 } else { 170 },
     }
 }
 
 use Provider::{Minimax, Runware, Segmind};
+
+/// Whether a model id names a Fast variant (quicker renders).
+const fn is_fast(id: &str) -> bool {
+    // `minimax:4@2` is Hailuo 2.3 Fast on Runware; the others say "fast" in the id.
+    let b = id.as_bytes();
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        if (b[i] == b'f' || b[i] == b'F') && b[i + 1] == b'a' && b[i + 2] == b's' && b[i + 3] == b't' {
+            return true;
+        }
+        i += 1;
+    }
+    b.len() == 11 && b[8] == b'4' && b[10] == b'2'
+}
 
 /// Every model. Runware prices: seed pages' responses (01 series $0.28, Hailuo 02
 /// 1080p $0.49) and the model pages (Hailuo 2.3 and 2.3 Fast). Segmind prices: the
@@ -512,6 +536,15 @@ mod tests {
                 assert!(price.usd > 0.0);
             }
         }
+    }
+
+    #[test]
+    fn fast_variants_are_polled_sooner() {
+        let fast = lookup(Runware, "minimax:4@2", true).unwrap();
+        let full = lookup(Runware, "minimax:4@1", true).unwrap();
+        assert!(fast.first_poll_secs(6) < full.first_poll_secs(6));
+        assert!(full.first_poll_secs(10) > full.first_poll_secs(6));
+        assert!(lookup(Segmind, "hailuo-02-fast", false).unwrap().typical_render_secs < 170);
     }
 
     #[test]

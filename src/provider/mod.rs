@@ -73,6 +73,9 @@ pub enum PollOutcome {
     Done { clips: Vec<Clip> },
     /// The task ended without a (complete) result.
     Failed(ProviderError),
+    /// Some results finished (and are billed), the others failed: the clips must
+    /// still be collected.
+    PartlyFailed { clips: Vec<Clip>, error: ProviderError },
 }
 
 /// A task to poll and how many results it should yield.

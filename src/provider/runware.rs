@@ -367,16 +367,22 @@ pub(crate) fn classify_poll(a: &Answer, targets: &[PollTarget<'_>]) -> Result<Ve
 /// by position; successes counted once each.
 fn outcome_for(v: &Value, errors: &[WireError], target: &PollTarget<'_>) -> PollOutcome {
     let id = target.task.id.as_str();
-    if let Some(e) = errors.iter().find(|e| is_uuid(e.task_uuid.as_deref(), id)) {
-        return PollOutcome::Failed(task_failure(e));
+    let failure = errors.iter().find(|e| is_uuid(e.task_uuid.as_deref(), id)).map(task_failure);
+    if let Some(f) = failure.as_ref().filter(|f| f.class == ErrorClass::Gone) {
+        return PollOutcome::Failed(f.clone());
     }
     let mut seen = HashSet::new();
     let mut clips = Vec::new();
     let mut progress: Option<u8> = None;
+    let mut unfinished = 0usize;
     for item in data_items(v).into_iter().filter(|i| is_uuid(json_str(i, "taskUUID").as_deref(), id)) {
         let status = status_of(item);
         let success = status == "success" || (status.is_empty() && item.get("videoURL").is_some());
+        if status == "error" {
+            continue; // A nested error: counted in `errors` already.
+        }
         if !success {
+            unfinished += 1;
             // processing, queued, pending, ...: not done. Report the slowest one.
             if let Some(p) = item.get("progress").and_then(Value::as_u64) {
                 let p = p.min(100) as u8;
@@ -394,10 +400,15 @@ fn outcome_for(v: &Value, errors: &[WireError], target: &PollTarget<'_>) -> Poll
             Err(e) => return PollOutcome::Failed(e),
         }
     }
-    if clips.len() >= target.number_results.max(1) as usize {
-        PollOutcome::Done { clips }
-    } else {
-        PollOutcome::Pending { progress, clips }
+    // A failed generation does not end the task while others still render: they
+    // are billed when they finish, so they are collected first (the official SDKs
+    // give up on the whole task here and lose them).
+    match failure {
+        Some(_) if unfinished > 0 => PollOutcome::Pending { progress, clips },
+        Some(error) if clips.is_empty() => PollOutcome::Failed(error),
+        Some(error) => PollOutcome::PartlyFailed { clips, error },
+        None if clips.len() >= target.number_results.max(1) as usize => PollOutcome::Done { clips },
+        None => PollOutcome::Pending { progress, clips },
     }
 }
 

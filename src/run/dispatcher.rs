@@ -101,16 +101,26 @@ impl<'a> Dispatcher<'a> {
     pub async fn run(mut self) -> std::io::Result<(Outcome, RunState)> {
         self.resume()?;
         let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        let mut last_progress = Instant::now() - Duration::from_secs(1);
         loop {
             self.schedule()?;
             self.refresh_report(false)?;
-            self.progress.update(&self.snapshot());
+            if last_progress.elapsed() >= Duration::from_millis(200) {
+                self.progress.update(&self.snapshot());
+                last_progress = Instant::now();
+            }
             if self.settled() {
                 break;
             }
             let wake = self.next_wake();
             tokio::select! {
-                Some(event) = self.events.recv() => self.handle(event)?,
+                Some(event) = self.events.recv() => {
+                    self.handle(event)?;
+                    // Take every event already waiting before the next (whole-plan) pass.
+                    while let Ok(event) = self.events.try_recv() {
+                        self.handle(event)?;
+                    }
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = &mut ctrl_c => {
                     if self.stopping {
@@ -154,6 +164,17 @@ impl<'a> Dispatcher<'a> {
                     })?;
                 }
                 Phase::Running => self.start_polling(&key, false),
+                Phase::Failed { class, .. } if class == "download" => {
+                    // A failed download never resubmits; a later run tries the download again.
+                    let j = self.state.job_mut(&key);
+                    for c in j.clips.values_mut() {
+                        if c.clip.is_some() && c.file.is_none() {
+                            c.failed = None;
+                        }
+                    }
+                    j.phase = Phase::Running;
+                    self.live_mut(&key).results_complete = true;
+                }
                 Phase::Failed { class, .. } if class == "timed_out" && js.task.is_some() => {
                     // A local deadline is not a remote failure: collect it now.
                     self.state.job_mut(&key).phase = Phase::Running;
@@ -212,7 +233,12 @@ impl<'a> Dispatcher<'a> {
     fn start_polling(&mut self, key: &str, fresh: bool) {
         let provider = self.ctx.job(key).provider;
         *self.in_flight.entry(provider).or_default() += 1;
-        let first = if fresh { self.ctx.timing.first_poll } else { Duration::ZERO };
+        let job = self.ctx.job(key);
+        let first = if fresh {
+            Duration::from_secs_f64(job.model.first_poll_secs(job.duration) * self.ctx.timing.time_scale)
+        } else {
+            Duration::ZERO
+        };
         let poll_start = self.ctx.timing.poll_start;
         let l = self.live_mut(key);
         l.accepted_at = Some(Instant::now());
@@ -271,8 +297,11 @@ impl<'a> Dispatcher<'a> {
         let providers: Vec<Provider> = self.order.keys().copied().collect();
         for p in providers {
             // Submits.
-            if !self.stopping && self.run_halt.is_none() && !self.halted.contains_key(&p) && !self.budget_halt {
-                let cap = self.ctx.lanes[&p].limits.max_in_flight;
+            let cap = self.ctx.lanes[&p].limits.max_in_flight;
+            let open = !self.stopping && self.run_halt.is_none() && !self.halted.contains_key(&p) && !self.budget_halt;
+            if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+                // Computed once a pass; each job started here adds its estimate.
+                let mut committed = if self.ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
                 let keys = self.order[&p].clone();
                 for key in keys {
                     if *self.in_flight.get(&p).unwrap_or(&0) >= cap {
@@ -281,16 +310,16 @@ impl<'a> Dispatcher<'a> {
                     if !self.submittable(&key, now) {
                         continue;
                     }
+                    let est = self.ctx.job(&key).estimated_cost_usd.unwrap_or(0.0);
                     if let Some(budget) = self.ctx.budget_usd {
-                        let est = self.ctx.job(&key).estimated_cost_usd.unwrap_or(0.0);
-                        if self.committed_usd() + est > budget + 1e-9 {
+                        if committed + est > budget + 1e-9 {
                             self.budget_halt = true;
                             self.note(&format!(
-                                "Budget reached: ${:.2} committed, next job ~${est:.2}, budget ${budget:.2}. No new submissions; finishing jobs in flight.",
-                                self.committed_usd()
+                                "Budget reached: ${committed:.2} committed, next job ~${est:.2}, budget ${budget:.2}. No new submissions; finishing jobs in flight."
                             ));
                             break;
                         }
+                        committed += est;
                     }
                     self.spawn_submit(&key)?;
                 }
@@ -664,6 +693,30 @@ impl<'a> Dispatcher<'a> {
                         message: e.to_string(),
                         at: journal::now(),
                     })?;
+                }
+                PollOutcome::PartlyFailed { clips, error } => {
+                    // The finished clips are billed: collect them; the rest failed.
+                    self.record_clips(key, clips)?;
+                    self.finish_polling(key);
+                    let js = &self.state.jobs[key];
+                    let without: Vec<u32> = self
+                        .ctx
+                        .job(key)
+                        .variants
+                        .iter()
+                        .copied()
+                        .filter(|v| js.clips.get(v).is_none_or(|c| c.clip.is_none()))
+                        .collect();
+                    for v in without {
+                        let (class, message) = (error.class.name().to_owned(), error.to_string());
+                        self.append(Record::Failed {
+                            key: key.clone(),
+                            variant: Some(v),
+                            class,
+                            message,
+                            at: journal::now(),
+                        })?;
+                    }
                 }
             }
         }

@@ -44,8 +44,6 @@ pub struct RunArgs {
 #[derive(Clone, Debug)]
 pub struct Timing {
     pub time_scale: f64,
-    /// First poll after acceptance: no MiniMax video is ready sooner.
-    pub first_poll: Duration,
     pub poll_start: Duration,
     pub poll_cap: Duration,
     /// A job with no result by then fails as timed out (its remote task is kept).
@@ -55,7 +53,8 @@ pub struct Timing {
 impl Timing {
     pub fn new(time_scale: f64) -> Timing {
         let s = |secs: f64| Duration::from_secs_f64(secs * time_scale);
-        Timing { time_scale, first_poll: s(45.0), poll_start: s(10.0), poll_cap: s(60.0), deadline: s(3.0 * 3600.0) }
+        // The first poll waits for part of the model's typical render (catalog).
+        Timing { time_scale, poll_start: s(10.0), poll_cap: s(60.0), deadline: s(3.0 * 3600.0) }
     }
 }
 

@@ -769,6 +769,41 @@ async fn runware_task_errors_in_every_shape_end_as_failed() {
     }
 }
 
+/// Regression: a Runware task with one failed and one finished generation used to
+/// end as `Failed` and drop the finished (billed) clip.
+#[tokio::test]
+async fn runware_partial_failure_still_collects_every_billed_clip() {
+    let p = Provider::Runware;
+    let mut cfg = config(KEY);
+    cfg.faults.provider_failure = 0.5;
+    let sim = start(cfg).await;
+    let c = client(&sim, p, KEY);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let r = SubmitRequest {
+            number_results: 2,
+            ..submit_request(hailuo_23(p), &format!("partial {i}, a lake at dawn"))
+        };
+        tasks.push(submit_ok(&c, &r).await.task);
+    }
+    let mut partial = 0;
+    for t in &tasks {
+        let collected = match poll_until_settled(&c, t, 2).await {
+            PollOutcome::Done { clips } => clips.len(),
+            PollOutcome::PartlyFailed { clips, error } => {
+                partial += 1;
+                expect_class(&error, p, "partly failed task", ErrorClass::Failed);
+                clips.len()
+            }
+            PollOutcome::Failed(_) => 0,
+            other => panic!("{other:?}"),
+        };
+        let billed = sim.ledger().entries.iter().find(|e| e.task_id == t.id).unwrap().clips_billed as usize;
+        assert_eq!(collected, billed, "task {}: every billed clip is returned", t.id);
+    }
+    assert!(partial > 0, "the seed gives at least one half-failed task");
+}
+
 /// With the default `{"data": []}` answer for an unknown taskUUID nothing says the task
 /// is gone: the client reports it pending (the runner's deadline ends the wait).
 #[tokio::test]
