@@ -123,6 +123,11 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
     late_fault(&sim, fault, ok).await
 }
 
+/// A resolution as MiniMax writes it (`768P`).
+fn wire(r: Resolution) -> String {
+    r.name().to_uppercase()
+}
+
 /// Pixel size MiniMax reports for a resolution.
 fn size(r: Resolution) -> (u32, u32) {
     match r {
@@ -203,10 +208,10 @@ fn validate(req: &Value) -> Result<(&'static catalog::Model, Mode, Resolution, u
         Some(d) => d.as_u64().ok_or("duration must be an integer")? as u32,
     };
     if model.durations(resolution, mode).is_empty() {
-        return Err(format!("resolution {resolution} is not supported by {model_id} in this mode"));
+        return Err(format!("resolution {} is not supported by {model_id} in this mode", wire(resolution)));
     }
     if !model.durations(resolution, mode).contains(&duration) {
-        return Err(format!("duration {duration} is not supported by {model_id} at {resolution}"));
+        return Err(format!("duration {duration} is not supported by {model_id} at {}", wire(resolution)));
     }
     Ok((model, mode, resolution, duration))
 }
