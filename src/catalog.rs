@@ -178,12 +178,13 @@ impl Model {
         self.combos.iter().filter(|c| c.only_modes.is_none_or(|m| m.contains(&mode))).map(|c| c.resolution).collect()
     }
 
-    /// The published price of one clip, or `None` when none is published.
-    /// When to poll first: half of a typical render, longer clips taking longer.
+    /// When to poll first before any render of the model was seen: a quarter of
+    /// a typical render (renders vary widely), longer clips taking longer.
     pub fn first_poll_secs(&self, duration: u32) -> f64 {
-        f64::from(self.typical_render_secs) * 0.5 * (f64::from(duration) / 6.0).max(1.0)
+        f64::from(self.typical_render_secs) * 0.25 * (f64::from(duration) / 6.0).max(1.0)
     }
 
+    /// The published price of one clip, or `None` when none is published.
     pub fn price(&self, resolution: Resolution, duration: u32) -> Option<f64> {
         self.prices.iter().find(|p| p.resolution == resolution && p.duration == duration).map(|p| p.usd)
     }

@@ -32,6 +32,11 @@ struct Live {
     accepted_at: Option<Instant>,
     results_complete: bool,
     downloading: HashSet<u32>,
+    /// This run may send the job once more although the journal left it failed or
+    /// in doubt (decided at start; spent by the first submit).
+    second_chance: bool,
+    /// Accepted in this run (its render time is then known from here).
+    fresh: bool,
 }
 
 pub struct Dispatcher<'a> {
@@ -49,10 +54,15 @@ pub struct Dispatcher<'a> {
     halted: HashMap<Provider, String>,
     run_halt: Option<String>,
     budget_halt: bool,
+    /// The out folder cannot be written: stop everything once workers return.
+    disk_halt: Option<String>,
     stopping: bool,
     progress: super::progress::Progress,
     report_dirty: bool,
     last_report: Instant,
+    /// The quickest render seen per model and duration in this run: the first poll
+    /// of a new job waits about that long (fewer wasted polls, no idle slots).
+    fastest: HashMap<(&'static str, u32), Duration>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -79,10 +89,12 @@ impl<'a> Dispatcher<'a> {
             halted: HashMap::new(),
             run_halt: None,
             budget_halt: false,
+            disk_halt: None,
             stopping: false,
             progress: super::progress::Progress::new(total, ctx.quiet),
             report_dirty: true,
             last_report: Instant::now(),
+            fastest: HashMap::new(),
         }
     }
 
@@ -152,7 +164,8 @@ impl<'a> Dispatcher<'a> {
             match &js.phase {
                 Phase::Submitting { attempt, .. } if job.provider != Provider::Runware => {
                     if self.ctx.resubmit_in_doubt {
-                        continue; // A fresh attempt, as the user asked.
+                        self.live_mut(&key).second_chance = true; // A fresh attempt, as the user asked.
+                        continue;
                     }
                     let message = "the previous run stopped after sending this submit and before its answer; \
                                    the task may exist and be billed (rerun with --resubmit-in-doubt to send it again)";
@@ -164,6 +177,18 @@ impl<'a> Dispatcher<'a> {
                     })?;
                 }
                 Phase::Running => self.start_polling(&key, false),
+                // Runware: the same taskUUID again, which cannot bill twice; others only when asked.
+                Phase::InDoubt { .. } => {
+                    self.live_mut(&key).second_chance = job.provider == Provider::Runware || self.ctx.resubmit_in_doubt;
+                }
+                // A generation that failed on the provider (not billed) or a submit never
+                // accepted is tried once more. Refused input, blocked content and lost
+                // (`gone`) results are not: the first two would fail again, the last was paid.
+                Phase::Failed { class, .. }
+                    if (class == "failed" || class == "transient") && js.clips.values().all(|c| c.file.is_none()) =>
+                {
+                    self.live_mut(&key).second_chance = true;
+                }
                 Phase::Failed { class, .. } if class == "download" => {
                     // A failed download never resubmits; a later run tries the download again.
                     let j = self.state.job_mut(&key);
@@ -234,13 +259,16 @@ impl<'a> Dispatcher<'a> {
         let provider = self.ctx.job(key).provider;
         *self.in_flight.entry(provider).or_default() += 1;
         let job = self.ctx.job(key);
-        let first = if fresh {
-            Duration::from_secs_f64(job.model.first_poll_secs(job.duration) * self.ctx.timing.time_scale)
-        } else {
-            Duration::ZERO
+        let first = match (fresh, self.fastest.get(&(job.model.id, job.duration))) {
+            (false, _) => Duration::ZERO,
+            (true, Some(seen)) => seen.mul_f64(0.9),
+            (true, None) => {
+                Duration::from_secs_f64(job.model.first_poll_secs(job.duration) * self.ctx.timing.time_scale)
+            }
         };
         let poll_start = self.ctx.timing.poll_start;
         let l = self.live_mut(key);
+        l.fresh = fresh;
         l.accepted_at = Some(Instant::now());
         l.next_poll = Some(Instant::now() + first);
         l.poll_interval = poll_start;
@@ -269,25 +297,23 @@ impl<'a> Dispatcher<'a> {
         total
     }
 
-    /// Whether this job may be submitted now; also marks a halt on the budget.
-    fn submittable(&mut self, key: &str, now: Instant) -> bool {
+    /// Whether this job may be submitted now.
+    fn submittable(&self, key: &str, now: Instant) -> bool {
         let l = &self.live[key];
-        if l.busy || l.not_before.is_some_and(|t| t > now) {
-            return false;
-        }
-        let js = self.state.jobs.get(key);
+        !l.busy && l.not_before.is_none_or(|t| t <= now) && self.may_submit(key)
+    }
+
+    /// Whether this job is to be submitted (again) in this run at all. A job the
+    /// journal left failed or in doubt gets one more send at most, decided at start:
+    /// never a loop within a run, never a second payment for a lost result.
+    fn may_submit(&self, key: &str) -> bool {
+        let l = &self.live[key];
         let runware = self.ctx.job(key).provider == Provider::Runware;
-        match js.map(|j| &j.phase) {
-            None | Some(Phase::Pending) => true,
+        match self.state.jobs.get(key).map(|j| &j.phase) {
+            None | Some(Phase::Pending) => l.submit_tries < SUBMIT_TRIES,
             // Runware: an unanswered intent is sent again with the same taskUUID.
-            Some(Phase::Submitting { .. }) => runware || self.ctx.resubmit_in_doubt,
-            Some(Phase::InDoubt { .. }) => self.ctx.resubmit_in_doubt,
-            Some(Phase::Failed { class, .. }) => {
-                // Failures a new attempt may fix; a refused input or blocked content stays failed.
-                self.live[key].submit_tries == 0
-                    && matches!(class.as_str(), "failed" | "gone" | "transient" | "timed_out")
-                    && js.is_some_and(|j| j.clips.values().all(|c| c.file.is_none()))
-            }
+            Some(Phase::Submitting { .. }) => (runware && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
+            Some(Phase::InDoubt { .. } | Phase::Failed { .. }) => l.second_chance,
             Some(Phase::Running | Phase::Done) => false,
         }
     }
@@ -298,7 +324,14 @@ impl<'a> Dispatcher<'a> {
         for p in providers {
             // Submits.
             let cap = self.ctx.lanes[&p].limits.max_in_flight;
-            let open = !self.stopping && self.run_halt.is_none() && !self.halted.contains_key(&p) && !self.budget_halt;
+            let open = !self.stopping
+                && self.run_halt.is_none()
+                && self.disk_halt.is_none()
+                && !self.halted.contains_key(&p)
+                && !self.budget_halt;
+            if self.disk_halt.is_some() {
+                continue;
+            }
             if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
                 // Computed once a pass; each job started here adds its estimate.
                 let mut committed = if self.ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
@@ -387,7 +420,9 @@ impl<'a> Dispatcher<'a> {
                 });
             }
         };
-        self.live_mut(key).busy = true;
+        let l = self.live_mut(key);
+        l.busy = true;
+        l.second_chance = false;
         *self.in_flight.entry(job.provider).or_default() += 1;
         let p = job.provider;
         worker::submit(
@@ -492,8 +527,11 @@ impl<'a> Dispatcher<'a> {
         }
         let js = &self.state.jobs[key];
         // Runware: the same attempt (same taskUUID) until it is answered.
-        if let (Phase::Submitting { attempt, task_uuid }, Provider::Runware) = (&js.phase, job.provider) {
-            return Ok(Some((*attempt, *task_uuid)));
+        if job.provider == Provider::Runware
+            && matches!(js.phase, Phase::Submitting { .. } | Phase::InDoubt { .. })
+            && let Some(task_uuid) = js.task_uuid
+        {
+            return Ok(Some((js.attempts, task_uuid)));
         }
         let attempt = js.attempts + 1;
         let task_uuid = task_uuid(self.state.run_id, key, attempt);
@@ -523,6 +561,12 @@ impl<'a> Dispatcher<'a> {
                     ErrorClass::InDoubt if p == Provider::Runware => {
                         // The intent stands; the same taskUUID is sent again (a conflict then means accepted).
                         self.retry_later(key, &e);
+                        if self.live[key].submit_tries >= SUBMIT_TRIES {
+                            let message = format!(
+                                "no clear answer after {SUBMIT_TRIES} sends ({message}); the next run sends the same taskUUID again, which cannot bill twice"
+                            );
+                            self.append(Record::InDoubt { key: key.into(), attempt, message, at: journal::now() })?;
+                        }
                     }
                     ErrorClass::InDoubt => {
                         self.note(&format!(
@@ -681,6 +725,7 @@ impl<'a> Dispatcher<'a> {
                 }
                 PollOutcome::Done { clips } => {
                     self.record_clips(key, clips)?;
+                    self.learn_render_time(key);
                     self.finish_polling(key);
                 }
                 PollOutcome::Failed(e) => {
@@ -721,6 +766,19 @@ impl<'a> Dispatcher<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Remembers how long a fresh job took from acceptance to its results (an upper
+    /// bound of the render: polls are spaced).
+    fn learn_render_time(&mut self, key: &str) {
+        let job = self.ctx.job(key);
+        let slot = (job.model.id, job.duration);
+        let l = &self.live[key];
+        if let (true, Some(at)) = (l.fresh, l.accepted_at) {
+            let took = at.elapsed();
+            let e = self.fastest.entry(slot).or_insert(took);
+            *e = (*e).min(took);
+        }
     }
 
     fn finish_polling(&mut self, key: &str) {
@@ -775,6 +833,15 @@ impl<'a> Dispatcher<'a> {
                 };
                 self.append(record)?;
             }
+            Err(super::download::FetchError::Disk(msg)) => {
+                // Nothing is recorded: the clip stays "seen, not on disk" and the next run fetches it.
+                if self.disk_halt.is_none() {
+                    self.note(&format!(
+                        "Halted: {msg}. Free space (or make the folder writable) and run the same command again."
+                    ));
+                    self.disk_halt = Some(msg);
+                }
+            }
             Err(e) => {
                 let shot = &self.ctx.job(key).shot_id;
                 self.note(&format!("{shot} clip {variant}: download failed: {e}"));
@@ -794,10 +861,12 @@ impl<'a> Dispatcher<'a> {
 
     /// Nothing is in the air and nothing more will be started.
     fn settled(&self) -> bool {
-        let now = Instant::now();
         let busy = self.live.values().any(|l| l.busy || !l.downloading.is_empty());
         if busy || self.polls_in_flight.values().any(|n| *n > 0) {
             return false;
+        }
+        if self.disk_halt.is_some() {
+            return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
         }
         for job in &self.ctx.plan.jobs {
             let l = &self.live[&job.key];
@@ -814,28 +883,11 @@ impl<'a> Dispatcher<'a> {
                 && self.run_halt.is_none()
                 && !self.budget_halt
                 && !self.halted.contains_key(&job.provider);
-            if can_submit && self.submittable_soon(&job.key, now) {
+            if can_submit && self.may_submit(&job.key) {
                 return false;
             }
         }
         true
-    }
-
-    fn submittable_soon(&self, key: &str, _now: Instant) -> bool {
-        let l = &self.live[key];
-        let js = self.state.jobs.get(key);
-        let runware = self.ctx.job(key).provider == Provider::Runware;
-        match js.map(|j| &j.phase) {
-            None | Some(Phase::Pending) => l.submit_tries < SUBMIT_TRIES,
-            Some(Phase::Submitting { .. }) => runware || self.ctx.resubmit_in_doubt,
-            Some(Phase::InDoubt { .. }) => self.ctx.resubmit_in_doubt && l.submit_tries == 0,
-            Some(Phase::Failed { class, .. }) => {
-                l.submit_tries == 0
-                    && matches!(class.as_str(), "failed" | "gone" | "transient" | "timed_out")
-                    && js.is_some_and(|j| j.clips.values().all(|c| c.file.is_none()))
-            }
-            _ => false,
-        }
     }
 
     fn next_wake(&self) -> Instant {
@@ -856,7 +908,11 @@ impl<'a> Dispatcher<'a> {
             return Ok(());
         }
         let rows = super::report::rows(&self.ctx.plan, &self.state);
-        super::report::write(&self.ctx.out.join("report.csv"), &rows)?;
+        // The report is derived from the journal (`shotlist report` rebuilds it): a
+        // failure to write it is told, not fatal.
+        if let Err(e) = super::report::write(&self.ctx.out.join("report.csv"), &rows) {
+            self.note(&format!("cannot write report.csv: {e}"));
+        }
         self.report_dirty = false;
         self.last_report = Instant::now();
         Ok(())
@@ -890,6 +946,9 @@ impl<'a> Dispatcher<'a> {
     fn outcome(&self) -> Outcome {
         if self.stopping {
             return Outcome::Interrupted;
+        }
+        if let Some(why) = &self.disk_halt {
+            return Outcome::Halted(why.clone());
         }
         if let Some(why) = &self.run_halt {
             return Outcome::Halted(why.clone());

@@ -27,9 +27,12 @@ pub enum FetchError {
     /// Worth another try: a dropped connection, a short body, a 5xx.
     #[error("{0}")]
     Transient(String),
-    /// Never worth another try: not an http(s) URL, too large, a local disk error.
+    /// Never worth another try: not an http(s) URL, too large.
     #[error("{0}")]
     Refused(String),
+    /// The out folder cannot be written (full, read-only): the run must stop.
+    #[error("{0}")]
+    Disk(String),
 }
 
 /// Downloads `url` into `dest` (its folder must exist).
@@ -53,8 +56,8 @@ pub async fn fetch(http: &reqwest::Client, url: &str, dest: &Path) -> Result<Fet
             expected.unwrap_or(0)
         )));
     }
-    let dir = dest.parent().ok_or_else(|| FetchError::Refused("no target folder".into()))?;
-    let disk = |e: std::io::Error| FetchError::Refused(format!("cannot write under {}: {e}", dir.display()));
+    let dir = dest.parent().ok_or_else(|| FetchError::Disk("no target folder".into()))?;
+    let disk = |e: std::io::Error| FetchError::Disk(format!("cannot write under {}: {e}", dir.display()));
     let tmp = tempfile::Builder::new().prefix(".").suffix(".part").tempfile_in(dir).map_err(disk)?;
     let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(disk)?);
     let mut hasher = Sha256::new();

@@ -253,9 +253,20 @@ async fn execute(ctx: &Context, manifest_name: &str) -> Result<Outcome, String> 
     }
     let total_clips: u32 = ctx.plan.jobs.iter().map(|j| j.number_results).sum();
     eprintln!("{} jobs, {} clips → {}", ctx.plan.jobs.len(), total_clips, out.display());
-    let (outcome, state) = dispatcher::Dispatcher::new(ctx, state, journal).run().await.map_err(io)?;
-    summary(ctx, &state, &outcome);
-    Ok(outcome)
+    match dispatcher::Dispatcher::new(ctx, state, journal).run().await {
+        Ok((outcome, state)) => {
+            summary(ctx, &state, &outcome);
+            Ok(outcome)
+        }
+        // The journal cannot be appended to (disk full, read-only): stop at once.
+        // Every record already written is whole (a cut-off last line is dropped on
+        // the next start), so the same command continues once the folder is writable.
+        Err(e) => {
+            let why = io(e);
+            eprintln!("Halted: {why}. Free space (or make the folder writable) and run the same command again.");
+            Ok(Outcome::Halted(why))
+        }
+    }
 }
 
 /// One line on what changed since the journal's last run, or `None` on a first run.

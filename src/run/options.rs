@@ -54,7 +54,7 @@ impl Timing {
     pub fn new(time_scale: f64) -> Timing {
         let s = |secs: f64| Duration::from_secs_f64(secs * time_scale);
         // The first poll waits for part of the model's typical render (catalog).
-        Timing { time_scale, poll_start: s(10.0), poll_cap: s(60.0), deadline: s(3.0 * 3600.0) }
+        Timing { time_scale, poll_start: s(8.0), poll_cap: s(30.0), deadline: s(3.0 * 3600.0) }
     }
 }
 

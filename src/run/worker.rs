@@ -118,7 +118,7 @@ pub fn fetch(
         for attempt in 0..DOWNLOAD_TRIES {
             result = download::fetch(&http, &url, &dest).await;
             match &result {
-                Ok(_) | Err(FetchError::Refused(_)) => break,
+                Ok(_) | Err(FetchError::Refused(_) | FetchError::Disk(_)) => break,
                 Err(FetchError::Expired(_)) => {
                     let fresh = match &task {
                         Some(t) => client.refresh_url(t, &clip).await.ok().flatten(),

@@ -76,3 +76,42 @@ proptest! {
         load(format!("version: 1\ndefaults: {doc}\nshots: [{{id: a, prompt: ab, provider: runware, model: hailuo-2.3}}]\n"));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The journal reader never panics, whatever bytes it finds; what it accepts it
+    /// accepts whole.
+    #[test]
+    fn the_journal_reader_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600), header in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        let mut content = Vec::new();
+        if header {
+            content.extend_from_slice(b"{\"t\":\"header\",\"v\":1,\"run_id\":\"00000000-0000-0000-0000-000000000000\",\"created_at\":\"x\",\"tool\":\"t\"}\n");
+        }
+        content.extend_from_slice(&bytes);
+        std::fs::write(&path, &content).unwrap();
+        if let Ok(r) = shotlist::run::journal::read(&path) {
+            prop_assert!(r.valid_len <= content.len() as u64);
+            let _ = shotlist::run::state::RunState::replay(&r.records);
+        }
+    }
+
+    /// Plausible but wrong records (valid JSON lines of the right shape with odd values).
+    #[test]
+    fn replaying_odd_records_never_panics(variant in 0u32..5, n in 0usize..20) {
+        use shotlist::run::journal::Record;
+        let mut records = vec![Record::Header { v: 1, run_id: uuid::Uuid::nil(), created_at: "x".into(), tool: "t".into() }];
+        for i in 0..n {
+            let key = format!("k{}", i % 3);
+            records.push(match i % 4 {
+                0 => Record::Downloaded { key, variant, file: "../x".into(), sha256: "0".into(), bytes: 0, at: "x".into() },
+                1 => Record::Failed { key, variant: Some(variant), class: "odd".into(), message: String::new(), at: "x".into() },
+                2 => Record::InDoubt { key, attempt: 0, message: String::new(), at: "x".into() },
+                _ => Record::NotAccepted { key, attempt: 9, class: "x".into(), message: String::new(), retryable: i % 2 == 0, at: "x".into() },
+            });
+        }
+        let _ = shotlist::run::state::RunState::replay(&records);
+    }
+}

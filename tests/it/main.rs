@@ -2,10 +2,12 @@
 //! real `shotlist` binary or the library through the helpers in `util`.
 
 mod clients;
+mod faults;
 mod fuzz;
 mod identity;
 mod invalid_manifests;
 mod plan;
+mod proof;
 mod run;
 mod sim;
 mod util;

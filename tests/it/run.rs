@@ -170,51 +170,13 @@ async fn sigkill_at_random_moments_never_bills_twice_and_loses_nothing() {
     }
     let last = last.unwrap();
     assert!(matches!(last.status.code(), Some(0 | 1)), "{}", stderr(&last));
-    let recs = records(&night, "out");
-    let state = shotlist::run::state::RunState::replay(&recs);
-    let ledger = night.sim.ledger();
-    // Runware: exactly one billed task per job, the one the journal knows.
-    let rw_tasks: BTreeSet<String> = state
-        .jobs
-        .values()
-        .filter(|j| j.def.as_ref().is_some_and(|d| d.provider == Provider::Runware))
-        .filter_map(|j| j.task.as_ref().map(|t| t.id.clone()))
-        .collect();
-    let rw_billed: Vec<&str> =
-        ledger.entries.iter().filter(|e| e.provider == Provider::Runware).map(|e| e.task_id.as_str()).collect();
-    let rw_jobs =
-        state.jobs.values().filter(|j| j.def.as_ref().is_some_and(|d| d.provider == Provider::Runware)).count();
-    let unique: BTreeSet<&str> = rw_billed.iter().copied().collect();
-    assert_eq!(unique.len(), rw_billed.len(), "a Runware task billed twice");
-    // Failed generations may be retried under a new attempt; every accepted task is known.
-    for t in &rw_billed {
-        let known = recs.iter().any(|r| matches!(r, Record::Intent { task_uuid, .. } if task_uuid.to_string() == *t));
-        assert!(known, "billed Runware task {t} has no intent in the journal");
-    }
-    assert!(rw_tasks.len() <= rw_billed.len() && rw_jobs == 14, "{rw_jobs} jobs");
-    // MiniMax and Segmind: a billed task the journal never recorded shows as in doubt.
-    let accepted: BTreeSet<String> = recs
-        .iter()
-        .filter_map(|r| match r {
-            Record::Accepted { task, .. } => Some(task.id.clone()),
-            _ => None,
-        })
-        .collect();
-    let in_doubt =
-        read_report(&night.out("out").join("report.csv")).iter().filter(|r| r["status"] == "in_doubt").count();
-    let unrecorded =
-        ledger.entries.iter().filter(|e| e.provider != Provider::Runware && !accepted.contains(&e.task_id)).count();
-    assert!(unrecorded <= in_doubt, "{unrecorded} billed but unrecorded, only {in_doubt} in doubt");
-    let done = assert_files_match(&night, "out");
-    let rows = read_report(&night.out("out").join("report.csv"));
-    assert_eq!(rows.len(), 14 + 5 + 5 + 5, "every clip has its row (5 runware shots have 2 results)");
-    let failed = rows.iter().filter(|r| r["status"] == "failed").count();
-    assert_eq!(done + failed + in_doubt, rows.len(), "no clip silently lost: {rows:?}");
-    eprintln!(
-        "kills={kills} jobs={} done={done} failed={failed} in_doubt={in_doubt} double_charges=0 ledger_entries={}",
-        state.jobs.len(),
-        ledger.entries.len()
-    );
+    let check = crate::util::check_night(&night, "out");
+    eprintln!("kills={kills} {check:?}");
+    assert_eq!(check.clips, 14 + 5 + 5 + 5, "every clip has its row (5 runware shots have 2 results)");
+    assert_eq!(check.double_charges, 0);
+    assert_eq!(check.lost_results, 0);
+    assert!(check.unrecorded_billed <= check.in_doubt, "{check:?}");
+    assert_eq!(check.pending, 0, "{check:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

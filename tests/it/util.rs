@@ -133,3 +133,111 @@ pub fn mixed_manifest(runware: usize, minimax: usize, segmind: usize) -> String 
     }
     m
 }
+
+/// What a night left behind, checked against the simulator's ledger.
+#[derive(Debug, Default)]
+pub struct NightCheck {
+    pub jobs: usize,
+    pub clips: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub in_doubt: usize,
+    pub pending: usize,
+    /// Jobs whose output was paid for more than once.
+    pub double_charges: usize,
+    /// Clips paid for (on a task the journal knows) but neither on disk nor failed.
+    pub lost_results: usize,
+    /// Billed tasks the journal never recorded as accepted.
+    pub unrecorded_billed: usize,
+}
+
+/// Checks the invariants of an out folder against the ledger: the journal replays;
+/// report.csv parses and agrees with it; every done clip is on disk with its hash and
+/// no temporary file remains; nothing is paid twice; no paid result is lost; every
+/// billed-but-unrecorded task shows as in doubt.
+pub fn check_night(night: &Night, out: &str) -> NightCheck {
+    use shotlist::catalog::Provider;
+    use shotlist::run::journal::{self, Record};
+    use std::collections::{BTreeMap, BTreeSet};
+    let root = night.out(out);
+    let records = journal::read(&root.join("state.jsonl")).expect("the journal replays").records;
+    let state = shotlist::run::state::RunState::replay(&records);
+    let rows = read_report(&root.join("report.csv"));
+    let mut c = NightCheck { jobs: state.jobs.len(), clips: rows.len(), ..Default::default() };
+    for r in &rows {
+        let job = state.jobs.get(&r["job_key"]);
+        let v: u32 = r["variant"].parse().unwrap();
+        assert_eq!(
+            shotlist::run::report::clip_status(job, v),
+            r["status"],
+            "report.csv agrees with the journal: {r:?}"
+        );
+        match r["status"].as_str() {
+            "done" => {
+                c.done += 1;
+                let path = root.join(&r["file"]);
+                assert_eq!(shotlist::run::download::sha256_of(&path).unwrap(), r["sha256"], "{}", r["file"]);
+            }
+            "failed" => c.failed += 1,
+            "in_doubt" => c.in_doubt += 1,
+            "pending" => c.pending += 1,
+            other => panic!("a settled night has no `{other}` clip: {r:?}"),
+        }
+    }
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            assert!(!p.to_string_lossy().ends_with(".part"), "temporary file left: {}", p.display());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    let ledger = night.sim.ledger();
+    // Which job each task belongs to: Runware by taskUUID (intents), others by acceptance.
+    let mut task_job: BTreeMap<String, String> = BTreeMap::new();
+    for r in &records {
+        match r {
+            Record::Intent { key, task_uuid, .. } => {
+                task_job.insert(task_uuid.to_string(), key.clone());
+            }
+            Record::Accepted { key, task, .. } => {
+                task_job.insert(task.id.clone(), key.clone());
+            }
+            _ => {}
+        }
+    }
+    let accepted: BTreeSet<&str> = records
+        .iter()
+        .filter_map(|r| if let Record::Accepted { task, .. } = r { Some(task.id.as_str()) } else { None })
+        .collect();
+    let mut paid_per_job: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &ledger.entries {
+        match task_job.get(&e.task_id) {
+            Some(job) => {
+                if e.clips_billed > 0 {
+                    *paid_per_job.entry(job.as_str()).or_default() += 1;
+                }
+                if !accepted.contains(e.task_id.as_str()) && e.provider != Provider::Runware {
+                    c.unrecorded_billed += 1;
+                }
+                // Every clip paid on a task the journal knows is on disk or failed.
+                if accepted.contains(e.task_id.as_str()) {
+                    let js = &state.jobs[job];
+                    let collected = js.clips.values().filter(|c| c.file.is_some() || c.failed.is_some()).count() as u32;
+                    let this_task = js.task.as_ref().is_some_and(|t| t.id == e.task_id);
+                    if this_task && collected < e.clips_billed {
+                        c.lost_results += (e.clips_billed - collected) as usize;
+                    }
+                }
+            }
+            None => {
+                assert_ne!(e.provider, Provider::Runware, "a billed Runware task no intent explains: {e:?}");
+                c.unrecorded_billed += 1;
+            }
+        }
+    }
+    c.double_charges = paid_per_job.values().filter(|n| **n > 1).count();
+    c
+}
