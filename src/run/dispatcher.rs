@@ -436,6 +436,9 @@ impl<'a> Dispatcher<'a> {
     }
 
     fn spawn_downloads(&mut self) {
+        if self.disk_halt.is_some() {
+            return; // Nothing can be saved; the next run downloads what is left.
+        }
         let mut work = Vec::new();
         for job in &self.ctx.plan.jobs {
             let Some(js) = self.state.jobs.get(&job.key) else { continue };
