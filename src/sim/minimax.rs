@@ -60,19 +60,6 @@ fn early_fault(fault: Fault) -> Option<Response> {
     }
 }
 
-/// Faults that strike after a request was processed (a create is then billed).
-async fn late_fault(sim: &Sim, fault: Fault, answer: Response) -> Response {
-    match fault {
-        Fault::NoAnswer => {
-            reply::hold(sim.cfg.hang_secs).await;
-            answer
-        }
-        Fault::ResetAfter => reply::dropped(),
-        Fault::MalformedJson => reply::malformed(),
-        _ => answer,
-    }
-}
-
 pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     let empty = json!({"task_id": ""});
     if let Err(r) = auth(&sim, &headers, empty.clone()) {
@@ -120,7 +107,7 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
         digest(&body),
     );
     let ok = answer(&sim, json!({"task_id": task_id}), 0, "success");
-    late_fault(&sim, fault, ok).await
+    reply::late_fault(&sim, fault, ok).await
 }
 
 /// A resolution as MiniMax writes it (`768P`).
@@ -264,7 +251,7 @@ pub async fn query(
             }
         }
     };
-    late_fault(&sim, fault, body).await
+    reply::late_fault(&sim, fault, body).await
 }
 
 pub async fn retrieve(
@@ -299,5 +286,5 @@ pub async fn retrieve(
         "download_url": sim.signed_url(&file_id),
     });
     let body = answer(&sim, json!({"file": file}), 0, "success");
-    late_fault(&sim, fault, body).await
+    reply::late_fault(&sim, fault, body).await
 }

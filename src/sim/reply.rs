@@ -46,3 +46,18 @@ pub fn malformed() -> Response {
 pub async fn hold(secs: f64) {
     tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))).await;
 }
+
+/// Faults that strike after a request was processed (a submit is then billed):
+/// the answer is held back, cut off, or replaced by a body that is not JSON.
+pub async fn late_fault(sim: &super::state::Sim, fault: super::state::Fault, answer: Response) -> Response {
+    use super::state::Fault;
+    match fault {
+        Fault::NoAnswer => {
+            hold(sim.cfg.hang_secs).await;
+            answer
+        }
+        Fault::ResetAfter => dropped(),
+        Fault::MalformedJson => malformed(),
+        _ => answer,
+    }
+}

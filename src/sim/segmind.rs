@@ -41,18 +41,6 @@ fn rate_limited(sim: &Sim, wait: std::time::Duration) -> Response {
     reply::json(429, json!({"error": "rate_limit_exceeded"}), &[("x-rate-limit-reset-at-utc", reset.to_string())])
 }
 
-async fn late_fault(sim: &Sim, fault: Fault, answer: Response) -> Response {
-    match fault {
-        Fault::NoAnswer => {
-            reply::hold(sim.cfg.hang_secs).await;
-            answer
-        }
-        Fault::ResetAfter => reply::dropped(),
-        Fault::MalformedJson => reply::malformed(),
-        _ => answer,
-    }
-}
-
 pub async fn submit(
     State(sim): State<Arc<Sim>>,
     Path(slug): Path<String>,
@@ -126,7 +114,7 @@ pub async fn submit(
         }),
         &[],
     );
-    late_fault(&sim, fault, ok).await
+    reply::late_fault(&sim, fault, ok).await
 }
 
 /// The model pages' parameters for the MiniMax slugs.
@@ -247,7 +235,7 @@ async fn read(sim: Arc<Sim>, id: String, headers: HeaderMap, full: bool) -> Resp
             &[],
         )
     };
-    late_fault(&sim, fault, answer).await
+    reply::late_fault(&sim, fault, answer).await
 }
 
 pub async fn status(State(sim): State<Arc<Sim>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
