@@ -238,13 +238,14 @@ impl<'a> Dispatcher<'a> {
             if js.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none())
                 && matches!(js.phase, Phase::Running)
             {
-                let complete = js
-                    .def
-                    .as_ref()
-                    .is_some_and(|d| d.variants.iter().all(|v| js.clips.get(v).is_some_and(|c| c.clip.is_some())));
+                // Every variant seen (or failed): nothing more to poll for, only downloads.
+                let complete = js.def.as_ref().is_some_and(|d| {
+                    d.variants.iter().all(|v| js.clips.get(v).is_some_and(|c| c.clip.is_some() || c.failed.is_some()))
+                });
                 if complete {
-                    self.live_mut(&key).results_complete = true;
-                    self.live_mut(&key).next_poll = None;
+                    // Ends the polling `start_polling` began above, and its count in flight:
+                    // a count left behind here once filled the lane and stalled the run.
+                    self.finish_polling(&key);
                 }
             }
         }
@@ -529,12 +530,22 @@ impl<'a> Dispatcher<'a> {
             self.append(Record::Job { key: key.to_owned(), def })?;
         }
         let js = &self.state.jobs[key];
-        // Runware: the same attempt (same taskUUID) until it is answered.
+        // Runware: the same taskUUID until it is accepted. A resend
+        // answered 5xx or 429 says nothing of an earlier send of it that a kill left
+        // unanswered (which may have been billed); only the same taskUUID is safe.
         if job.provider == Provider::Runware
-            && matches!(js.phase, Phase::Submitting { .. } | Phase::InDoubt { .. })
+            && js.task.is_none()
             && let Some(task_uuid) = js.task_uuid
         {
-            return Ok(Some((js.attempts, task_uuid)));
+            match js.phase {
+                Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((js.attempts, task_uuid))),
+                _ => {
+                    // Pending or failed before any acceptance: the intent is written again.
+                    let attempt = js.attempts;
+                    self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
+                    return Ok(Some((attempt, task_uuid)));
+                }
+            }
         }
         let attempt = js.attempts + 1;
         let task_uuid = task_uuid(self.state.run_id, key, attempt);

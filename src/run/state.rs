@@ -167,6 +167,12 @@ impl RunState {
                     j.phase = Phase::Done;
                     j.completed_at = Some(at.clone());
                     j.error = None;
+                } else if j.all_settled() {
+                    // The last file of a job whose other variants failed: the job ends failed.
+                    let failed = j.clips.values().find_map(|c| c.failed.clone()).unwrap_or_default();
+                    let (class, message) = failed.split_once(": ").unwrap_or(("failed", &failed));
+                    j.phase = Phase::Failed { class: class.to_owned(), message: message.to_owned() };
+                    j.completed_at = Some(at.clone());
                 }
             }
             Record::Failed { key, variant: None, class, message, at } => {

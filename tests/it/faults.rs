@@ -262,6 +262,8 @@ struct Outcome {
     replayed: usize,
     /// Clips whose URL was replaced by a refreshed one.
     refreshed: usize,
+    /// The most distinct taskUUIDs the intents of one job carried.
+    uuids_per_job: usize,
     /// Journal text (to check that no key was written).
     journal_text: String,
     report_text: String,
@@ -371,6 +373,13 @@ async fn run_fault(p: Provider, fault: Fault) -> Outcome {
         }
     }
     let refreshed = urls.values().filter(|u| u.len() > 1).count();
+    let mut uuids: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for r in &records {
+        if let Record::Intent { key, task_uuid, .. } = r {
+            uuids.entry(key.as_str()).or_default().insert(task_uuid.to_string());
+        }
+    }
+    let uuids_per_job = uuids.values().map(BTreeSet::len).max().unwrap_or(0);
     let (rw, mm, sg) = shot_counts(p, fault);
     let jobs = match p {
         Provider::Runware => rw,
@@ -389,6 +398,7 @@ async fn run_fault(p: Provider, fault: Fault) -> Outcome {
         stats,
         replayed,
         refreshed,
+        uuids_per_job,
         journal_text: std::fs::read_to_string(night.out("out").join("state.jsonl")).unwrap(),
         report_text: std::fs::read_to_string(night.out("out").join("report.csv")).unwrap(),
     }
@@ -589,6 +599,11 @@ fn expect_documented(o: &Outcome) {
         (Provider::Runware | Provider::Segmind, Fault::Http5xx) => {
             assert!(o.stats.submits > o.stats.accepted, "{ctx}: no submit met a 5xx: {:?}", o.stats);
             all_done_billed_once(o);
+            if p == Provider::Runware {
+                // Regression: a 503 to the resend of an unanswered intent (after a kill)
+                // moved the job to a new taskUUID, and the first send had been billed.
+                assert_eq!(o.uuids_per_job, 1, "{ctx}: a job kept one taskUUID until accepted");
+            }
         }
         // MiniMax does not document whether a 5xx create was accepted: in doubt. The
         // simulator's 5xx comes before processing, so none of them is billed.

@@ -313,3 +313,47 @@ async fn an_edited_manifest_renders_only_what_changed() {
     assert!(err.contains("2 from removed or edited shots left alone"), "{err}");
     assert_eq!(night.sim.ledger().entries.len(), before + 2);
 }
+
+/// Regression: a resumed job whose results were all seen, waiting only for its
+/// downloads, kept its slot in flight forever; with the lane full, the rest of the
+/// night was never submitted and the run idled without end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_job_waiting_only_for_downloads_does_not_hold_a_lane_slot() {
+    let mut config = quick();
+    config.faults = shotlist::sim::Faults { slow_download: 1.0, ..Default::default() };
+    config.slow_download_ms = 200;
+    config.clip_padding_bytes = 64 * 1024; // 16 slow chunks: over 3 s a download
+    let night = Night::start(config).await;
+    let one_slot = |m: String| m.replace("name: night\n", "name: night\nproviders:\n  runware: { maxInFlight: 1 }\n");
+    night.write("m.yaml", &one_slot(mixed_manifest(1, 0, 0)));
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    let mut child =
+        night.command(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let journal_path = night.out("out").join("state.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&journal_path).unwrap_or_default().contains("\"t\":\"clip\"") {
+        assert!(Instant::now() < deadline, "no clip seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL mid-download
+    child.wait().unwrap();
+    assert!(!std::fs::read_to_string(&journal_path).unwrap().contains("\"t\":\"downloaded\""), "killed too late");
+    // One more shot: it can only go once the resumed job gives its slot back.
+    night.write("m.yaml", &one_slot(mixed_manifest(2, 0, 0)));
+    let mut rerun =
+        night.command(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = rerun.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            rerun.kill().unwrap();
+            panic!("the rerun did not end within 60 s: the resumed job still holds the lane's only slot");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(assert_files_match(&night, "out"), 2 + 1, "rw000 has two results, rw001 one");
+    assert_eq!(night.sim.ledger().count(Provider::Runware), 2);
+}

@@ -149,6 +149,8 @@ pub struct NightCheck {
     pub lost_results: usize,
     /// Billed tasks the journal never recorded as accepted.
     pub unrecorded_billed: usize,
+    /// For each job paid more than once: its ledger entries and journal records.
+    pub double_charge_evidence: Vec<String>,
 }
 
 /// Checks the invariants of an out folder against the ledger: the journal replays;
@@ -239,5 +241,26 @@ pub fn check_night(night: &Night, out: &str) -> NightCheck {
         }
     }
     c.double_charges = paid_per_job.values().filter(|n| **n > 1).count();
+    for (job, _) in paid_per_job.iter().filter(|(_, n)| **n > 1) {
+        let tasks: Vec<_> =
+            ledger.entries.iter().filter(|e| task_job.get(&e.task_id).map(String::as_str) == Some(*job)).collect();
+        let history: Vec<_> = records.iter().filter(|r| record_key(r) == Some(*job)).collect();
+        c.double_charge_evidence.push(format!("job {job}:\n  billed {tasks:#?}\n  journal {history:#?}"));
+    }
     c
+}
+
+fn record_key(r: &shotlist::run::journal::Record) -> Option<&str> {
+    let key = match r {
+        shotlist::run::journal::Record::Job { key, .. }
+        | shotlist::run::journal::Record::Intent { key, .. }
+        | shotlist::run::journal::Record::Accepted { key, .. }
+        | shotlist::run::journal::Record::NotAccepted { key, .. }
+        | shotlist::run::journal::Record::InDoubt { key, .. }
+        | shotlist::run::journal::Record::Clip { key, .. }
+        | shotlist::run::journal::Record::Downloaded { key, .. }
+        | shotlist::run::journal::Record::Failed { key, .. } => key,
+        _ => return None,
+    };
+    Some(key)
 }
