@@ -461,8 +461,10 @@ impl<'a> Dispatcher<'a> {
             if let Some(dir) = dest.parent()
                 && let Err(e) = std::fs::create_dir_all(dir)
             {
-                self.note(&format!("cannot create {}: {e}", dir.display()));
-                continue;
+                // The out folder cannot take the shot's folder (read-only, full, no
+                // permission): nothing can be saved, so halt as a failed write does.
+                self.disk_halted(format!("cannot create {}: {e}", dir.display()));
+                return;
             }
             self.live_mut(&key).downloading.insert(v);
             worker::fetch(
@@ -847,15 +849,8 @@ impl<'a> Dispatcher<'a> {
                 };
                 self.append(record)?;
             }
-            Err(super::download::FetchError::Disk(msg)) => {
-                // Nothing is recorded: the clip stays "seen, not on disk" and the next run fetches it.
-                if self.disk_halt.is_none() {
-                    self.note(&format!(
-                        "Halted: {msg}. Free space (or make the folder writable) and run the same command again."
-                    ));
-                    self.disk_halt = Some(msg);
-                }
-            }
+            // Nothing is recorded: the clip stays "seen, not on disk" and the next run fetches it.
+            Err(super::download::FetchError::Disk(msg)) => self.disk_halted(msg),
             Err(e) => {
                 let shot = &self.ctx.job(key).shot_id;
                 self.note(&format!("{shot} clip {variant}: download failed: {e}"));
@@ -871,6 +866,16 @@ impl<'a> Dispatcher<'a> {
         }
         self.report_dirty = true;
         Ok(())
+    }
+
+    /// The out folder cannot be written: no more downloads or submits; a rerun resumes.
+    fn disk_halted(&mut self, msg: String) {
+        if self.disk_halt.is_none() {
+            self.note(&format!(
+                "Halted: {msg}. Free space (or make the folder writable) and run the same command again."
+            ));
+            self.disk_halt = Some(msg);
+        }
     }
 
     /// Nothing is in the air and nothing more will be started.

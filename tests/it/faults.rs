@@ -852,32 +852,6 @@ matrix! {
     }
 }
 
-/// Runs `args` in the night's folder, killing it after `limit`: the exit code, or
-/// `None` when it had to be killed.
-async fn run_bounded(night: &Night, args: &[&str], limit: Duration) -> (Option<i32>, String) {
-    let mut child = night
-        .command(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("shotlist starts");
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            return (status.code(), err);
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let _ = child.wait();
-            return (None, String::new());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Provider failure, every time: the run still ends (exit 1, the job `failed`,
 /// one task billed nothing); it does not send the job again and again.
 #[tokio::test(flavor = "multi_thread")]
@@ -886,7 +860,7 @@ async fn a_job_that_always_fails_on_the_provider_ends_the_run() {
     c.provider_mut(Provider::Minimax).faults = Some(Faults { provider_failure: 1.0, ..Faults::default() });
     let night = Night::start(c).await;
     night.write("m.yaml", &mixed_manifest(0, 1, 0));
-    let (code, err) = run_bounded(&night, &RUN, Duration::from_secs(10)).await;
+    let (code, err) = night.run_bounded(&RUN, Duration::from_secs(10)).await;
     let ledger = night.sim.ledger();
     assert_eq!(
         code,
@@ -913,7 +887,7 @@ async fn a_render_past_the_deadline_is_kept_and_collected_not_paid_twice() {
     let night = Night::start(c).await;
     night.write("m.yaml", &mixed_manifest(0, 0, 1));
     let args = ["run", "m.yaml", "--out", "out", "--time-scale", "0.0002", "-q"];
-    let (code, err) = run_bounded(&night, &args, Duration::from_secs(8)).await;
+    let (code, err) = night.run_bounded(&args, Duration::from_secs(8)).await;
     let ledger = night.sim.ledger();
     assert_eq!(ledger.count(Provider::Segmind), 1, "one task for one job, whatever the deadline: {ledger:?}");
     assert_eq!(code, Some(1), "{err}");
@@ -923,7 +897,7 @@ async fn a_render_past_the_deadline_is_kept_and_collected_not_paid_twice() {
     assert!(!rows[0].provider_task_id.is_empty(), "the remote task is kept");
     // Once the render is over, the next run collects it.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (code, err) = run_bounded(&night, &args, Duration::from_secs(10)).await;
+    let (code, err) = night.run_bounded(&args, Duration::from_secs(10)).await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(report_rows(&night)[0].status, "done");
     assert_eq!(night.sim.ledger().count(Provider::Segmind), 1, "collected, not submitted again");

@@ -340,20 +340,9 @@ async fn a_resumed_job_waiting_only_for_downloads_does_not_hold_a_lane_slot() {
     assert!(!std::fs::read_to_string(&journal_path).unwrap().contains("\"t\":\"downloaded\""), "killed too late");
     // One more shot: it can only go once the resumed job gives its slot back.
     night.write("m.yaml", &one_slot(mixed_manifest(2, 0, 0)));
-    let mut rerun =
-        night.command(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = rerun.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            rerun.kill().unwrap();
-            panic!("the rerun did not end within 60 s: the resumed job still holds the lane's only slot");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(status.code(), Some(0));
+    let (code, err) = night.run_bounded(&args, Duration::from_secs(60)).await;
+    assert_ne!(code, None, "the rerun did not end within 60 s: the resumed job still holds the lane's only slot");
+    assert_eq!(code, Some(0), "{err}");
     assert_eq!(assert_files_match(&night, "out"), 2 + 1, "rw000 has two results, rw001 one");
     assert_eq!(night.sim.ledger().count(Provider::Runware), 2);
 }

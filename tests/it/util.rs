@@ -103,9 +103,47 @@ impl Night {
         tokio::task::spawn_blocking(move || cmd.output().expect("shotlist runs")).await.unwrap()
     }
 
+    /// Runs `args` in the night's folder, killing it after `limit`: the exit code
+    /// (`None` when it had to be killed) and stderr.
+    pub async fn run_bounded(&self, args: &[&str], limit: std::time::Duration) -> (Option<i32>, String) {
+        let child = self
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("shotlist starts");
+        wait_bounded(child, limit).await
+    }
+
     pub fn out(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// Waits for a child started with stderr piped, killing it after `limit`: its exit
+/// code (`None` when it had to be killed) and stderr, read as it comes so that a
+/// chatty child never blocks on a full pipe.
+pub async fn wait_bounded(mut child: std::process::Child, limit: std::time::Duration) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut pipe = child.stderr.take().expect("stderr piped");
+    let reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = pipe.read_to_string(&mut err);
+        err
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    (code, reader.join().unwrap_or_default())
 }
 
 /// report.csv as rows of column → value.
