@@ -181,7 +181,12 @@ impl Model {
     /// When to poll first before any render of the model was seen: a quarter of
     /// a typical render (renders vary widely), longer clips taking longer.
     pub fn first_poll_secs(&self, duration: u32) -> f64 {
-        f64::from(self.typical_render_secs) * 0.25 * (f64::from(duration) / 6.0).max(1.0)
+        self.typical_render_secs_for(duration) * 0.25
+    }
+
+    /// A typical render of a clip this long, in seconds: longer clips take longer.
+    pub fn typical_render_secs_for(&self, duration: u32) -> f64 {
+        f64::from(self.typical_render_secs) * (f64::from(duration) / 6.0).max(1.0)
     }
 
     /// The published price of one clip, or `None` when none is published.

@@ -720,6 +720,9 @@ impl<'a> Dispatcher<'a> {
                     self.record_clips(key, clips)?;
                     let timing = &self.ctx.timing;
                     let (cap, deadline) = (timing.poll_cap, timing.deadline);
+                    let job = self.ctx.job(key);
+                    let typical =
+                        Duration::from_secs_f64(job.model.typical_render_secs_for(job.duration) * timing.time_scale);
                     let l = self.live_mut(key);
                     if l.accepted_at.is_some_and(|t| t.elapsed() > deadline) {
                         let message = format!(
@@ -737,7 +740,11 @@ impl<'a> Dispatcher<'a> {
                         continue;
                     }
                     l.next_poll = Some(Instant::now() + l.poll_interval);
-                    l.poll_interval = (l.poll_interval.mul_f64(1.5)).min(cap);
+                    // Polls stay close while a render may well be ending (each second a
+                    // finished job waits holds its slot); past a typical render they space out.
+                    if l.accepted_at.is_some_and(|t| t.elapsed() >= typical) {
+                        l.poll_interval = (l.poll_interval.mul_f64(1.5)).min(cap);
+                    }
                 }
                 PollOutcome::Done { clips } => {
                     self.record_clips(key, clips)?;

@@ -812,6 +812,7 @@ async fn cell(provider: &str, fault: &str) {
     let line = o.summary();
     eprintln!("{p} × {}: {line}", fault.name());
     expect_documented(&o);
+    crate::util::proof_line("fault matrix", &format!("{} × {p}", fault.name()), &line);
     observe(p, fault, line);
     watch.2 = true;
 }

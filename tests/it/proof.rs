@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use shotlist::catalog::Provider;
 use shotlist::sim::{Faults, RenderTime, SimConfig};
 
-use crate::util::{NIGHT_KEYS, Night, check_night, mixed_manifest, stderr, stdout};
+use crate::util::{NIGHT_KEYS, Night, check_night, mixed_manifest, proof_line, stderr, stdout};
 
 fn night_config() -> SimConfig {
     SimConfig {
@@ -78,9 +78,9 @@ async fn crash_loop_of_a_200_job_night_never_pays_twice_and_loses_nothing() {
     };
     let check = check_night(&night, "out");
     let ledger = night.sim.ledger();
-    eprintln!(
-        "crash loop: kills={kills} jobs={} clips={} done={} failed={} in_doubt={} double_charges={} lost_results={} \
-         billed_unrecorded={} ledger_tasks={} exit={code} in {:?}",
+    let figures = format!(
+        "kills={kills} jobs={} clips={} done={} failed={} in_doubt={} double_charges={} lost_results={} \
+         billed_unrecorded={} ledger_tasks={} exit={code} in {:.1} s",
         check.jobs,
         check.clips,
         check.done,
@@ -90,7 +90,7 @@ async fn crash_loop_of_a_200_job_night_never_pays_twice_and_loses_nothing() {
         check.lost_results,
         check.unrecorded_billed,
         ledger.entries.len(),
-        started.elapsed()
+        started.elapsed().as_secs_f64()
     );
     assert!(kills >= 25, "only {kills} kills landed");
     assert_eq!(check.clips, 120 + 40 + 40 + 40, "one row per clip");
@@ -99,6 +99,7 @@ async fn crash_loop_of_a_200_job_night_never_pays_twice_and_loses_nothing() {
     assert!(check.unrecorded_billed <= check.in_doubt, "every billed-but-unrecorded task shows as in doubt: {check:?}");
     assert_eq!(check.pending, 0);
     assert_eq!(check.done + check.failed + check.in_doubt, check.clips);
+    proof_line("crash loop", "200 jobs, 3 providers, faults on, SIGKILL at random", &figures);
 }
 
 /// Mounts a small tmpfs (root only); `None` where mounting is not allowed.
@@ -186,8 +187,15 @@ async fn a_full_disk_halts_with_a_clear_error_and_a_rerun_after_freeing_space_co
     let not_done: Vec<_> = rows.iter().filter(|r| r["status"] != "done").collect();
     assert_eq!(second.status.code(), Some(0), "{}\n{not_done:?}", stderr(&second));
     let check = check_night(&night, "disk");
-    eprintln!("disk full: first exit 3, {billed_before} tasks billed before; after freeing space {check:?}");
     assert_eq!((check.done, check.double_charges, check.lost_results), (check.clips, 0, 0));
+    proof_line(
+        "disk trouble",
+        "out folder fills up (1.2 MB tmpfs)",
+        &format!(
+            "first run exit 3 (No space left), {billed_before} tasks billed; rerun after freeing space exit 0: {}/{} clips done, 0 double charges, 0 lost",
+            check.done, check.clips
+        ),
+    );
 }
 
 #[cfg(unix)]
@@ -221,8 +229,15 @@ async fn a_folder_turning_read_only_mid_run_halts_and_a_rerun_completes() {
     let second = night.run(&args).await;
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let check = check_night(&night, "ro");
-    eprintln!("read-only: halted with exit 3, rerun {check:?}");
     assert_eq!((check.done, check.double_charges, check.lost_results), (check.clips, 0, 0));
+    proof_line(
+        "disk trouble",
+        "out folder turns read-only mid-run",
+        &format!(
+            "first run exit 3 (Read-only file system); rerun exit 0: {}/{} clips done, 0 double charges, 0 lost",
+            check.done, check.clips
+        ),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -244,6 +259,11 @@ async fn a_journal_corrupted_in_the_middle_stops_with_its_line_and_overwrites_no
     assert_eq!(std::fs::read(night.out("out").join("report.csv")).unwrap(), report_before);
     let status = night.run(&["status", "m.yaml", "--out", "out"]).await;
     assert_eq!(status.status.code(), Some(2), "status says so too");
+    proof_line(
+        "hostile input",
+        "journal corrupted mid-file",
+        "run and status exit 2 naming line 4; journal and report byte-identical",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -260,6 +280,7 @@ async fn a_torn_last_line_is_dropped_and_the_run_resumes() {
     assert!(stderr(&out).contains("last line was cut off"), "{}", stderr(&out));
     assert!(shotlist::run::journal::read(&path).unwrap().records.len() > 5);
     assert!(!shotlist::run::journal::read(&path).unwrap().torn_tail, "the torn line was cut away");
+    proof_line("hostile input", "journal with a torn last line", "dropped with a note; the run resumes and exits 0");
 }
 
 /// A fake Runware answering with hostile results: a videoUUID that tries to climb
@@ -317,6 +338,11 @@ async fn hostile_provider_answers_are_refused_without_harm() {
             }
         }
     }
+    proof_line(
+        "hostile input",
+        "videoUUID with ../ and a file:// URL",
+        &format!("{} clips refused (failed, \"not http(s)\"), nothing written outside the shot folders", rows.len()),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -338,6 +364,7 @@ async fn a_huge_answer_body_is_refused_and_the_poll_retried() {
     let e = shotlist::provider::VideoApi::poll(&client, &targets).await.unwrap_err();
     assert_eq!(e.class, shotlist::provider::ErrorClass::Transient, "{e}");
     assert!(e.message.contains("too large"), "{e}");
+    proof_line("hostile input", "a 6 MB answer body", "refused as transient (\"too large\"), the poll is tried again");
 }
 
 /// A whole night with distinctive keys and debug logging: no key anywhere.
@@ -378,5 +405,9 @@ async fn no_key_appears_in_output_logs_journal_report_or_any_file() {
             assert!(!text.contains(key), "{var}'s value appears in {what}");
         }
     }
-    eprintln!("secrets: {} outputs and {files} files checked, no key found", texts.len() - files);
+    proof_line(
+        "secrets",
+        "3 distinctive keys, trace logging, faults on",
+        &format!("{} outputs and {files} files checked, no key found", texts.len() - files),
+    );
 }

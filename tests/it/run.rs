@@ -171,12 +171,19 @@ async fn sigkill_at_random_moments_never_bills_twice_and_loses_nothing() {
     let last = last.unwrap();
     assert!(matches!(last.status.code(), Some(0 | 1)), "{}", stderr(&last));
     let check = crate::util::check_night(&night, "out");
-    eprintln!("kills={kills} {check:?}");
     assert_eq!(check.clips, 14 + 5 + 5 + 5, "every clip has its row (5 runware shots have 2 results)");
-    assert_eq!(check.double_charges, 0);
+    assert_eq!(check.double_charges, 0, "{}", check.double_charge_evidence.join("\n"));
     assert_eq!(check.lost_results, 0);
     assert!(check.unrecorded_billed <= check.in_doubt, "{check:?}");
     assert_eq!(check.pending, 0, "{check:?}");
+    crate::util::proof_line(
+        "crash loop",
+        "24 jobs, SIGKILL at 10 fixed moments",
+        &format!(
+            "kills={kills} clips={} done={} failed={} in_doubt={} double_charges=0 lost_results=0",
+            check.clips, check.done, check.failed, check.in_doubt
+        ),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

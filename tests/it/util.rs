@@ -146,6 +146,23 @@ pub async fn wait_bounded(mut child: std::process::Child, limit: std::time::Dura
     (code, reader.join().unwrap_or_default())
 }
 
+/// Where the proof suite leaves one line per passed check; `.ci/run` prints it as
+/// the summary table (libtest hides what passing tests print).
+pub fn proof_summary_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proof-summary.tsv")
+}
+
+/// Records a passed check of the proof suite with its figures (and prints it).
+pub fn proof_line(area: &str, check: &str, figures: &str) {
+    use std::io::Write;
+    eprintln!("{area} / {check}: {figures}");
+    let line = format!("{area}\t{check}\t{}\n", figures.replace(['\t', '\n'], " "));
+    // One write of a short line in append mode: lines of parallel tests never mix.
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(proof_summary_path()) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 /// report.csv as rows of column → value.
 pub fn read_report(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).expect("report.csv exists");
