@@ -3,7 +3,7 @@
 //! workers, and turns their events into journal records, written before they take
 //! effect, then into state. It also rewrites the report and feeds progress.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ use crate::provider::{Accepted, Clip, ErrorClass, PollOutcome, ProviderError, Su
 const SUBMIT_TRIES: u32 = 12;
 /// Poll requests in the air at once per provider.
 const POLLS_IN_FLIGHT: usize = 4;
+/// The report is rewritten at most this often (more rarely when writing it is slow).
+const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Run-local bookkeeping of a job (not journaled).
 #[derive(Default)]
@@ -46,6 +48,20 @@ pub struct Dispatcher<'a> {
     live: HashMap<String, Live>,
     /// Plan keys per provider, in plan order.
     order: BTreeMap<Provider, Vec<String>>,
+    // The work sets below keep each pass proportional to the work in hand, not to the
+    // plan (a pass over 10,000 jobs after every batch of events made CPU grow faster
+    // than the plan).
+    /// Per provider, plan indices of jobs this run may still submit, in plan order. A
+    /// job leaves once it is idle and may not be submitted: that lasts for the run.
+    submit_queue: BTreeMap<Provider, Vec<usize>>,
+    /// Per provider, plan indices of jobs whose results are awaited.
+    polling: BTreeMap<Provider, BTreeSet<usize>>,
+    /// Plan indices of jobs that may have a clip seen and not yet on disk.
+    to_fetch: BTreeSet<usize>,
+    /// Downloads in the air.
+    fetching: usize,
+    /// How often the report may be rewritten (longer when writing it takes long).
+    report_every: Duration,
     in_flight: HashMap<Provider, u32>,
     polls_in_flight: HashMap<Provider, usize>,
     downloads: Arc<tokio::sync::Semaphore>,
@@ -69,9 +85,11 @@ impl<'a> Dispatcher<'a> {
     pub fn new(ctx: &'a Context, state: RunState, journal: Journal) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut order: BTreeMap<Provider, Vec<String>> = BTreeMap::new();
+        let mut submit_queue: BTreeMap<Provider, Vec<usize>> = BTreeMap::new();
         let mut live = HashMap::new();
-        for job in &ctx.plan.jobs {
+        for (i, job) in ctx.plan.jobs.iter().enumerate() {
             order.entry(job.provider).or_default().push(job.key.clone());
+            submit_queue.entry(job.provider).or_default().push(i);
             live.insert(job.key.clone(), Live { poll_interval: ctx.timing.poll_start, ..Live::default() });
         }
         let total: u64 = ctx.plan.jobs.iter().map(|j| u64::from(j.number_results)).sum();
@@ -81,6 +99,11 @@ impl<'a> Dispatcher<'a> {
             journal,
             live,
             order,
+            submit_queue,
+            polling: BTreeMap::new(),
+            to_fetch: BTreeSet::new(),
+            fetching: 0,
+            report_every: REPORT_EVERY,
             in_flight: HashMap::new(),
             polls_in_flight: HashMap::new(),
             downloads: Arc::new(tokio::sync::Semaphore::new(4)),
@@ -101,6 +124,9 @@ impl<'a> Dispatcher<'a> {
     fn append(&mut self, record: Record) -> std::io::Result<()> {
         self.journal.append(&record)?;
         self.state.apply(&record);
+        if let Record::Clip { key, .. } = &record {
+            self.to_fetch.insert(self.ctx.index[key.as_str()]);
+        }
         Ok(())
     }
 
@@ -248,6 +274,9 @@ impl<'a> Dispatcher<'a> {
                     self.finish_polling(&key);
                 }
             }
+            if self.state.jobs[&key].clips.values().any(|c| c.clip.is_some() && c.file.is_none()) {
+                self.to_fetch.insert(self.ctx.index[key.as_str()]);
+            }
         }
         Ok(())
     }
@@ -259,6 +288,7 @@ impl<'a> Dispatcher<'a> {
     fn start_polling(&mut self, key: &str, fresh: bool) {
         let provider = self.ctx.job(key).provider;
         *self.in_flight.entry(provider).or_default() += 1;
+        self.polling.entry(provider).or_default().insert(self.ctx.index[key]);
         let job = self.ctx.job(key);
         let first = match (fresh, self.fastest.get(&(job.model.id, job.duration))) {
             (false, _) => Duration::ZERO,
@@ -334,31 +364,13 @@ impl<'a> Dispatcher<'a> {
                 continue;
             }
             if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
-                // Computed once a pass; each job started here adds its estimate.
-                let mut committed = if self.ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
-                let keys = self.order[&p].clone();
-                for key in keys {
-                    if *self.in_flight.get(&p).unwrap_or(&0) >= cap {
-                        break;
-                    }
-                    if !self.submittable(&key, now) {
-                        continue;
-                    }
-                    let est = self.ctx.job(&key).estimated_cost_usd.unwrap_or(0.0);
-                    if let Some(budget) = self.ctx.budget_usd {
-                        if committed + est > budget + 1e-9 {
-                            self.budget_halt = true;
-                            self.note(&format!(
-                                "Budget reached: ${committed:.2} committed, next job ~${est:.2}, budget ${budget:.2}. No new submissions; finishing jobs in flight."
-                            ));
-                            break;
-                        }
-                        committed += est;
-                    }
-                    self.spawn_submit(&key)?;
-                }
+                self.submit_from_queue(p, cap, now)?;
             }
             // Polls: due jobs, batched as the protocol allows.
+            let (ctx, live) = (self.ctx, &self.live);
+            if let Some(polling) = self.polling.get_mut(&p) {
+                polling.retain(|i| !live[&ctx.plan.jobs[*i].key].results_complete);
+            }
             while *self.polls_in_flight.get(&p).unwrap_or(&0) < POLLS_IN_FLIGHT {
                 let batch = self.due_batch(p, now);
                 if batch.is_empty() {
@@ -377,10 +389,52 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
+    /// Starts submits from the provider's queue, in plan order, until the lane is full
+    /// or the budget is reached; drops from the queue the idle jobs it may not send.
+    fn submit_from_queue(&mut self, p: Provider, cap: u32, now: Instant) -> std::io::Result<()> {
+        let ctx = self.ctx;
+        let mut queue = self.submit_queue.remove(&p).unwrap_or_default();
+        // Computed once a pass; each job started here adds its estimate.
+        let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
+        let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
+        while seen < queue.len() && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+            let index = queue[seen];
+            seen += 1;
+            let key = ctx.plan.jobs[index].key.as_str();
+            if !self.may_submit(key) && !self.live[key].busy {
+                continue; // Dropped: accepted, settled, or out of tries for this run.
+            }
+            queue[kept] = index;
+            kept += 1;
+            if !self.submittable(key, now) {
+                continue;
+            }
+            let est = ctx.job(key).estimated_cost_usd.unwrap_or(0.0);
+            if let Some(budget) = ctx.budget_usd {
+                if committed + est > budget + 1e-9 {
+                    self.budget_halt = true;
+                    self.note(&format!(
+                        "Budget reached: ${committed:.2} committed, next job ~${est:.2}, budget ${budget:.2}. No new submissions; finishing jobs in flight."
+                    ));
+                    break;
+                }
+                committed += est;
+            }
+            result = self.spawn_submit(key);
+            if result.is_err() {
+                break;
+            }
+        }
+        queue.drain(kept..seen);
+        self.submit_queue.insert(p, queue);
+        result
+    }
+
     fn due_batch(&self, p: Provider, now: Instant) -> Vec<(String, crate::provider::RemoteTask, u32)> {
         let max = self.ctx.clients[&p].max_poll_batch();
         let mut due: Vec<(Instant, &String)> = Vec::new();
-        for key in &self.order[&p] {
+        for index in self.polling.get(&p).into_iter().flatten() {
+            let key = &self.ctx.plan.jobs[*index].key;
             let l = &self.live[key];
             if l.busy || l.results_complete {
                 continue;
@@ -441,19 +495,23 @@ impl<'a> Dispatcher<'a> {
             return; // Nothing can be saved; the next run downloads what is left.
         }
         let mut work = Vec::new();
-        for job in &self.ctx.plan.jobs {
-            let Some(js) = self.state.jobs.get(&job.key) else { continue };
-            if !matches!(js.phase, Phase::Running | Phase::Done) {
-                continue;
-            }
+        let ctx = self.ctx;
+        let (state, live) = (&self.state, &self.live);
+        // A clip seen is paid for: it is fetched whatever became of the rest of its job.
+        self.to_fetch.retain(|index| {
+            let key = &ctx.plan.jobs[*index].key;
+            let Some(js) = state.jobs.get(key) else { return false };
+            let mut waiting = false;
             for (v, c) in &js.clips {
-                if let (Some(clip), None, None) = (&c.clip, &c.file, &c.failed)
-                    && !self.live[&job.key].downloading.contains(v)
-                {
-                    work.push((job.key.clone(), *v, clip.clone(), js.task.clone()));
+                if let (Some(clip), None, None) = (&c.clip, &c.file, &c.failed) {
+                    waiting = true;
+                    if !live[key].downloading.contains(v) {
+                        work.push((key.clone(), *v, clip.clone(), js.task.clone()));
+                    }
                 }
             }
-        }
+            waiting
+        });
         for (key, v, clip, task) in work {
             let job = self.ctx.job(&key);
             let file = format!("{}/{}_{}.{}", job.shot_id, job.shot_id, v, "mp4");
@@ -467,6 +525,7 @@ impl<'a> Dispatcher<'a> {
                 return;
             }
             self.live_mut(&key).downloading.insert(v);
+            self.fetching += 1;
             worker::fetch(
                 self.ctx.http.clone(),
                 self.ctx.clients[&job.provider].clone(),
@@ -837,7 +896,9 @@ impl<'a> Dispatcher<'a> {
         result: Result<super::download::Fetched, super::download::FetchError>,
         new_url: Option<String>,
     ) -> std::io::Result<()> {
-        self.live_mut(key).downloading.remove(&variant);
+        if self.live_mut(key).downloading.remove(&variant) {
+            self.fetching -= 1;
+        }
         if let Some(url) = new_url
             && let Some(mut clip) = self.state.jobs[key].clips.get(&variant).and_then(|c| c.clip.clone())
         {
@@ -887,33 +948,37 @@ impl<'a> Dispatcher<'a> {
 
     /// Nothing is in the air and nothing more will be started.
     fn settled(&self) -> bool {
-        let busy = self.live.values().any(|l| l.busy || !l.downloading.is_empty());
-        if busy || self.polls_in_flight.values().any(|n| *n > 0) {
+        if self.fetching > 0 || self.polls_in_flight.values().any(|n| *n > 0) {
+            return false;
+        }
+        let ctx = self.ctx;
+        let live = |index: &usize| &self.live[&ctx.plan.jobs[*index].key];
+        let queued = || self.submit_queue.values().flatten();
+        let polled = || self.polling.values().flatten();
+        if queued().chain(polled()).any(|i| live(i).busy) {
             return false;
         }
         if self.disk_halt.is_some() {
             return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
         }
-        for job in &self.ctx.plan.jobs {
-            let l = &self.live[&job.key];
-            if l.next_poll.is_some() && !l.results_complete {
-                return false;
-            }
-            let js = self.state.jobs.get(&job.key);
-            // Clips waiting for a download.
-            if js.is_some_and(|j| j.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none()))
-            {
-                return false;
-            }
-            let can_submit = !self.stopping
-                && self.run_halt.is_none()
-                && !self.budget_halt
-                && !self.halted.contains_key(&job.provider);
-            if can_submit && self.may_submit(&job.key) {
-                return false;
-            }
+        if polled().any(|i| live(i).next_poll.is_some() && !live(i).results_complete) {
+            return false;
         }
-        true
+        // Clips waiting for a download.
+        let waiting = |i: &usize| {
+            self.state
+                .jobs
+                .get(&ctx.plan.jobs[*i].key)
+                .is_some_and(|j| j.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none()))
+        };
+        if self.to_fetch.iter().any(waiting) {
+            return false;
+        }
+        let can_submit = !self.stopping && self.run_halt.is_none() && !self.budget_halt;
+        !queued().any(|i| {
+            let job = &ctx.plan.jobs[*i];
+            can_submit && !self.halted.contains_key(&job.provider) && self.may_submit(&job.key)
+        })
     }
 
     fn next_wake(&self) -> Instant {
@@ -930,9 +995,10 @@ impl<'a> Dispatcher<'a> {
     }
 
     fn refresh_report(&mut self, force: bool) -> std::io::Result<()> {
-        if !(force || (self.report_dirty && self.last_report.elapsed() >= Duration::from_millis(500))) {
+        if !(force || (self.report_dirty && self.last_report.elapsed() >= self.report_every)) {
             return Ok(());
         }
+        let started = Instant::now();
         let rows = super::report::rows(&self.ctx.plan, &self.state);
         // The report is derived from the journal (`shotlist report` rebuilds it): a
         // failure to write it is told, not fatal.
@@ -941,6 +1007,8 @@ impl<'a> Dispatcher<'a> {
         }
         self.report_dirty = false;
         self.last_report = Instant::now();
+        // A plan of many thousand jobs makes a large report: rewrite it at most 5 % of the time.
+        self.report_every = REPORT_EVERY.max(started.elapsed() * 20);
         Ok(())
     }
 
