@@ -210,8 +210,9 @@ impl<'a> Dispatcher<'a> {
                 // A generation that failed on the provider (not billed) or a submit never
                 // accepted is tried once more. Refused input, blocked content and lost
                 // (`gone`) results are not: the first two would fail again, the last was paid.
+                // Nor is a job with any clip seen, on disk or not: its task was billed.
                 Phase::Failed { class, .. }
-                    if (class == "failed" || class == "transient") && js.clips.values().all(|c| c.file.is_none()) =>
+                    if (class == "failed" || class == "transient") && js.clips.values().all(|c| c.clip.is_none()) =>
                 {
                     self.live_mut(&key).second_chance = true;
                 }

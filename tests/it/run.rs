@@ -353,3 +353,42 @@ async fn a_resumed_job_waiting_only_for_downloads_does_not_hold_a_lane_slot() {
     assert_eq!(assert_files_match(&night, "out"), 2 + 1, "rw000 has two results, rw001 one");
     assert_eq!(night.sim.ledger().count(Provider::Runware), 2);
 }
+
+/// Regression: a job the journal left failed after its clips were seen (billed) but
+/// before they were on disk was sent again by the next run, and paid twice. Now the
+/// next run fetches the clips it has and sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_with_clips_seen_is_collected_not_sent_again() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", &mixed_manifest(1, 0, 0)); // rw000: two results
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    assert_eq!(night.run(&args).await.status.code(), Some(0));
+    // As a kill would leave it: clips seen, none on disk, then the job failed.
+    let path = night.out("out").join("state.jsonl");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"t\":\"downloaded\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, &kept).unwrap();
+    std::fs::remove_dir_all(night.out("out").join("rw000")).unwrap();
+    let key = records(&night, "out")
+        .iter()
+        .find_map(|r| if let Record::Job { key, .. } = r { Some(key.clone()) } else { None })
+        .unwrap();
+    let mut j = journal::Journal::open(&path, kept.len() as u64).unwrap();
+    j.append(&Record::Failed {
+        key,
+        variant: None,
+        class: "failed".into(),
+        message: "the render failed after its results".into(),
+        at: journal::now(),
+    })
+    .unwrap();
+    drop(j);
+    let out = night.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(night.sim.ledger().count(Provider::Runware), 1, "billed once: not sent again");
+    assert_eq!(assert_files_match(&night, "out"), 2, "both clips fetched from the first task");
+}
