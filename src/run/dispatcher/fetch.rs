@@ -1,0 +1,116 @@
+//! Downloads: every clip seen and not on disk is fetched; a folder that cannot be
+//! written halts the run.
+
+use super::*;
+
+impl Dispatcher<'_> {
+    pub(super) fn spawn_downloads(&mut self) {
+        if self.disk_halt.is_some() {
+            return; // Nothing can be saved; the next run downloads what is left.
+        }
+        let mut work = Vec::new();
+        let ctx = self.ctx;
+        let (state, live) = (&self.state, &self.live);
+        // A clip seen is paid for: it is fetched whatever became of the rest of its job.
+        self.to_fetch.retain(|index| {
+            let key = &ctx.plan.jobs[*index].key;
+            let Some(js) = state.jobs.get(key) else { return false };
+            let mut waiting = false;
+            for (v, c) in &js.clips {
+                if let (Some(clip), None, None) = (&c.clip, &c.file, &c.failed) {
+                    waiting = true;
+                    if !live[key].downloading.contains(v) {
+                        work.push((key.clone(), *v, clip.clone(), js.task.clone()));
+                    }
+                }
+            }
+            waiting
+        });
+        for (key, v, clip, task) in work {
+            let job = self.ctx.job(&key);
+            let file = format!("{}/{}_{}.{}", job.shot_id, job.shot_id, v, "mp4");
+            let dest = self.ctx.out.join(&file);
+            if let Some(dir) = dest.parent()
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                // The out folder cannot take the shot's folder (read-only, full, no
+                // permission): nothing can be saved, so halt as a failed write does.
+                self.disk_halted(format!("cannot create {}: {e}", dir.display()));
+                return;
+            }
+            self.live_mut(&key).downloading.insert(v);
+            self.fetching += 1;
+            worker::fetch(
+                self.ctx.http.clone(),
+                self.ctx.clients[&job.provider].clone(),
+                task,
+                key.clone(),
+                v,
+                clip,
+                dest,
+                file,
+                self.ctx.timing.time_scale,
+                self.downloads.clone(),
+                self.events_tx.clone(),
+            );
+        }
+    }
+
+    pub(super) fn fetched(
+        &mut self,
+        key: &str,
+        variant: u32,
+        file: String,
+        result: Result<crate::run::download::Fetched, crate::run::download::FetchError>,
+        new_url: Option<String>,
+    ) -> std::io::Result<()> {
+        if self.live_mut(key).downloading.remove(&variant) {
+            self.fetching -= 1;
+        }
+        if let Some(url) = new_url
+            && let Some(mut clip) = self.state.jobs[key].clips.get(&variant).and_then(|c| c.clip.clone())
+        {
+            clip.video_url = url;
+            self.append(Record::Clip { key: key.into(), variant, clip, at: journal::now() })?;
+        }
+        match result {
+            Ok(f) => {
+                let record = Record::Downloaded {
+                    key: key.into(),
+                    variant,
+                    file,
+                    sha256: f.sha256,
+                    bytes: f.bytes,
+                    at: journal::now(),
+                };
+                self.append(record)?;
+            }
+            // Nothing is recorded: the clip stays "seen, not on disk" and the next run fetches it.
+            Err(crate::run::download::FetchError::Disk(msg)) => self.disk_halted(msg),
+            Err(e) => {
+                let shot = &self.ctx.job(key).shot_id;
+                self.note(&format!("{shot} clip {variant}: download failed: {e}"));
+                let record = Record::Failed {
+                    key: key.into(),
+                    variant: Some(variant),
+                    class: "download".into(),
+                    message: e.to_string(),
+                    at: journal::now(),
+                };
+                self.append(record)?;
+            }
+        }
+        self.report_dirty = true;
+        Ok(())
+    }
+
+    /// The out folder cannot be written: no more downloads or submits; a rerun resumes.
+    pub(super) fn disk_halted(&mut self, msg: String) {
+        if self.disk_halt.is_none() {
+            self.note(&format!(
+                "Halted: {msg}. Free space (or make the folder writable) and run the same command again."
+            ));
+            self.disk_halt = Some(msg);
+        }
+    }
+}

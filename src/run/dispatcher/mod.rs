@@ -1,0 +1,306 @@
+//! The dispatcher: the only owner of job state. It decides what to submit, poll
+//! and download next (within each lane's cap, the budget and any halt), spawns
+//! workers, and turns their events into journal records, written before they take
+//! effect, then into state. It also rewrites the report and feeds progress.
+
+mod fetch;
+mod poll;
+mod resume;
+mod submit;
+mod view;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::journal::{self, JobDef, Journal, Record};
+use super::state::{Phase, RunState};
+use super::worker::{self, Event};
+use super::{Context, Outcome};
+use crate::catalog::Provider;
+use crate::provider::{Accepted, Clip, ErrorClass, PollOutcome, ProviderError, SubmitRequest, VideoApi};
+
+/// How many times a submit refused for a passing reason (429, 5xx) is retried in one run.
+const SUBMIT_TRIES: u32 = 12;
+/// Poll requests in the air at once per provider.
+const POLLS_IN_FLIGHT: usize = 4;
+/// The report is rewritten at most this often (more rarely when writing it is slow).
+const REPORT_EVERY: Duration = Duration::from_millis(500);
+
+/// Run-local bookkeeping of a job (not journaled).
+#[derive(Default)]
+struct Live {
+    not_before: Option<Instant>,
+    submit_tries: u32,
+    busy: bool,
+    next_poll: Option<Instant>,
+    poll_interval: Duration,
+    accepted_at: Option<Instant>,
+    results_complete: bool,
+    downloading: HashSet<u32>,
+    /// This run may send the job once more although the journal left it failed or
+    /// in doubt (decided at start; spent by the first submit).
+    second_chance: bool,
+    /// Accepted in this run (its render time is then known from here).
+    fresh: bool,
+}
+
+pub struct Dispatcher<'a> {
+    ctx: &'a Context,
+    state: RunState,
+    journal: Journal,
+    live: HashMap<String, Live>,
+    /// Plan keys per provider, in plan order.
+    order: BTreeMap<Provider, Vec<String>>,
+    // The work sets below keep each pass proportional to the work in hand, not to the
+    // plan (a pass over 10,000 jobs after every batch of events made CPU grow faster
+    // than the plan).
+    /// Per provider, plan indices of jobs this run may still submit, in plan order. A
+    /// job leaves once it is idle and may not be submitted: that lasts for the run.
+    submit_queue: BTreeMap<Provider, Vec<usize>>,
+    /// Per provider, plan indices of jobs whose results are awaited.
+    polling: BTreeMap<Provider, BTreeSet<usize>>,
+    /// Plan indices of jobs that may have a clip seen and not yet on disk.
+    to_fetch: BTreeSet<usize>,
+    /// Downloads in the air.
+    fetching: usize,
+    /// How often the report may be rewritten (longer when writing it takes long).
+    report_every: Duration,
+    in_flight: HashMap<Provider, u32>,
+    polls_in_flight: HashMap<Provider, usize>,
+    downloads: Arc<tokio::sync::Semaphore>,
+    events_tx: worker::Events,
+    events: mpsc::UnboundedReceiver<Event>,
+    halted: HashMap<Provider, String>,
+    run_halt: Option<String>,
+    budget_halt: bool,
+    /// The out folder cannot be written: stop everything once workers return.
+    disk_halt: Option<String>,
+    stopping: bool,
+    progress: super::progress::Progress,
+    report_dirty: bool,
+    last_report: Instant,
+    /// The quickest render seen per model and duration in this run: the first poll
+    /// of a new job waits about that long (fewer wasted polls, no idle slots).
+    fastest: HashMap<(&'static str, u32), Duration>,
+}
+
+impl<'a> Dispatcher<'a> {
+    pub fn new(ctx: &'a Context, state: RunState, journal: Journal) -> Self {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let mut order: BTreeMap<Provider, Vec<String>> = BTreeMap::new();
+        let mut submit_queue: BTreeMap<Provider, Vec<usize>> = BTreeMap::new();
+        let mut live = HashMap::new();
+        for (i, job) in ctx.plan.jobs.iter().enumerate() {
+            order.entry(job.provider).or_default().push(job.key.clone());
+            submit_queue.entry(job.provider).or_default().push(i);
+            live.insert(job.key.clone(), Live { poll_interval: ctx.timing.poll_start, ..Live::default() });
+        }
+        let total: u64 = ctx.plan.jobs.iter().map(|j| u64::from(j.number_results)).sum();
+        Dispatcher {
+            ctx,
+            state,
+            journal,
+            live,
+            order,
+            submit_queue,
+            polling: BTreeMap::new(),
+            to_fetch: BTreeSet::new(),
+            fetching: 0,
+            report_every: REPORT_EVERY,
+            in_flight: HashMap::new(),
+            polls_in_flight: HashMap::new(),
+            downloads: Arc::new(tokio::sync::Semaphore::new(4)),
+            events_tx,
+            events,
+            halted: HashMap::new(),
+            run_halt: None,
+            budget_halt: false,
+            disk_halt: None,
+            stopping: false,
+            progress: super::progress::Progress::new(total, ctx.quiet),
+            report_dirty: true,
+            last_report: Instant::now(),
+            fastest: HashMap::new(),
+        }
+    }
+
+    fn append(&mut self, record: Record) -> std::io::Result<()> {
+        self.journal.append(&record)?;
+        self.state.apply(&record);
+        if let Record::Clip { key, .. } = &record {
+            self.to_fetch.insert(self.ctx.index[key.as_str()]);
+        }
+        Ok(())
+    }
+
+    fn note(&self, msg: &str) {
+        self.progress.note(msg);
+    }
+
+    /// Resumes what the journal left open, then runs until every job is settled
+    /// (or the run stops), and says how it ended.
+    pub async fn run(mut self) -> std::io::Result<(Outcome, RunState)> {
+        self.resume()?;
+        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        let mut last_progress = Instant::now() - Duration::from_secs(1);
+        loop {
+            self.schedule()?;
+            self.refresh_report(false)?;
+            if last_progress.elapsed() >= Duration::from_millis(200) {
+                self.progress.update(&self.snapshot());
+                last_progress = Instant::now();
+            }
+            if self.settled() {
+                break;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                Some(event) = self.events.recv() => {
+                    self.handle(event)?;
+                    // Take every event already waiting before the next (whole-plan) pass.
+                    while let Ok(event) = self.events.try_recv() {
+                        self.handle(event)?;
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = &mut ctrl_c => {
+                    if self.stopping {
+                        // Second Ctrl-C: out at once; every record written is whole.
+                        self.journal.sync()?;
+                        self.refresh_report(true)?;
+                        return Ok((Outcome::Interrupted, self.state));
+                    }
+                    self.stopping = true;
+                    self.note("Interrupted: no new submissions; waiting for jobs in flight (Ctrl-C again to quit now; the journal is consistent).");
+                    ctrl_c.set(tokio::signal::ctrl_c());
+                }
+            }
+        }
+        self.journal.sync()?;
+        self.refresh_report(true)?;
+        self.progress.finish(&self.snapshot());
+        let outcome = self.outcome();
+        Ok((outcome, self.state))
+    }
+
+    fn live_mut(&mut self, key: &str) -> &mut Live {
+        self.live.entry(key.to_owned()).or_default()
+    }
+
+    fn schedule(&mut self) -> std::io::Result<()> {
+        let now = Instant::now();
+        let providers: Vec<Provider> = self.order.keys().copied().collect();
+        for p in providers {
+            // Submits.
+            let cap = self.ctx.lanes[&p].limits.max_in_flight;
+            let open = !self.stopping
+                && self.run_halt.is_none()
+                && self.disk_halt.is_none()
+                && !self.halted.contains_key(&p)
+                && !self.budget_halt;
+            if self.disk_halt.is_some() {
+                continue;
+            }
+            if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+                self.submit_from_queue(p, cap, now)?;
+            }
+            // Polls: due jobs, batched as the protocol allows.
+            let (ctx, live) = (self.ctx, &self.live);
+            if let Some(polling) = self.polling.get_mut(&p) {
+                polling.retain(|i| !live[&ctx.plan.jobs[*i].key].results_complete);
+            }
+            while *self.polls_in_flight.get(&p).unwrap_or(&0) < POLLS_IN_FLIGHT {
+                let batch = self.due_batch(p, now);
+                if batch.is_empty() {
+                    break;
+                }
+                for (k, _, _) in &batch {
+                    let l = self.live_mut(k);
+                    l.busy = true;
+                    l.next_poll = None;
+                }
+                *self.polls_in_flight.entry(p).or_default() += 1;
+                worker::poll(self.ctx.lanes[&p].clone(), self.ctx.clients[&p].clone(), batch, self.events_tx.clone());
+            }
+        }
+        self.spawn_downloads();
+        Ok(())
+    }
+
+    fn handle(&mut self, event: Event) -> std::io::Result<()> {
+        match event {
+            Event::SubmitReady { key, go } => {
+                let answer = self.intent(&key)?;
+                if go.send(answer).is_err() {
+                    self.submit_done(&key);
+                }
+            }
+            Event::SubmitDropped { key } => self.submit_done(&key),
+            Event::Submitted { key, attempt, result } => self.submitted(&key, attempt, result)?,
+            Event::Polled { provider, keys, result } => self.polled(provider, keys, result)?,
+            Event::Fetched { key, variant, file, result, new_url } => {
+                self.fetched(&key, variant, file, result, new_url)?
+            }
+        }
+        Ok(())
+    }
+
+    /// Nothing is in the air and nothing more will be started.
+    fn settled(&self) -> bool {
+        if self.fetching > 0 || self.polls_in_flight.values().any(|n| *n > 0) {
+            return false;
+        }
+        let ctx = self.ctx;
+        let live = |index: &usize| &self.live[&ctx.plan.jobs[*index].key];
+        let queued = || self.submit_queue.values().flatten();
+        let polled = || self.polling.values().flatten();
+        if queued().chain(polled()).any(|i| live(i).busy) {
+            return false;
+        }
+        if self.disk_halt.is_some() {
+            return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
+        }
+        if polled().any(|i| live(i).next_poll.is_some() && !live(i).results_complete) {
+            return false;
+        }
+        // Clips waiting for a download.
+        let waiting = |i: &usize| {
+            self.state
+                .jobs
+                .get(&ctx.plan.jobs[*i].key)
+                .is_some_and(|j| j.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none()))
+        };
+        if self.to_fetch.iter().any(waiting) {
+            return false;
+        }
+        let can_submit = !self.stopping && self.run_halt.is_none() && !self.budget_halt;
+        !queued().any(|i| {
+            let job = &ctx.plan.jobs[*i];
+            can_submit && !self.halted.contains_key(&job.provider) && self.may_submit(&job.key)
+        })
+    }
+
+    fn next_wake(&self) -> Instant {
+        let now = Instant::now();
+        let mut wake = now + Duration::from_millis(500);
+        for l in self.live.values() {
+            for t in [l.next_poll, l.not_before].into_iter().flatten() {
+                if t > now && t < wake {
+                    wake = t;
+                }
+            }
+        }
+        wake.max(now + Duration::from_millis(2))
+    }
+}
+
+/// The Runware `taskUUID` of an attempt: derived from the run id and the job key,
+/// so a resumed run sends the same one again (and a conflict proves acceptance).
+pub fn task_uuid(run_id: uuid::Uuid, key: &str, attempt: u32) -> uuid::Uuid {
+    let derived = uuid::Uuid::new_v5(&run_id, format!("{key}#{attempt}").as_bytes());
+    // Runware asks for a v4-shaped UUID: keep the derived bits, stamp version 4.
+    uuid::Builder::from_random_bytes(*derived.as_bytes()).into_uuid()
+}

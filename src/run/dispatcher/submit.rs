@@ -1,0 +1,297 @@
+//! Submits: which job may go next (lane cap, budget, tries, second chances), the
+//! intent written just before the request, and what its answer means.
+
+use super::*;
+
+impl Dispatcher<'_> {
+    /// Money reported spent, plus estimates for jobs accepted but not yet priced.
+    pub(super) fn committed_usd(&self) -> f64 {
+        let mut total = 0.0;
+        for job in &self.ctx.plan.jobs {
+            let js = self.state.jobs.get(&job.key);
+            let busy = self.live.get(&job.key).is_some_and(|l| l.busy);
+            let in_flight = busy
+                || js.is_some_and(|j| {
+                    matches!(j.phase, Phase::Running | Phase::Submitting { .. } | Phase::InDoubt { .. })
+                });
+            let reported: Vec<f64> = js
+                .map(|j| j.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).collect())
+                .unwrap_or_default();
+            total += reported.iter().sum::<f64>();
+            let missing = (job.number_results as usize).saturating_sub(reported.len());
+            if in_flight && missing > 0 {
+                total += job.estimated_cost_usd.unwrap_or(0.0) / f64::from(job.number_results.max(1)) * missing as f64;
+            }
+        }
+        total
+    }
+
+    /// Whether this job may be submitted now.
+    pub(super) fn submittable(&self, key: &str, now: Instant) -> bool {
+        let l = &self.live[key];
+        !l.busy && l.not_before.is_none_or(|t| t <= now) && self.may_submit(key)
+    }
+
+    /// Whether this job is to be submitted (again) in this run at all. A job the
+    /// journal left failed or in doubt gets one more send at most, decided at start:
+    /// never a loop within a run, never a second payment for a lost result.
+    pub(super) fn may_submit(&self, key: &str) -> bool {
+        let l = &self.live[key];
+        let runware = self.ctx.job(key).provider == Provider::Runware;
+        match self.state.jobs.get(key).map(|j| &j.phase) {
+            None | Some(Phase::Pending) => l.submit_tries < SUBMIT_TRIES,
+            // Runware: an unanswered intent is sent again with the same taskUUID.
+            Some(Phase::Submitting { .. }) => (runware && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
+            Some(Phase::InDoubt { .. } | Phase::Failed { .. }) => l.second_chance,
+            Some(Phase::Running | Phase::Done) => false,
+        }
+    }
+
+    /// Starts submits from the provider's queue, in plan order, until the lane is full
+    /// or the budget is reached; drops from the queue the idle jobs it may not send.
+    pub(super) fn submit_from_queue(&mut self, p: Provider, cap: u32, now: Instant) -> std::io::Result<()> {
+        let ctx = self.ctx;
+        let mut queue = self.submit_queue.remove(&p).unwrap_or_default();
+        // Computed once a pass; each job started here adds its estimate.
+        let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
+        let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
+        while seen < queue.len() && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+            let index = queue[seen];
+            seen += 1;
+            let key = ctx.plan.jobs[index].key.as_str();
+            if !self.may_submit(key) && !self.live[key].busy {
+                continue; // Dropped: accepted, settled, or out of tries for this run.
+            }
+            queue[kept] = index;
+            kept += 1;
+            if !self.submittable(key, now) {
+                continue;
+            }
+            let est = ctx.job(key).estimated_cost_usd.unwrap_or(0.0);
+            if let Some(budget) = ctx.budget_usd {
+                if committed + est > budget + 1e-9 {
+                    self.budget_halt = true;
+                    self.note(&format!(
+                        "Budget reached: ${committed:.2} committed, next job ~${est:.2}, budget ${budget:.2}. No new submissions; finishing jobs in flight."
+                    ));
+                    break;
+                }
+                committed += est;
+            }
+            result = self.spawn_submit(key);
+            if result.is_err() {
+                break;
+            }
+        }
+        queue.drain(kept..seen);
+        self.submit_queue.insert(p, queue);
+        result
+    }
+
+    pub(super) fn spawn_submit(&mut self, key: &str) -> std::io::Result<()> {
+        let job = self.ctx.job(key);
+        let shot = &self.ctx.shots[job.shot_index];
+        let request = match SubmitRequest::for_job(job, shot, uuid::Uuid::nil()) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("cannot read a frame of {}: {e}", job.shot_id);
+                return self.append(Record::Failed {
+                    key: key.into(),
+                    variant: None,
+                    class: "rejected".into(),
+                    message,
+                    at: journal::now(),
+                });
+            }
+        };
+        let l = self.live_mut(key);
+        l.busy = true;
+        l.second_chance = false;
+        *self.in_flight.entry(job.provider).or_default() += 1;
+        let p = job.provider;
+        worker::submit(
+            self.ctx.lanes[&p].clone(),
+            self.ctx.clients[&p].clone(),
+            key.to_owned(),
+            request,
+            self.events_tx.clone(),
+        );
+        Ok(())
+    }
+
+    /// A submit not accepted: the job no longer counts as in flight.
+    pub(super) fn submit_done(&mut self, key: &str) {
+        let p = self.ctx.job(key).provider;
+        self.live_mut(key).busy = false;
+        if let Some(n) = self.in_flight.get_mut(&p) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Writes the intent (fsynced) just before the request goes, or calls it off.
+    pub(super) fn intent(&mut self, key: &str) -> std::io::Result<Option<(u32, uuid::Uuid)>> {
+        let job = self.ctx.job(key);
+        if self.stopping || self.run_halt.is_some() || self.halted.contains_key(&job.provider) {
+            return Ok(None);
+        }
+        let js = self.state.jobs.get(key);
+        if js.is_none_or(|j| j.def.is_none()) {
+            let def = JobDef {
+                shot: job.shot_id.clone(),
+                variants: job.variants.clone(),
+                provider: job.provider,
+                model: job.model.id.to_owned(),
+                resolution: job.resolution.name().to_owned(),
+                duration: job.duration,
+                fps: job.fps,
+                number_results: job.number_results,
+                estimated_cost_usd: job.estimated_cost_usd,
+            };
+            self.append(Record::Job { key: key.to_owned(), def })?;
+        }
+        let js = &self.state.jobs[key];
+        // Runware: the same taskUUID until it is accepted. A resend
+        // answered 5xx or 429 says nothing of an earlier send of it that a kill left
+        // unanswered (which may have been billed); only the same taskUUID is safe.
+        if job.provider == Provider::Runware
+            && js.task.is_none()
+            && let Some(task_uuid) = js.task_uuid
+        {
+            match js.phase {
+                Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((js.attempts, task_uuid))),
+                _ => {
+                    // Pending or failed before any acceptance: the intent is written again.
+                    let attempt = js.attempts;
+                    self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
+                    return Ok(Some((attempt, task_uuid)));
+                }
+            }
+        }
+        let attempt = js.attempts + 1;
+        let task_uuid = task_uuid(self.state.run_id, key, attempt);
+        self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
+        Ok(Some((attempt, task_uuid)))
+    }
+
+    pub(super) fn submitted(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        result: Result<Accepted, ProviderError>,
+    ) -> std::io::Result<()> {
+        let job = self.ctx.job(key);
+        let p = job.provider;
+        self.live_mut(key).busy = false;
+        match result {
+            Ok(acc) => {
+                let (task, replayed) = (acc.task, acc.replayed);
+                self.append(Record::Accepted { key: key.into(), attempt, task, replayed, at: journal::now() })?;
+                // in_flight already counts this job; polling keeps it counted.
+                if let Some(n) = self.in_flight.get_mut(&p) {
+                    *n = n.saturating_sub(1);
+                }
+                self.start_polling(key, true);
+            }
+            Err(e) => {
+                self.submit_done(key);
+                let message = e.to_string();
+                let class = e.class.name().to_owned();
+                match &e.class {
+                    ErrorClass::InDoubt if p == Provider::Runware => {
+                        // The intent stands; the same taskUUID is sent again (a conflict then means accepted).
+                        self.retry_later(key, &e);
+                        if self.live[key].submit_tries >= SUBMIT_TRIES {
+                            let message = format!(
+                                "no clear answer after {SUBMIT_TRIES} sends ({message}); the next run sends the same taskUUID again, which cannot bill twice"
+                            );
+                            self.append(Record::InDoubt { key: key.into(), attempt, message, at: journal::now() })?;
+                        }
+                    }
+                    ErrorClass::InDoubt => {
+                        self.note(&format!(
+                            "{}: submit in doubt ({message}); it will not be sent again without --resubmit-in-doubt",
+                            job.shot_id
+                        ));
+                        self.append(Record::InDoubt { key: key.into(), attempt, message, at: journal::now() })?;
+                    }
+                    ErrorClass::RateLimited { .. } | ErrorClass::Transient => {
+                        let tries = self.live[key].submit_tries + 1;
+                        let retryable = tries < SUBMIT_TRIES;
+                        self.append(Record::NotAccepted {
+                            key: key.into(),
+                            attempt,
+                            class: class.clone(),
+                            message: message.clone(),
+                            retryable,
+                            at: journal::now(),
+                        })?;
+                        if retryable {
+                            self.retry_later(key, &e);
+                        } else {
+                            self.append(Record::Failed {
+                                key: key.into(),
+                                variant: None,
+                                class,
+                                message,
+                                at: journal::now(),
+                            })?;
+                        }
+                    }
+                    // Nothing was accepted and the job stays pending; the provider (no
+                    // credits) or the whole run (a refused key) stops.
+                    ErrorClass::Billing | ErrorClass::Auth => {
+                        let auth = e.class == ErrorClass::Auth;
+                        self.append(Record::NotAccepted {
+                            key: key.into(),
+                            attempt,
+                            class,
+                            message: message.clone(),
+                            retryable: true,
+                            at: journal::now(),
+                        })?;
+                        if auth {
+                            self.key_refused(p, &message);
+                        } else if !self.halted.contains_key(&p) {
+                            self.note(&format!(
+                                "{p} halted: {message}. Its remaining jobs stay pending; add credits and run again."
+                            ));
+                            self.halted.insert(p, message);
+                        }
+                    }
+                    ErrorClass::Rejected | ErrorClass::ContentBlocked | ErrorClass::Failed | ErrorClass::Gone => {
+                        self.append(Record::Failed {
+                            key: key.into(),
+                            variant: None,
+                            class,
+                            message,
+                            at: journal::now(),
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn retry_later(&mut self, key: &str, e: &ProviderError) {
+        let scale = self.ctx.timing.time_scale;
+        let l = self.live_mut(key);
+        l.submit_tries += 1;
+        let backoff = Duration::from_secs_f64(2f64.powi(l.submit_tries.min(6) as i32) * scale);
+        let wait = match e.class {
+            // The lane's cooldown already holds everyone back; just queue again.
+            ErrorClass::RateLimited { .. } => Duration::ZERO,
+            _ => backoff,
+        };
+        l.not_before = Some(Instant::now() + wait);
+    }
+
+    /// A provider refused the API key: the whole run halts (exit 3, naming the variable).
+    pub(super) fn key_refused(&mut self, p: Provider, message: &str) {
+        if self.run_halt.is_none() {
+            let var = crate::run::options::key_var(p);
+            self.note(&format!("Run halted: {p} refused the API key in {var}: {message}"));
+            self.run_halt = Some(format!("{p} refused the key in {var}"));
+        }
+    }
+}
