@@ -24,7 +24,8 @@
 //! Environment: BENCH_ONLY=a,b,...; BENCH_PYTHON (the peer's interpreter, default
 //! target/conformance-venv/bin/python); BENCH_PEER=1 runs the peer in quick mode too;
 //! BENCH_JOBS, BENCH_CONCURRENCY, BENCH_TIME_SCALE override a, b and the peer; BENCH_SHOTS d;
-//! BENCH_KEEP=1 keeps the scratch folders.
+//! BENCH_KEEP=1 keeps the scratch folders; BENCH_BIN=PATH measures another shotlist
+//! binary (an older build, to compare two builds side by side).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -369,8 +370,13 @@ fn report_counts(out: &Path) -> (usize, usize) {
     (done, other)
 }
 
+/// The binary measured: this build's, or `BENCH_BIN`.
+fn shotlist_bin() -> std::ffi::OsString {
+    std::env::var_os("BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_shotlist").into())
+}
+
 fn shotlist_cmd(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shotlist"));
+    let mut cmd = Command::new(shotlist_bin());
     cmd.args(args).env("NO_COLOR", "1").env_remove("SHOTLIST_LOG");
     for p in Provider::ALL {
         let up = p.name().to_uppercase();
@@ -680,7 +686,7 @@ fn main() {
         "run_throughput: {} mode, scratch {} (binary {})",
         if s.full { "full" } else { "quick" },
         scratch.display(),
-        env!("CARGO_BIN_EXE_shotlist")
+        shotlist_bin().to_string_lossy()
     );
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async {
