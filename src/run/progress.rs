@@ -17,6 +17,8 @@ pub struct Snapshot {
     pub in_doubt: u64,
     pub spent_usd: f64,
     pub estimate_usd: f64,
+    /// Clips with no known price: the estimate leaves them out.
+    pub unpriced_clips: u64,
     pub budget_usd: Option<f64>,
     /// Per provider: name, jobs in flight, cooling down.
     pub lanes: Vec<(String, u32, bool)>,
@@ -30,8 +32,12 @@ impl Snapshot {
             .map(|(p, n, cool)| format!("{p} {n} in flight{}", if *cool { " (cooling down)" } else { "" }))
             .collect();
         let budget = self.budget_usd.map(|b| format!(" / budget ${b:.2}")).unwrap_or_default();
+        let unpriced = match self.unpriced_clips {
+            0 => String::new(),
+            n => format!(" + {n} clip{} with no known price", if n == 1 { "" } else { "s" }),
+        };
         let mut s = format!(
-            "{}/{} clips, ${:.2} spent of ~${:.2}{budget}",
+            "{}/{} clips, ${:.2} spent of ~${:.2}{unpriced}{budget}",
             self.clips_done, self.clips_total, self.spent_usd, self.estimate_usd
         );
         if self.failed > 0 {
@@ -97,5 +103,19 @@ impl Progress {
             bar.finish_and_clear();
         }
         eprintln!("{}", s.line());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_says_how_many_clips_it_leaves_out() {
+        let s =
+            Snapshot { clips_total: 10, spent_usd: 3.92, estimate_usd: 2.38, unpriced_clips: 5, ..Default::default() };
+        assert_eq!(s.line(), "0/10 clips, $3.92 spent of ~$2.38 + 5 clips with no known price");
+        let priced = Snapshot { clips_total: 1, estimate_usd: 0.28, ..Default::default() };
+        assert_eq!(priced.line(), "0/1 clips, $0.00 spent of ~$0.28");
     }
 }

@@ -26,7 +26,10 @@ impl Dispatcher<'_> {
         let mut s = crate::run::progress::Snapshot { budget_usd: self.ctx.budget_usd, ..Default::default() };
         for job in &self.ctx.plan.jobs {
             s.clips_total += u64::from(job.number_results);
-            s.estimate_usd += job.estimated_cost_usd.unwrap_or(0.0);
+            match job.estimated_cost_usd {
+                Some(usd) => s.estimate_usd += usd,
+                None => s.unpriced_clips += u64::from(job.number_results),
+            }
             let js = self.state.jobs.get(&job.key);
             for v in &job.variants {
                 match crate::run::report::clip_status(js, *v) {
