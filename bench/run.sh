@@ -6,7 +6,7 @@
 #   bash bench/run.sh --quick         # seconds: small job counts, no peer
 #   bash bench/run.sh --only a,peer   # some configurations
 #
-# Prepares the peer's Python venv the way conformance/run.sh does (same
+# Prepares the peer's Python venv with conformance/venv.sh, as conformance/run.sh does (same
 # requirements.txt, same default venv, reused while requirements.txt is unchanged),
 # then runs `cargo bench --bench run_throughput` (release build). The JSON lines go to
 # stdout and to target/bench/run_throughput-<UTC time>.jsonl.
@@ -22,17 +22,8 @@ cd "$root"
 
 if [ "${BENCH_NO_PEER:-0}" != "1" ] && ! printf '%s\n' "$@" | grep -qx -- '--quick'; then
   venv="${BENCH_VENV:-${CONFORMANCE_VENV:-$root/target/conformance-venv}}"
-  req="$root/conformance/requirements.txt"
-  stamp="$venv/.requirements.sha256"
-  want="$(sha256sum "$req" | cut -d' ' -f1)"
-  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "bench: creating venv $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv" || { echo "bench: python3 -m venv failed (apt-get install -y python3-venv)" >&2; exit 1; }
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-    echo "$want" > "$stamp"
-  fi
-  export BENCH_PYTHON="$venv/bin/python"
+  BENCH_PYTHON="$(bash "$root/conformance/venv.sh" "$venv")"
+  export BENCH_PYTHON
 fi
 
 mkdir -p target/bench

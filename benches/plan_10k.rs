@@ -6,9 +6,11 @@
 //!
 //! Set SHOTLIST_BENCH_SHOTS to change the size.
 
+mod common;
+use common::best_of;
+
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 fn write_manifest(dir: &Path, shots: usize) -> std::path::PathBuf {
     let frames = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests/frames");
@@ -39,18 +41,6 @@ fn write_manifest(dir: &Path, shots: usize) -> std::path::PathBuf {
     let path = dir.join("bench.yaml");
     std::fs::write(&path, y).unwrap();
     path
-}
-
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let out = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        last = Some(out);
-    }
-    (best, last.unwrap())
 }
 
 fn main() {

@@ -27,6 +27,9 @@
 //! BENCH_KEEP=1 keeps the scratch folders; BENCH_BIN=PATH measures another shotlist
 //! binary (an older build, to compare two builds side by side).
 
+mod common;
+use common::best_of;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
@@ -581,18 +584,6 @@ async fn run_peer(s: &Settings, w: &Workload, ours: Option<&Line>, scratch: &Pat
 
 // ---------------------------------------------------------------------------
 // d: 10,000 shots
-
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let out = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        last = Some(out);
-    }
-    (best, last.expect("at least one run"))
-}
 
 async fn run_big(s: &Settings, scratch: &Path) -> Line {
     let dir = scratch.join("d");

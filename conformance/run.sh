@@ -42,17 +42,7 @@ die() { echo "conformance: $*" >&2; echo "conformance: 0 passed, 1 failed"; exit
 [ -x "$bin" ] || die "no executable shotlist binary at '$bin' (build it first, e.g. cargo build)"
 
 # --- venv -----------------------------------------------------------------
-req="$here/requirements.txt"
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "conformance: creating venv $venv" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install -y python3-venv)"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" || die "pip install -r $req failed"
-  echo "$want" > "$stamp"
-fi
-py="$venv/bin/python"
+py="$(bash "$here/venv.sh" "$venv")" || die "could not prepare the venv $venv"
 
 # --- simulator ------------------------------------------------------------
 port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"

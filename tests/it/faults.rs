@@ -458,17 +458,7 @@ fn check_consistency(night: &Night, ctx: &str) {
             r.status
         );
     }
-    let mut stack = vec![out.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = e.path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(!name.ends_with(".part"), "{ctx}: temporary file left: {}", path.display());
-            if path.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
+    crate::util::assert_no_temporary_file(&out, ctx);
     // The ledger against the journal.
     let ledger: Ledger = night.sim.ledger();
     let job_of_task: BTreeMap<String, String> = records

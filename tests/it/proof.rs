@@ -47,35 +47,8 @@ async fn crash_loop_of_a_200_job_night_never_pays_twice_and_loses_nothing() {
     night.write("m.yaml", &limits(mixed_manifest(120, 40, 40)));
     let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
     let started = Instant::now();
-    let mut seed: u64 = 0xC0FFEE;
-    let mut kills = 0;
-    let mut attempts = 0;
-    while kills < 30 && attempts < 60 {
-        attempts += 1;
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let after = Duration::from_millis(40 + (seed >> 33) % 1200);
-        let mut child = night
-            .command(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(after).await;
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            kills += 1;
-        }
-        let _ = child.wait();
-    }
-    let mut finals = 0;
-    let code = loop {
-        finals += 1;
-        let out = night.run(&args).await;
-        match out.status.code() {
-            Some(c @ (0 | 1)) => break c,
-            other => assert!(finals < 4, "{other:?}: {}", stderr(&out)),
-        }
-    };
+    let kills = night.kill_loop(&args, 0xC0FFEE, 40..1240, 30, 60).await;
+    let code = night.run_to_the_end(&args).await.status.code().unwrap();
     let check = check_night(&night, "out");
     let ledger = night.sim.ledger();
     let figures = format!(
@@ -324,19 +297,9 @@ async fn hostile_provider_answers_are_refused_without_harm() {
     // Nothing was written anywhere but the shot folders, and no clip at all.
     let escaped: Vec<_> = std::fs::read_dir(night.dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(escaped.iter().all(|n| !n.to_string_lossy().starts_with("escape")), "{escaped:?}");
-    let mut stack = vec![night.out("out")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            assert!(
-                !p.to_string_lossy().ends_with(".mp4") && !p.to_string_lossy().ends_with(".part"),
-                "{}",
-                p.display()
-            );
-            if p.is_dir() {
-                stack.push(p);
-            }
-        }
+    for p in crate::util::files_under(&night.out("out")) {
+        let name = p.to_string_lossy();
+        assert!(!name.ends_with(".mp4") && !name.ends_with(".part"), "{}", p.display());
     }
     proof_line(
         "hostile input",
@@ -386,20 +349,11 @@ async fn no_key_appears_in_output_logs_journal_report_or_any_file() {
         ("status".to_owned(), stdout(&status)),
     ];
     assert!(stderr(&out).contains("TRACE") || stderr(&out).contains("DEBUG"), "logging was on");
-    let mut stack = vec![night.dir.path().to_path_buf()];
-    let mut files = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files += 1;
-                texts
-                    .push((p.display().to_string(), String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned()));
-            }
-        }
+    let files = crate::util::files_under(night.dir.path());
+    for p in &files {
+        texts.push((p.display().to_string(), String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()));
     }
+    let files = files.len();
     for (what, text) in &texts {
         for (var, key) in NIGHT_KEYS {
             assert!(!text.contains(key), "{var}'s value appears in {what}");

@@ -45,17 +45,7 @@ fn assert_files_match(night: &Night, out: &str) -> usize {
             );
         }
     }
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(!name.ends_with(".part"), "temporary file left: {}", p.display());
-            if p.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
+    crate::util::assert_no_temporary_file(&root, out);
     done
 }
 
@@ -140,36 +130,8 @@ async fn sigkill_at_random_moments_never_bills_twice_and_loses_nothing() {
     let night = Night::start(config).await;
     night.write("m.yaml", &mixed_manifest(14, 5, 5));
     let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
-    // A fixed sequence of kill times, so a failure replays.
-    let mut seed: u64 = 0x5eed_1234;
-    let mut kills = 0;
-    for _ in 0..10 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let after = Duration::from_millis(80 + (seed >> 33) % 900);
-        let mut child = night
-            .command(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(after).await;
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        let _ = child.wait();
-    }
-    let mut last = None;
-    for _ in 0..4 {
-        let out = night.run(&args).await;
-        let code = out.status.code();
-        last = Some(out);
-        if code == Some(0) || code == Some(1) {
-            break;
-        }
-    }
-    let last = last.unwrap();
-    assert!(matches!(last.status.code(), Some(0 | 1)), "{}", stderr(&last));
+    let kills = night.kill_loop(&args, 0x5eed_1234, 80..980, 10, 10).await;
+    night.run_to_the_end(&args).await;
     let check = crate::util::check_night(&night, "out");
     assert_eq!(check.clips, 14 + 5 + 5 + 5, "every clip has its row (5 runware shots have 2 results)");
     assert_eq!(check.double_charges, 0, "{}", check.double_charge_evidence.join("\n"));

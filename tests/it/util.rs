@@ -115,6 +115,55 @@ impl Night {
         wait_bounded(child, limit).await
     }
 
+    /// Starts `args` over and over, SIGKILLing each run after a delay drawn from
+    /// `delays_ms` by a fixed generator seeded with `seed` (so a failure replays),
+    /// until `kills` kills landed or `attempts` runs were made: the kills landed.
+    pub async fn kill_loop(
+        &self,
+        args: &[&str],
+        seed: u64,
+        delays_ms: std::ops::Range<u64>,
+        kills: usize,
+        attempts: usize,
+    ) -> usize {
+        let mut seed = seed;
+        let mut landed = 0;
+        for _ in 0..attempts {
+            if landed == kills {
+                break;
+            }
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let after = delays_ms.start + (seed >> 33) % (delays_ms.end - delays_ms.start);
+            let mut child = self
+                .command(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(after)).await;
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                landed += 1;
+            }
+            let _ = child.wait();
+        }
+        landed
+    }
+
+    /// Runs `args` until a run ends by itself (exit 0 or 1), 4 runs at most (a run
+    /// may halt for a passing reason); panics with the last stderr otherwise.
+    pub async fn run_to_the_end(&self, args: &[&str]) -> Output {
+        for _ in 0..3 {
+            let out = self.run(args).await;
+            if matches!(out.status.code(), Some(0 | 1)) {
+                return out;
+            }
+        }
+        let out = self.run(args).await;
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}: {}", out.status.code(), stderr(&out));
+        out
+    }
+
     pub fn out(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -160,6 +209,25 @@ pub fn proof_line(area: &str, check: &str, figures: &str) {
     // One write of a short line in append mode: lines of parallel tests never mix.
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(proof_summary_path()) {
         let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// Every file below `root`, at any depth.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let (mut files, mut stack) = (Vec::new(), vec![root.to_path_buf()]);
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() { stack.push(p) } else { files.push(p) }
+        }
+    }
+    files
+}
+
+/// No download's temporary file (`*.part`) is left below `root`.
+pub fn assert_no_temporary_file(root: &Path, ctx: &str) {
+    for p in files_under(root) {
+        assert!(!p.to_string_lossy().ends_with(".part"), "{ctx}: temporary file left: {}", p.display());
     }
 }
 
@@ -241,16 +309,7 @@ pub fn check_night(night: &Night, out: &str) -> NightCheck {
             other => panic!("a settled night has no `{other}` clip: {r:?}"),
         }
     }
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            assert!(!p.to_string_lossy().ends_with(".part"), "temporary file left: {}", p.display());
-            if p.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
+    assert_no_temporary_file(&root, out);
     let ledger = night.sim.ledger();
     // Which job each task belongs to: Runware by taskUUID (intents), others by acceptance.
     let mut task_job: BTreeMap<String, String> = BTreeMap::new();

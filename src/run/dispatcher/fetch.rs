@@ -90,14 +90,7 @@ impl Dispatcher<'_> {
             Err(e) => {
                 let shot = &self.ctx.job(key).shot_id;
                 self.note(&format!("{shot} clip {variant}: download failed: {e}"));
-                let record = Record::Failed {
-                    key: key.into(),
-                    variant: Some(variant),
-                    class: "download".into(),
-                    message: e.to_string(),
-                    at: journal::now(),
-                };
-                self.append(record)?;
+                self.failed(key, Some(variant), "download", e.to_string())?;
             }
         }
         self.report_dirty = true;

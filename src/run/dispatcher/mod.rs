@@ -52,8 +52,8 @@ pub struct Dispatcher<'a> {
     state: RunState,
     journal: Journal,
     live: HashMap<String, Live>,
-    /// Plan keys per provider, in plan order.
-    order: BTreeMap<Provider, Vec<String>>,
+    /// The providers the plan uses.
+    providers: Vec<Provider>,
     // The work sets below keep each pass proportional to the work in hand, not to the
     // plan (a pass over 10,000 jobs after every batch of events made CPU grow faster
     // than the plan).
@@ -90,11 +90,9 @@ pub struct Dispatcher<'a> {
 impl<'a> Dispatcher<'a> {
     pub fn new(ctx: &'a Context, state: RunState, journal: Journal) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
-        let mut order: BTreeMap<Provider, Vec<String>> = BTreeMap::new();
         let mut submit_queue: BTreeMap<Provider, Vec<usize>> = BTreeMap::new();
         let mut live = HashMap::new();
         for (i, job) in ctx.plan.jobs.iter().enumerate() {
-            order.entry(job.provider).or_default().push(job.key.clone());
             submit_queue.entry(job.provider).or_default().push(i);
             live.insert(job.key.clone(), Live { poll_interval: ctx.timing.poll_start, ..Live::default() });
         }
@@ -104,7 +102,7 @@ impl<'a> Dispatcher<'a> {
             state,
             journal,
             live,
-            order,
+            providers: submit_queue.keys().copied().collect(),
             submit_queue,
             polling: BTreeMap::new(),
             to_fetch: BTreeSet::new(),
@@ -134,6 +132,24 @@ impl<'a> Dispatcher<'a> {
             self.to_fetch.insert(self.ctx.index[key.as_str()]);
         }
         Ok(())
+    }
+
+    /// Journals a failure: of the whole job (`variant` None) or of one variant.
+    fn failed(&mut self, key: &str, variant: Option<u32>, class: &str, message: String) -> std::io::Result<()> {
+        self.append(Record::Failed { key: key.into(), variant, class: class.into(), message, at: journal::now() })
+    }
+
+    /// Journals a submit the provider did not accept: retryable leaves the job pending.
+    fn not_accepted(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        class: &str,
+        message: &str,
+        retryable: bool,
+    ) -> std::io::Result<()> {
+        let (key, class, message) = (key.into(), class.into(), message.into());
+        self.append(Record::NotAccepted { key, attempt, class, message, retryable, at: journal::now() })
     }
 
     fn note(&self, msg: &str) {
@@ -192,8 +208,7 @@ impl<'a> Dispatcher<'a> {
 
     fn schedule(&mut self) -> std::io::Result<()> {
         let now = Instant::now();
-        let providers: Vec<Provider> = self.order.keys().copied().collect();
-        for p in providers {
+        for p in self.providers.clone() {
             // Submits.
             let cap = self.ctx.lanes[&p].limits.max_in_flight;
             let open = !self.stopping

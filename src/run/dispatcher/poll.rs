@@ -109,13 +109,7 @@ impl Dispatcher<'_> {
                             deadline
                         );
                         self.finish_polling(key);
-                        self.append(Record::Failed {
-                            key: key.clone(),
-                            variant: None,
-                            class: "timed_out".into(),
-                            message,
-                            at: journal::now(),
-                        })?;
+                        self.failed(key, None, "timed_out", message)?;
                         continue;
                     }
                     l.next_poll = Some(Instant::now() + l.poll_interval);
@@ -132,14 +126,7 @@ impl Dispatcher<'_> {
                 }
                 PollOutcome::Failed(e) => {
                     self.finish_polling(key);
-                    let class = e.class.name().to_owned();
-                    self.append(Record::Failed {
-                        key: key.clone(),
-                        variant: None,
-                        class,
-                        message: e.to_string(),
-                        at: journal::now(),
-                    })?;
+                    self.failed(key, None, e.class.name(), e.to_string())?;
                 }
                 PollOutcome::PartlyFailed { clips, error } => {
                     // The finished clips are billed: collect them; the rest failed.
@@ -155,14 +142,7 @@ impl Dispatcher<'_> {
                         .filter(|v| js.clips.get(v).is_none_or(|c| c.clip.is_none()))
                         .collect();
                     for v in without {
-                        let (class, message) = (error.class.name().to_owned(), error.to_string());
-                        self.append(Record::Failed {
-                            key: key.clone(),
-                            variant: Some(v),
-                            class,
-                            message,
-                            at: journal::now(),
-                        })?;
+                        self.failed(key, Some(v), error.class.name(), error.to_string())?;
                     }
                 }
             }

@@ -95,13 +95,7 @@ impl Dispatcher<'_> {
             Ok(r) => r,
             Err(e) => {
                 let message = format!("cannot read a frame of {}: {e}", job.shot_id);
-                return self.append(Record::Failed {
-                    key: key.into(),
-                    variant: None,
-                    class: "rejected".into(),
-                    message,
-                    at: journal::now(),
-                });
+                return self.failed(key, None, "rejected", message);
             }
         };
         let l = self.live_mut(key);
@@ -217,38 +211,18 @@ impl Dispatcher<'_> {
                     ErrorClass::RateLimited { .. } | ErrorClass::Transient => {
                         let tries = self.live[key].submit_tries + 1;
                         let retryable = tries < SUBMIT_TRIES;
-                        self.append(Record::NotAccepted {
-                            key: key.into(),
-                            attempt,
-                            class: class.clone(),
-                            message: message.clone(),
-                            retryable,
-                            at: journal::now(),
-                        })?;
+                        self.not_accepted(key, attempt, &class, &message, retryable)?;
                         if retryable {
                             self.retry_later(key, &e);
                         } else {
-                            self.append(Record::Failed {
-                                key: key.into(),
-                                variant: None,
-                                class,
-                                message,
-                                at: journal::now(),
-                            })?;
+                            self.failed(key, None, &class, message)?;
                         }
                     }
                     // Nothing was accepted and the job stays pending; the provider (no
                     // credits) or the whole run (a refused key) stops.
                     ErrorClass::Billing | ErrorClass::Auth => {
                         let auth = e.class == ErrorClass::Auth;
-                        self.append(Record::NotAccepted {
-                            key: key.into(),
-                            attempt,
-                            class,
-                            message: message.clone(),
-                            retryable: true,
-                            at: journal::now(),
-                        })?;
+                        self.not_accepted(key, attempt, &class, &message, true)?;
                         if auth {
                             self.key_refused(p, &message);
                         } else if !self.halted.contains_key(&p) {
@@ -259,13 +233,7 @@ impl Dispatcher<'_> {
                         }
                     }
                     ErrorClass::Rejected | ErrorClass::ContentBlocked | ErrorClass::Failed | ErrorClass::Gone => {
-                        self.append(Record::Failed {
-                            key: key.into(),
-                            variant: None,
-                            class,
-                            message,
-                            at: journal::now(),
-                        })?;
+                        self.failed(key, None, &class, message)?;
                     }
                 }
             }

@@ -43,7 +43,7 @@ impl Dispatcher<'_> {
                 s.spent_usd += js.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).sum::<f64>();
             }
         }
-        for p in self.order.keys() {
+        for p in &self.providers {
             let cooling = self.ctx.lanes[p].cooling();
             s.lanes.push((p.name().to_owned(), *self.in_flight.get(p).unwrap_or(&0), cooling));
         }
