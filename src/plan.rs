@@ -10,6 +10,26 @@ use crate::manifest::{Manifest, Shot};
 /// Bumped when the key recipe changes, so old journals never match new keys by accident.
 const KEY_VERSION: u32 = 1;
 
+/// Where a job's price comes from (the report's `cost_source` when the provider
+/// reports none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceSource {
+    /// The catalog's published price (`src/catalog.rs` names the page and date).
+    List,
+    /// The manifest's `prices:` list (a contract price wins over the catalog).
+    Manifest,
+}
+
+impl PriceSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            PriceSource::List => "list",
+            PriceSource::Manifest => "manifest",
+        }
+    }
+}
+
 /// One remote task.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,8 +51,22 @@ pub struct Job {
     pub number_results: u32,
     /// Estimated cost of the whole job; `None` when the model has no published price.
     pub estimated_cost_usd: Option<f64>,
+    /// The price of one clip, and where it comes from; `None` when none is known.
+    pub unit_price_usd: Option<f64>,
+    pub price_source: Option<PriceSource>,
+    /// The prompt as sent (camera moves appended).
+    pub prompt: Option<String>,
     #[serde(skip)]
     pub shot_index: usize,
+}
+
+impl Job {
+    /// The most this job can bill: every result at the highest price known for it
+    /// (the manifest's, else the highest the catalog publishes). `None` when no
+    /// price is known: a budget cannot admit it.
+    pub fn worst_case_usd(&self) -> Option<f64> {
+        self.unit_price_usd.map(|p| round_cents(p * f64::from(self.number_results)))
+    }
 }
 
 fn model_id<S: serde::Serializer>(m: &&'static Model, s: S) -> Result<S::Ok, S::Error> {
@@ -63,11 +97,12 @@ impl Plan {
     pub fn new(manifest: &Manifest) -> Plan {
         let mut jobs = Vec::with_capacity(manifest.shots.len());
         for (index, shot) in manifest.shots.iter().enumerate() {
+            let price = unit_price(manifest, shot);
             if shot.provider.batches_results() {
                 let variants: Vec<u32> = (1..=shot.number_results).collect();
-                jobs.push(job(index, shot, variants, shot.number_results));
+                jobs.push(job(index, shot, variants, shot.number_results, price));
             } else {
-                jobs.extend((1..=shot.number_results).map(|v| job(index, shot, vec![v], 1)));
+                jobs.extend((1..=shot.number_results).map(|v| job(index, shot, vec![v], 1, price)));
             }
         }
         let mut totals = Totals { shots: manifest.shots.len(), jobs: jobs.len(), ..Totals::default() };
@@ -83,8 +118,28 @@ impl Plan {
     }
 }
 
-fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) -> Job {
-    let price = shot.model.price(shot.resolution, shot.duration);
+/// A clip's price: the manifest's `prices:` entry for it, else the catalog's list price.
+fn unit_price(manifest: &Manifest, shot: &Shot) -> Option<(f64, PriceSource)> {
+    let own = manifest.prices.iter().find(|p| {
+        p.provider == shot.provider
+            && p.model.id == shot.model.id
+            && p.resolution.is_none_or(|r| r == shot.resolution)
+            && p.duration.is_none_or(|d| d == shot.duration)
+    });
+    match own {
+        Some(p) => Some((p.usd, PriceSource::Manifest)),
+        None => shot.model.price(shot.resolution, shot.duration).map(|usd| (usd, PriceSource::List)),
+    }
+}
+
+fn job(
+    shot_index: usize,
+    shot: &Shot,
+    variants: Vec<u32>,
+    number_results: u32,
+    price: Option<(f64, PriceSource)>,
+) -> Job {
+    let (price, price_source) = (price.map(|p| p.0), price.map(|p| p.1));
     Job {
         key: job_key(shot, &variants),
         shot_id: shot.id.clone(),
@@ -97,12 +152,22 @@ fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) 
         fps: shot.model.fps,
         number_results,
         estimated_cost_usd: price.map(|p| round_cents(p * f64::from(number_results))),
+        unit_price_usd: price,
+        price_source,
+        prompt: shot.prompt.clone(),
         shot_index,
     }
 }
 
 fn round_cents(usd: f64) -> f64 {
     (usd * 10_000.0).round() / 10_000.0
+}
+
+/// The resolution as keys name it. Runware's 01 models were catalogued as 720p
+/// before the catalog named their 1366×768 as 768p; their keys keep `720p` so that
+/// journals written before still resume instead of rendering (and paying) again.
+fn key_resolution(shot: &Shot) -> &'static str {
+    if std::ptr::eq(shot.model.combos, crate::catalog::RUNWARE_01) { "720p" } else { shot.resolution.name() }
 }
 
 /// The key: a SHA-256 over a canonical JSON of what shapes the output. The shot id
@@ -120,7 +185,7 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
         "first": image(&shot.first_frame),
         "last": image(&shot.last_frame),
         "subject": image(&shot.subject),
-        "resolution": shot.resolution,
+        "resolution": key_resolution(shot),
         "duration": shot.duration,
         "fps": shot.model.fps,
         "promptOptimizer": shot.prompt_optimizer,

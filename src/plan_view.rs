@@ -30,7 +30,12 @@ pub fn table(plan: &Plan, loaded: &Loaded, out_dir: &std::path::Path) -> String 
             Cell::new(j.mode.describe()),
             Cell::new(j.resolution),
             Cell::new(format!("{} s", j.duration)),
-            Cell::new(usd(j.estimated_cost_usd)).set_alignment(CellAlignment::Right),
+            Cell::new(match j.price_source {
+                // A contract price, not the catalog's: say so beside it.
+                Some(crate::plan::PriceSource::Manifest) => format!("{} (manifest)", usd(j.estimated_cost_usd)),
+                _ => usd(j.estimated_cost_usd),
+            })
+            .set_alignment(CellAlignment::Right),
         ]);
     }
     let name = loaded.manifest.name.as_deref().unwrap_or("");

@@ -27,6 +27,15 @@ pub struct JobDef {
     pub fps: u32,
     pub number_results: u32,
     pub estimated_cost_usd: Option<f64>,
+    /// Where the price of a clip came from (absent in journals written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_source: Option<crate::plan::PriceSource>,
+    /// The price of one clip at the time of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_usd: Option<f64>,
+    /// The prompt as sent (camera moves appended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
 }
 
 /// One line of the journal.

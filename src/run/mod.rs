@@ -84,14 +84,14 @@ pub fn run(args: RunArgs) -> ExitCode {
     let loaded = match manifest::load(&args.manifest) {
         Ok(l) => l,
         Err(invalid) => {
-            eprint!("{}", invalid.render(crate::cli::use_color()));
+            eprint!("{}", invalid.render(crate::term::use_color()));
             return exit::code(exit::INVALID);
         }
     };
     if !loaded.warnings.is_empty() {
         eprint!(
             "{}",
-            manifest::diag::render(&loaded.warnings, &loaded.file_name, &loaded.source, crate::cli::use_color())
+            manifest::diag::render(&loaded.warnings, &loaded.file_name, &loaded.source, crate::term::use_color())
         );
     }
     let mut plan = Plan::new(&loaded.manifest);
@@ -102,12 +102,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         plan.jobs.retain(|j| args.only.contains(&j.shot_id));
     }
-    let mut out = crate::cli::default_out_dir(&loaded, args.out.as_deref());
-    if args.rehearse {
-        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push("-rehearsal");
-        out.set_file_name(name);
-    }
+    let out = crate::outdir::out_dir(&loaded, args.out.as_deref(), args.rehearse);
     let providers: BTreeSet<Provider> = plan.jobs.iter().map(|j| j.provider).collect();
     if !args.rehearse {
         let missing: Vec<String> = providers
@@ -310,9 +305,62 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
         Outcome::Interrupted => "Interrupted; run the same command again to continue".to_owned(),
     };
     eprintln!("{verdict}: {}. Report: {}", parts.join(", "), ctx.out.join("report.csv").display());
+    // What was billed, per provider: the figures the providers' invoices show.
+    let money = report::money(&ctx.plan, state);
+    for (p, m) in &money {
+        eprintln!("  {p}: {}", status::money_line(m));
+    }
+    if money.len() > 1 {
+        eprintln!("  total: {}", status::money_line(&status::total_money(&money)));
+    }
+    let rows = report::rows(&ctx.plan, state);
+    let troubled: Vec<&report::Row> =
+        rows.iter().filter(|r| matches!(r.status.as_str(), "failed" | "in_doubt")).collect();
+    for (status, title) in [("failed", "Failed"), ("in_doubt", "In doubt")] {
+        let these: Vec<&&report::Row> = troubled.iter().filter(|r| r.status == status).collect();
+        if these.is_empty() {
+            continue;
+        }
+        eprintln!("{title}:");
+        for r in these.iter().take(20) {
+            eprintln!("  {} #{} ({}): {}", r.shot_id, r.variant, r.provider, status::reason(&r.status, &r.error));
+        }
+        if these.len() > 20 {
+            eprintln!("  ... and {} more (shotlist status lists them)", these.len() - 20);
+        }
+    }
     if counts.get("in_doubt").is_some_and(|n| *n > 0) {
         eprintln!(
             "In doubt: those submits may have been accepted and billed; check the provider's console, then rerun with --resubmit-in-doubt to send them again."
         );
     }
+    if let Some(next) = next_command(outcome, &counts) {
+        eprintln!("Next: {next}");
+    }
+}
+
+/// The command to run next, from the command line this run was given.
+fn next_command(outcome: &Outcome, counts: &BTreeMap<&str, u32>) -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&a)).collect();
+    let same = format!("shotlist {}", args.join(" "));
+    let in_doubt = counts.get("in_doubt").copied().unwrap_or(0) > 0;
+    let failed = counts.get("failed").copied().unwrap_or(0) > 0;
+    Some(match outcome {
+        Outcome::AllDone => return None,
+        Outcome::Interrupted => same,
+        Outcome::Halted(_) => format!("{same}   (once the cause above is fixed)"),
+        Outcome::Incomplete if in_doubt && !args.iter().any(|a| a == "--resubmit-in-doubt") => {
+            format!("{same} --resubmit-in-doubt   (after checking the provider's console)")
+        }
+        Outcome::Incomplete if failed => {
+            format!("{same}   (edit the shots the provider refused first; an edited shot renders anew)")
+        }
+        Outcome::Incomplete => same,
+    })
+}
+
+/// An argument as a shell reads it back.
+fn shell_word(a: &str) -> String {
+    let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain { a.to_owned() } else { format!("'{}'", a.replace('\'', "'\\''")) }
 }

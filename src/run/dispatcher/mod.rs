@@ -166,7 +166,8 @@ impl<'a> Dispatcher<'a> {
             self.schedule()?;
             self.refresh_report(false)?;
             if last_progress.elapsed() >= Duration::from_millis(200) {
-                self.progress.update(&self.snapshot());
+                let snapshot = self.snapshot();
+                self.progress.update(&snapshot);
                 last_progress = Instant::now();
             }
             if self.settled() {
@@ -187,7 +188,8 @@ impl<'a> Dispatcher<'a> {
                         // Second Ctrl-C: out at once; every record written is whole.
                         self.journal.sync()?;
                         self.refresh_report(true)?;
-                        return Ok((Outcome::Interrupted, self.state));
+                        let outcome = self.outcome();
+                        return Ok((outcome, self.state));
                     }
                     self.stopping = true;
                     self.note("Interrupted: no new submissions; waiting for jobs in flight (Ctrl-C again to quit now; the journal is consistent).");
@@ -197,7 +199,8 @@ impl<'a> Dispatcher<'a> {
         }
         self.journal.sync()?;
         self.refresh_report(true)?;
-        self.progress.finish(&self.snapshot());
+        let snapshot = self.snapshot();
+        self.progress.finish(&snapshot);
         let outcome = self.outcome();
         Ok((outcome, self.state))
     }

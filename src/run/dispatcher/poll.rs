@@ -69,6 +69,7 @@ impl Dispatcher<'_> {
         let outcomes = match result {
             Ok(o) => o,
             Err(e) => {
+                self.unreachable(p, &e);
                 if e.class == ErrorClass::Auth {
                     self.key_refused(p, &format!("{e} (while polling)"));
                 }

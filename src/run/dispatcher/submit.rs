@@ -140,6 +140,9 @@ impl Dispatcher<'_> {
                 fps: job.fps,
                 number_results: job.number_results,
                 estimated_cost_usd: job.estimated_cost_usd,
+                price_source: job.price_source,
+                unit_price_usd: job.unit_price_usd,
+                prompt: job.prompt.clone(),
             };
             self.append(Record::Job { key: key.to_owned(), def })?;
         }
@@ -209,6 +212,7 @@ impl Dispatcher<'_> {
                         self.append(Record::InDoubt { key: key.into(), attempt, message, at: journal::now() })?;
                     }
                     ErrorClass::RateLimited { .. } | ErrorClass::Transient => {
+                        self.unreachable(p, &e);
                         let tries = self.live[key].submit_tries + 1;
                         let retryable = tries < SUBMIT_TRIES;
                         self.not_accepted(key, attempt, &class, &message, retryable)?;

@@ -22,8 +22,9 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    pub(super) fn snapshot(&self) -> crate::run::progress::Snapshot {
+    pub(super) fn snapshot(&mut self) -> crate::run::progress::Snapshot {
         let mut s = crate::run::progress::Snapshot { budget_usd: self.ctx.budget_usd, ..Default::default() };
+        let mut money: BTreeMap<Provider, crate::run::report::Money> = BTreeMap::new();
         for job in &self.ctx.plan.jobs {
             s.clips_total += u64::from(job.number_results);
             match job.estimated_cost_usd {
@@ -31,6 +32,7 @@ impl Dispatcher<'_> {
                 None => s.unpriced_clips += u64::from(job.number_results),
             }
             let js = self.state.jobs.get(&job.key);
+            let m = money.entry(job.provider).or_default();
             for v in &job.variants {
                 match crate::run::report::clip_status(js, *v) {
                     "done" => s.clips_done += 1,
@@ -38,20 +40,47 @@ impl Dispatcher<'_> {
                     "in_doubt" => s.in_doubt += 1,
                     _ => {}
                 }
-            }
-            if let Some(js) = js {
-                s.spent_usd += js.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).sum::<f64>();
+                if let Some(cost) = crate::run::report::clip_cost(job, js, *v) {
+                    m.add(cost);
+                }
             }
         }
         for p in &self.providers {
-            let cooling = self.ctx.lanes[p].cooling();
-            s.lanes.push((p.name().to_owned(), *self.in_flight.get(p).unwrap_or(&0), cooling));
+            let m = money.remove(p).unwrap_or_default();
+            s.spent_usd += m.reported_usd + m.list_usd;
+            s.lanes.push(crate::run::progress::LaneView {
+                name: p.name().to_owned(),
+                in_flight: *self.in_flight.get(p).unwrap_or(&0),
+                cooling: self.ctx.lanes[p].cooling(),
+                money: m,
+            });
         }
+        s.eta = self.progress.eta(s.clips_done, s.clips_total);
         s
     }
 
+    /// A provider that cannot be reached (refused connection, DNS, TLS) is named on
+    /// screen at once, and again at most every 5 minutes while it lasts; before, only
+    /// the journal said why nothing moved.
+    pub(super) fn unreachable(&mut self, p: Provider, e: &ProviderError) {
+        if !e.is_unreachable() {
+            return;
+        }
+        let base = crate::run::options::base_var(p);
+        let msg = format!(
+            "{p} cannot be reached ({}). shotlist keeps retrying with backoff; nothing was sent, so nothing is billed. Check the network, or {base}.",
+            e.message
+        );
+        self.progress.note_every(&format!("unreachable:{p}"), Duration::from_secs(300), &msg);
+    }
+
     pub(super) fn outcome(&self) -> Outcome {
-        if self.stopping {
+        let unfinished = self.ctx.plan.jobs.iter().any(|job| {
+            let js = self.state.jobs.get(&job.key);
+            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != "done")
+        });
+        // A Ctrl-C once every clip is in interrupts nothing: the night is done.
+        if self.stopping && unfinished {
             return Outcome::Interrupted;
         }
         if let Some(why) = &self.disk_halt {
@@ -66,10 +95,6 @@ impl Dispatcher<'_> {
         if let Some((p, why)) = self.halted.iter().next() {
             return Outcome::Halted(format!("{p}: {why}"));
         }
-        let unfinished = self.ctx.plan.jobs.iter().any(|job| {
-            let js = self.state.jobs.get(&job.key);
-            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != "done")
-        });
         if unfinished { Outcome::Incomplete } else { Outcome::AllDone }
     }
 }
