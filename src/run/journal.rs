@@ -66,6 +66,22 @@ pub enum Record {
 }
 
 impl Record {
+    /// The record's kind and job, for the log (`SHOTLIST_LOG`).
+    fn describe(&self) -> (&'static str, &str) {
+        match self {
+            Record::Header { .. } => ("header", ""),
+            Record::Run { .. } => ("run", ""),
+            Record::Job { key, .. } => ("job", key),
+            Record::Intent { key, .. } => ("intent", key),
+            Record::Accepted { key, .. } => ("accepted", key),
+            Record::NotAccepted { key, .. } => ("not_accepted", key),
+            Record::InDoubt { key, .. } => ("in_doubt", key),
+            Record::Clip { key, .. } => ("clip", key),
+            Record::Downloaded { key, .. } => ("downloaded", key),
+            Record::Failed { key, .. } => ("failed", key),
+        }
+    }
+
     /// Records that must be on disk before anything else happens.
     fn durable(&self) -> bool {
         matches!(
@@ -182,6 +198,8 @@ impl Journal {
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
+        let (kind, key) = record.describe();
+        tracing::debug!(kind, job = key, "journal record");
         if record.durable() {
             self.file.sync_data()?;
         }

@@ -248,6 +248,7 @@ async fn execute(ctx: &Context, manifest_name: &str) -> Result<Outcome, String> 
     }
     let total_clips: u32 = ctx.plan.jobs.iter().map(|j| j.number_results).sum();
     eprintln!("{} jobs, {} clips → {}", ctx.plan.jobs.len(), total_clips, out.display());
+    tracing::info!(jobs = ctx.plan.jobs.len(), clips = total_clips, out = %out.display(), "run started");
     match dispatcher::Dispatcher::new(ctx, state, journal).run().await {
         Ok((outcome, state)) => {
             summary(ctx, &state, &outcome);
@@ -305,6 +306,7 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
         Outcome::Interrupted => "Interrupted; run the same command again to continue".to_owned(),
     };
     eprintln!("{verdict}: {}. Report: {}", parts.join(", "), ctx.out.join("report.csv").display());
+    tracing::info!("{verdict}: {}", parts.join(", "));
     // What was billed, per provider: the figures the providers' invoices show.
     let money = report::money(&ctx.plan, state);
     for (p, m) in &money {

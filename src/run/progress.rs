@@ -56,7 +56,7 @@ fn push_fit(line: &mut String, sep: &str, part: &str, width: usize) {
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
-        0..=89 => format!("{s} s"),
+        0..=89 => format!("{} s", s.max(1)),
         90..=5399 => format!("{} min", (s + 30) / 60),
         _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
     }
@@ -214,6 +214,8 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+        // The night is over: nothing is left to estimate.
+        let s = Snapshot { eta: None, ..s.clone() };
         for line in s.lines("") {
             eprintln!("{line}");
         }

@@ -124,6 +124,11 @@ pub fn status(args: StatusArgs) -> ExitCode {
 pub fn reason<'e>(status: &str, error: &'e str) -> &'e str {
     let status = if status == "in_doubt" { "in doubt" } else { status };
     let e = error.strip_prefix(status).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(error);
+    // `content_blocked: runware content_blocked (...)`: the class once is enough.
+    let e = match e.split_once(": ") {
+        Some((class, rest)) if rest.contains(class) => rest,
+        _ => e,
+    };
     if e.is_empty() { "no reason recorded" } else { e }
 }
 

@@ -2,12 +2,15 @@
 //! real `shotlist` binary or the library through the helpers in `util`.
 
 mod clients;
+mod commands;
 mod faults;
 mod fuzz;
 mod identity;
 mod invalid_manifests;
+mod money;
 mod plan;
 mod proof;
 mod run;
+mod screen;
 mod sim;
 mod util;

@@ -55,7 +55,9 @@ impl Dispatcher<'_> {
                 money: m,
             });
         }
-        s.eta = self.progress.eta(s.clips_done, s.clips_total);
+        // Failed and in-doubt clips are not waited for: they are not left to do.
+        let settled = s.clips_done + s.failed + s.in_doubt;
+        s.eta = self.progress.eta(s.clips_done, s.clips_total.saturating_sub(settled - s.clips_done));
         s
     }
 
