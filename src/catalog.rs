@@ -163,6 +163,11 @@ pub struct Model {
     /// Whether a prompt is required even when images are given.
     pub prompt_required: bool,
     pub prices: &'static [Price],
+    /// The resolution job keys name for this model, when it differs from the one the
+    /// catalog names (Runware's 01 models were catalogued as 720p before the catalog
+    /// called their 1366×768 768p; their keys keep `720p` so journals written before
+    /// still resume instead of rendering, and paying, again).
+    pub key_resolution: Option<Resolution>,
     /// A typical render of a 6 s clip, seconds (Segmind's pages: ~154 s for Director,
     /// ~173 s for Hailuo 02, ~178 s for Video-01; Fast variants are quicker). The
     /// first poll waits for part of it: no earlier poll can find the video ready.
@@ -230,7 +235,7 @@ const SIX_TEN: &[u32] = &[6, 10];
 const ONLY_720_6: &[Combo] = &[Combo { resolution: P720, durations: SIX, only_modes: None }];
 /// The 01 models on Runware render 1366×768, so the catalog calls that 768p (plan,
 /// report and status then agree); a manifest's `720p` is read as the same size.
-pub const RUNWARE_01: &[Combo] = &[Combo { resolution: P768, durations: SIX, only_modes: None }];
+const RUNWARE_01: &[Combo] = &[Combo { resolution: P768, durations: SIX, only_modes: None }];
 /// Hailuo 2.3 and Hailuo 02 without 512P: 768P for 6 or 10 s, 1080P for 6 s.
 const HAILUO: &[Combo] = &[
     Combo { resolution: P768, durations: SIX_TEN, only_modes: None },
@@ -305,6 +310,7 @@ const fn model(
         camera: false,
         prompt_required: false,
         prices: &[],
+        key_resolution: None,
         typical_render_secs: if is_fast(id) { 90 } else { 170 },
     }
 }
@@ -332,15 +338,18 @@ const fn is_fast(id: &str) -> bool {
 /// 01 models and S2V-01 in the reference: unknown (a manifest's `prices:` can say).
 pub static MODELS: &[Model] = &[
     Model {
+        key_resolution: Some(P720),
         prices: &[p(P768, 6, 0.28, &RUNWARE_DOCS)],
         ..model(Runware, "minimax:1@1", "MiniMax 01 (Video-01)", &[Text, FirstFrame], RUNWARE_01, P768)
     },
     Model {
+        key_resolution: Some(P720),
         camera: true,
         prices: &[p(P768, 6, 0.28, &RUNWARE_EXAMPLES), p(P768, 6, 0.336, &RUNWARE_01_PER_SECOND)],
         ..model(Runware, "minimax:2@1", "MiniMax 01 Director", &[Text, FirstFrame], RUNWARE_01, P768)
     },
     Model {
+        key_resolution: Some(P720),
         prices: &[p(P768, 6, 0.28, &RUNWARE_EXAMPLES), p(P768, 6, 0.336, &RUNWARE_01_PER_SECOND)],
         ..model(Runware, "minimax:2@3", "MiniMax 01 Live", &[FirstFrame], RUNWARE_01, P768)
     },
@@ -623,6 +632,34 @@ mod tests {
                 assert!(price.usd > 0.0);
             }
         }
+    }
+
+    #[test]
+    fn minimax_pay_as_you_go_prices_are_in_with_their_source() {
+        let price = |id: &str, r, d| {
+            let m = by_id(Minimax, id).unwrap();
+            m.price_row(r, d).map(|p| (p.usd, p.source.date))
+        };
+        assert_eq!(price("MiniMax-Hailuo-2.3", P768, 6), Some((0.28, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-02", P768, 10), Some((0.56, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-02", P1080, 6), Some((0.49, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-2.3-Fast", P768, 10), Some((0.32, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-02", P512, 6), Some((0.10, "2026-01")));
+        assert_eq!(price("S2V-01", P720, 6), None, "not published: unknown, never 0");
+        assert_eq!(by_id(Runware, "minimax:3@1").unwrap().price(P768, 10), Some(0.56));
+        for m in MODELS {
+            for p in m.prices {
+                assert!(!p.source.page.is_empty() && !p.source.date.is_empty(), "{}", m.id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_highest_of_two_published_prices_is_the_list_price() {
+        let director = by_id(Runware, "minimax:2@1").unwrap();
+        assert_eq!(director.price(P768, 6), Some(0.336));
+        assert_eq!(director.read_resolution(P720), P768, "Runware's 720p is its 1366×768");
+        assert_eq!(by_id(Minimax, "T2V-01").unwrap().read_resolution(P720), P720);
     }
 
     #[test]

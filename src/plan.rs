@@ -163,11 +163,9 @@ fn round_cents(usd: f64) -> f64 {
     (usd * 10_000.0).round() / 10_000.0
 }
 
-/// The resolution as keys name it. Runware's 01 models were catalogued as 720p
-/// before the catalog named their 1366×768 as 768p; their keys keep `720p` so that
-/// journals written before still resume instead of rendering (and paying) again.
-fn key_resolution(shot: &Shot) -> &'static str {
-    if std::ptr::eq(shot.model.combos, crate::catalog::RUNWARE_01) { "720p" } else { shot.resolution.name() }
+/// The resolution as keys name it (see `catalog::Model::key_resolution`).
+fn key_resolution(shot: &Shot) -> Resolution {
+    shot.model.key_resolution.unwrap_or(shot.resolution)
 }
 
 /// The key: a SHA-256 over a canonical JSON of what shapes the output. The shot id
@@ -195,4 +193,46 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
     // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
     let digest = Sha256::digest(material.to_string().as_bytes());
     hex::encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(yaml: &str) -> Plan {
+        let loaded = crate::manifest::load_str(yaml.to_owned(), "m.yaml".into(), std::path::Path::new("."))
+            .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        Plan::new(&loaded.manifest)
+    }
+
+    #[test]
+    fn worst_case_is_every_result_at_the_highest_known_price() {
+        // Runware 01 Director: $0.28 in the pages' example answers, $0.056/s on the pages.
+        let p = plan(
+            "version: 1\nshots:\n  - { id: a, provider: runware, model: director, prompt: a quiet lake at dawn, numberResults: 3 }\n",
+        );
+        assert_eq!(p.jobs[0].price_source, Some(PriceSource::List));
+        assert_eq!(p.jobs[0].worst_case_usd(), Some(1.008));
+        // The manifest's price wins over the catalog's.
+        let p = plan(
+            "version: 1\nprices:\n  - { provider: runware, model: minimax:2@1, usd: 0.25 }\nshots:\n  - { id: a, provider: runware, model: director, prompt: a quiet lake at dawn, numberResults: 2 }\n",
+        );
+        assert_eq!((p.jobs[0].price_source, p.jobs[0].worst_case_usd()), (Some(PriceSource::Manifest), Some(0.5)));
+        // No price anywhere: no worst case (a budget cannot admit it), never 0.
+        let p = plan(
+            "version: 1\nshots:\n  - { id: a, provider: minimax, model: video-01, prompt: a quiet lake at dawn }\n",
+        );
+        assert_eq!((p.jobs[0].price_source, p.jobs[0].worst_case_usd()), (None, None));
+    }
+
+    #[test]
+    fn runware_01_keys_are_the_ones_journals_already_hold() {
+        // Computed by the release that named this clip 720p; a journal written then
+        // must find its job (else the shot renders, and is paid for, again).
+        let p = plan(
+            "version: 1\nshots:\n  - { id: a, provider: runware, model: director, prompt: a quiet lake at dawn }\n",
+        );
+        assert_eq!(p.jobs[0].resolution, Resolution::P768);
+        assert_eq!(p.jobs[0].key, "a4fb91083db3895cee2ce39a8ded9b33");
+    }
 }

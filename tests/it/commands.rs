@@ -130,7 +130,7 @@ fn every_command_takes_verbose_and_color_and_positionals_have_help() {
         assert!(help.contains("[possible values: auto, always, never]"), "{sub}:\n{help}");
         // No bare `<MANIFEST>` line without a description.
         for line in help.lines().skip_while(|l| !l.starts_with("Arguments:")).skip(1).take_while(|l| !l.is_empty()) {
-            assert!(line.trim().split_whitespace().count() > 1, "{sub}: no help for `{}`", line.trim());
+            assert!(line.split_whitespace().count() > 1, "{sub}: no help for `{}`", line.trim());
         }
     }
     let bad = cmd(dir.path(), &["plan", "x.yaml", "--color", "sometimes"]).output().unwrap();
