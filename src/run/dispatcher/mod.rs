@@ -192,7 +192,11 @@ impl<'a> Dispatcher<'a> {
                         return Ok((outcome, self.state));
                     }
                     self.stopping = true;
-                    self.note("Interrupted: no new submissions; waiting for jobs in flight (Ctrl-C again to quit now; the journal is consistent).");
+                    if self.outcome() == Outcome::AllDone {
+                        self.note("Ctrl-C: every clip is already in, so nothing is interrupted; finishing (exit 0).");
+                    } else {
+                        self.note("Interrupted: no new submissions; waiting for jobs in flight (Ctrl-C again to quit now; the journal is consistent).");
+                    }
                     ctrl_c.set(tokio::signal::ctrl_c());
                 }
             }
