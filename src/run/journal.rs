@@ -226,6 +226,17 @@ mod tests {
     }
 
     #[test]
+    fn a_job_record_written_before_prices_and_prompts_still_reads() {
+        let old = r#"{"t":"job","key":"k","def":{"shot":"a","variants":[1],"provider":"minimax","model":"S2V-01","resolution":"720p","duration":6,"fps":25,"number_results":1,"estimated_cost_usd":null}}"#;
+        match serde_json::from_str::<Record>(old).unwrap() {
+            Record::Job { def, .. } => {
+                assert_eq!((def.price_source, def.unit_price_usd, def.prompt), (None, None, None));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn appended_records_replay_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.jsonl");

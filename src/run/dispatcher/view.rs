@@ -70,7 +70,7 @@ impl Dispatcher<'_> {
         }
         let base = crate::run::options::base_var(p);
         let msg = format!(
-            "{p} cannot be reached ({}). shotlist keeps retrying with backoff; nothing was sent, so nothing is billed. Check the network, or {base}.",
+            "{p} cannot be reached ({}). shotlist keeps retrying with backoff; a connection never made bills nothing, and jobs not sent stay pending. Check the network, or {base}.",
             e.message
         );
         self.progress.note_every(&format!("unreachable:{p}"), Duration::from_secs(300), &msg);
