@@ -128,3 +128,44 @@ fn plan_report_and_catalog_agree_that_runware_01_renders_768p() {
     assert_eq!(doc["jobs"][0]["resolution"], "768p");
     assert!(doc["jobs"][0]["estimatedCostUsd"].as_f64().unwrap() > 0.0);
 }
+
+/// `Simulator ledger: runware: 5 tasks accepted, 6 clips billed, $2.56; minimax: ...`
+fn printed_ledger(err: &str) -> BTreeMap<String, (u32, f64)> {
+    let line = err.lines().find_map(|l| l.strip_prefix("Simulator ledger: ")).expect("the rehearsal prints the ledger");
+    line.split("; ")
+        .map(|part| {
+            let (name, rest) = part.split_once(": ").unwrap();
+            let clips = rest.split(", ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+            let usd = rest.rsplit_once('$').unwrap().1.parse().unwrap();
+            (name.to_owned(), (clips, usd))
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_rehearsal_prints_totals_that_match_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::copy_tree(&crate::util::root().join("manifests"), dir.path());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shotlist"))
+        .current_dir(dir.path())
+        .args(["run", "example.yaml", "--rehearse", "--out", "night", "-q", "--time-scale", "0.005"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let ours = summary_totals(&err);
+    let ledger = printed_ledger(&err);
+    assert_eq!(ours.keys().collect::<Vec<_>>(), ledger.keys().collect::<Vec<_>>(), "{err}");
+    for (p, (reported, list, unpriced)) in &ours {
+        let (_, billed) = ledger[p];
+        if *unpriced == 0 {
+            assert!((reported + list - billed).abs() < 0.005, "{p}: {reported} + {list} vs ledger {billed}\n{err}");
+        } else {
+            // The simulator bills the clips no price is known for; ours leave them out
+            // and say how many.
+            assert!(reported + list < billed, "{p}\n{err}");
+        }
+    }
+    assert_eq!(ours["minimax"].2, 1, "S2V-01 has no published price:\n{err}");
+}
