@@ -44,6 +44,14 @@ pub fn init_log(verbose: u8) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    let log = std::env::var_os("SHOTLIST_LOG").filter(|v| !v.is_empty());
+    // Before it named a file, SHOTLIST_LOG took a level (`debug`): that still works,
+    // on stderr, rather than writing a file called `debug`.
+    const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+    let legacy =
+        log.as_ref().and_then(|v| v.to_str()).and_then(|v| LEVELS.iter().position(|l| v.eq_ignore_ascii_case(l)));
+    let log = if legacy.is_some() { None } else { log };
+    let verbose = verbose.max(legacy.map_or(0, |i| i.saturating_sub(1) as u8));
     let stderr_layer = (verbose > 0).then(|| {
         let level = match verbose {
             1 => "info",
@@ -56,18 +64,16 @@ pub fn init_log(verbose: u8) {
             .with_target(false)
             .with_filter(own_events(level))
     });
-    let file_layer = std::env::var_os("SHOTLIST_LOG").filter(|v| !v.is_empty()).and_then(|path| {
-        match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-            Ok(file) => Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::sync::Mutex::new(file))
-                    .with_ansi(false)
-                    .with_filter(own_events("debug")),
-            ),
-            Err(e) => {
-                eprintln!("shotlist: SHOTLIST_LOG: cannot open {}: {e}; no log is written", path.to_string_lossy());
-                None
-            }
+    let file_layer = log.and_then(|path| match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+        Ok(file) => Some(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_filter(own_events("debug")),
+        ),
+        Err(e) => {
+            eprintln!("shotlist: SHOTLIST_LOG: cannot open {}: {e}; no log is written", path.to_string_lossy());
+            None
         }
     });
     if stderr_layer.is_some() || file_layer.is_some() {
