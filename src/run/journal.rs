@@ -27,6 +27,37 @@ pub struct JobDef {
     pub fps: u32,
     pub number_results: u32,
     pub estimated_cost_usd: Option<f64>,
+    /// The shot's version this job renders takes of (from 1; a shot edited after it
+    /// rendered gets the next one, so its paid takes keep their files). Journals
+    /// written before versions existed hold version 1 only.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// The plan's render key: jobs sharing it are takes of one version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_key: Option<String>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl JobDef {
+    /// What the journal keeps of a planned job, as version `version` of its shot.
+    pub fn of(job: &crate::plan::Job, version: u32) -> JobDef {
+        JobDef {
+            shot: job.shot_id.clone(),
+            variants: job.variants.clone(),
+            provider: job.provider,
+            model: job.model.id.to_owned(),
+            resolution: job.resolution.name().to_owned(),
+            duration: job.duration,
+            fps: job.fps,
+            number_results: job.number_results,
+            estimated_cost_usd: job.estimated_cost_usd,
+            version,
+            render_key: Some(job.render_key.clone()),
+        }
+    }
 }
 
 /// One line of the journal.

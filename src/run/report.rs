@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use super::journal::JobDef;
 use super::state::{JobState, Phase, RunState};
-use crate::plan::{Job, Plan};
+use crate::catalog::Resolution;
+use crate::plan::Plan;
 
 /// The columns, in the contract's order.
 #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +34,10 @@ pub struct Row {
     pub submitted_at: String,
     pub completed_at: String,
     pub error: String,
+    /// The shot's version the take belongs to (from 1; an edited shot renders the next).
+    pub version: u32,
+    /// `yes` for a take of the current manifest, empty for an earlier version's.
+    pub current: String,
 }
 
 /// The row status of one clip.
@@ -52,28 +58,57 @@ pub fn clip_status(job: Option<&JobState>, variant: u32) -> &'static str {
     }
 }
 
-/// The rows for a plan, in plan order.
+/// The rows for a plan, in plan order, each shot's takes of earlier versions (kept on
+/// disk, paid for) before its current ones; takes of shots no longer in the plan last.
 pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
-    let mut out = Vec::new();
-    for job in &plan.jobs {
-        let js = state.jobs.get(&job.key);
-        for &variant in &job.variants {
-            out.push(row(job, js, variant));
+    let planned: std::collections::HashSet<&str> = plan.jobs.iter().map(|j| j.key.as_str()).collect();
+    let mut earlier: std::collections::BTreeMap<&str, Vec<(&str, &JobDef, &JobState)>> = Default::default();
+    for (key, js) in &state.jobs {
+        if let Some(def) = &js.def
+            && !planned.contains(key.as_str())
+            && js.clips.values().any(|c| c.clip.is_some())
+        {
+            earlier.entry(def.shot.as_str()).or_default().push((key, def, js));
         }
+    }
+    for list in earlier.values_mut() {
+        list.sort_by_key(|(_, def, _)| (def.version, def.variants.first().copied()));
+    }
+    let mut out = Vec::new();
+    let mut shot_done = std::collections::HashSet::new();
+    for job in &plan.jobs {
+        if shot_done.insert(job.shot_id.as_str()) {
+            for (key, def, js) in earlier.remove(job.shot_id.as_str()).unwrap_or_default() {
+                out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
+            }
+        }
+        let js = state.jobs.get(&job.key);
+        let def = js
+            .and_then(|j| j.def.clone())
+            .unwrap_or_else(|| JobDef::of(job, state.version_for(&job.shot_id, &job.render_key)));
+        out.extend(job.variants.iter().map(|v| row(&job.key, &def, js, *v, true)));
+    }
+    for (key, def, js) in earlier.into_values().flatten() {
+        out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
     }
     out
 }
 
-fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
+fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bool) -> Row {
     let clip_state = js.and_then(|j| j.clips.get(&variant));
     let clip = clip_state.and_then(|c| c.clip.as_ref());
     let file = clip_state.and_then(|c| c.file.as_ref());
+    let caps = crate::provider::capabilities(def.provider);
     let (w, h) = match (clip.and_then(|c| c.width), clip.and_then(|c| c.height)) {
         (Some(w), Some(h)) => (Some(w), Some(h)),
-        _ if job.provider == crate::catalog::Provider::Runware => {
-            let (w, h) = job.resolution.runware_size();
-            (Some(w), Some(h))
-        }
+        // Runware is told the size: it is known before the clip is.
+        _ if caps.sized_by_request => match Resolution::parse(&def.resolution) {
+            Some(r) => {
+                let (w, h) = r.runware_size();
+                (Some(w), Some(h))
+            }
+            None => (None, None),
+        },
         _ => (None, None),
     };
     let status = clip_status(js, variant);
@@ -84,14 +119,15 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         _ => String::new(),
     };
     Row {
-        shot_id: job.shot_id.clone(),
+        shot_id: def.shot.clone(),
         variant,
-        provider: job.provider.name().to_owned(),
-        model: job.model.id.to_owned(),
-        job_key: job.key.clone(),
+        provider: def.provider.name().to_owned(),
+        model: def.model.clone(),
+        job_key: key.to_owned(),
+        // Only an idempotency key the provider honours means anything to a reader.
         task_uuid: js
             .and_then(|j| j.task_uuid)
-            .filter(|_| job.provider == crate::catalog::Provider::Runware)
+            .filter(|_| caps.idempotent_submit)
             .map(|u| u.to_string())
             .unwrap_or_default(),
         provider_task_id: js.and_then(|j| j.task.as_ref()).map(|t| t.id.clone()).unwrap_or_default(),
@@ -101,11 +137,11 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         file: file.map(|f| f.file.clone()).unwrap_or_default(),
         sha256: file.map(|f| f.sha256.clone()).unwrap_or_default(),
         cost_usd: clip.and_then(|c| c.cost_usd),
-        estimated_cost_usd: job.estimated_cost_usd.map(|c| round4(c / f64::from(job.number_results.max(1)))),
+        estimated_cost_usd: def.estimated_cost_usd.map(|c| round4(c / f64::from(def.number_results.max(1)))),
         width: w,
         height: h,
-        duration_s: Some(job.duration),
-        fps: Some(job.fps),
+        duration_s: Some(def.duration),
+        fps: Some(def.fps),
         attempts: js.map_or(0, |j| j.attempts),
         submitted_at: js.and_then(|j| j.submitted_at.clone()).unwrap_or_default(),
         completed_at: file
@@ -113,6 +149,8 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
             .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == "failed"))
             .unwrap_or_default(),
         error,
+        version: def.version.max(1),
+        current: if current { "yes".into() } else { String::new() },
     }
 }
 
@@ -140,7 +178,7 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
 }
 
 /// The header line, for an empty report.
-pub const HEADER: [&str; 22] = [
+pub const HEADER: [&str; 24] = [
     "shot_id",
     "variant",
     "provider",
@@ -163,6 +201,8 @@ pub const HEADER: [&str; 22] = [
     "submitted_at",
     "completed_at",
     "error",
+    "version",
+    "current",
 ];
 
 #[cfg(test)]

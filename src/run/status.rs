@@ -29,7 +29,7 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
         eprint!("{}", invalid.render(crate::cli::use_color()));
         exit::code(exit::INVALID)
     })?;
-    let plan = Plan::new(&loaded.manifest);
+    let mut plan = Plan::new(&loaded.manifest);
     let out = crate::cli::default_out_dir(&loaded, args.out.as_deref());
     let path = out.join("state.jsonl");
     let state = if path.exists() {
@@ -41,6 +41,7 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
     } else {
         RunState::default()
     };
+    state.keep_takes(&mut plan, &loaded.manifest);
     Ok((plan, out, state))
 }
 
@@ -58,7 +59,10 @@ pub fn status(args: StatusArgs) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let rows = report::rows(&plan, &state);
+    let all_rows = report::rows(&plan, &state);
+    let earlier = all_rows.iter().filter(|r| r.current.is_empty()).count();
+    // The counts are of the current manifest's takes; earlier versions' are kept aside.
+    let rows: Vec<&report::Row> = all_rows.iter().filter(|r| !r.current.is_empty()).collect();
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     let mut by_provider: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for r in &rows {
@@ -87,6 +91,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
             "spentUsd": (spent * 10_000.0).round() / 10_000.0,
             "estimatedUsd": plan.totals.estimated_cost_usd,
             "problems": problems,
+            "earlierTakes": earlier,
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("status serialises"));
         return exit::code(exit::OK);
@@ -102,6 +107,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
         println!("  {p}: {}", parts.join(", "));
     }
     println!("  spent ${spent:.2} reported (estimate ${:.2})", plan.totals.estimated_cost_usd);
+    if earlier > 0 {
+        println!("  {earlier} take(s) of earlier versions kept on disk (listed in report.csv, `current` empty)");
+    }
     for p in problems.iter().take(50) {
         println!("  {} #{} ({}) {}: {}", p.shot, p.variant, p.provider, p.status, p.error);
     }

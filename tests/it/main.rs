@@ -10,4 +10,5 @@ mod plan;
 mod proof;
 mod run;
 mod sim;
+mod takes;
 mod util;

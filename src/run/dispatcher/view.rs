@@ -51,25 +51,25 @@ impl Dispatcher<'_> {
     }
 
     pub(super) fn outcome(&self) -> Outcome {
-        if self.stopping {
-            return Outcome::Interrupted;
-        }
-        if let Some(why) = &self.disk_halt {
-            return Outcome::Halted(why.clone());
-        }
-        if let Some(why) = &self.run_halt {
-            return Outcome::Halted(why.clone());
-        }
-        if self.budget_halt {
-            return Outcome::Halted("budget reached".into());
-        }
-        if let Some((p, why)) = self.halted.iter().next() {
-            return Outcome::Halted(format!("{p}: {why}"));
-        }
         let unfinished = self.ctx.plan.jobs.iter().any(|job| {
             let js = self.state.jobs.get(&job.key);
             job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != "done")
         });
-        if unfinished { Outcome::Incomplete } else { Outcome::AllDone }
+        // Every clip in: the night is done, whatever stopped new work meanwhile.
+        if !unfinished {
+            return Outcome::AllDone;
+        }
+        match &self.halt {
+            Some(Halt::Interrupted) => return Outcome::Interrupted,
+            Some(Halt::Budget(why) | Halt::Auth(why) | Halt::Disk(why)) => return Outcome::Halted(why.clone()),
+            None => {}
+        }
+        if let Some((p, why)) = self.halted.iter().next() {
+            return Outcome::Halted(format!("{p}: {why}"));
+        }
+        if let Some(why) = self.unpriced_under_budget() {
+            return Outcome::Halted(why);
+        }
+        Outcome::Incomplete
     }
 }
