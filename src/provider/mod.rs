@@ -67,6 +67,33 @@ pub fn capabilities(provider: Provider) -> Capabilities {
     }
 }
 
+/// The environment variable that holds the provider's API key.
+pub fn key_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "RUNWARE_API_KEY",
+        Provider::Minimax => "MINIMAX_API_KEY",
+        Provider::Segmind => "SEGMIND_API_KEY",
+    }
+}
+
+/// The environment variable that overrides the provider's base URL.
+pub fn base_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "RUNWARE_BASE_URL",
+        Provider::Minimax => "MINIMAX_BASE_URL",
+        Provider::Segmind => "SEGMIND_BASE_URL",
+    }
+}
+
+/// The provider's documented base URL.
+pub fn default_base(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "https://api.runware.ai/v1",
+        Provider::Minimax => "https://api.minimax.io",
+        Provider::Segmind => "https://api.segmind.com",
+    }
+}
+
 /// A task the provider accepted, as needed to poll it later (journaled by the runner).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteTask {

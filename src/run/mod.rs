@@ -363,7 +363,7 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
     let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
     for job in &ctx.plan.jobs {
         for v in &job.variants {
-            *counts.entry(report::clip_status(state.jobs.get(&job.key), *v)).or_default() += 1;
+            *counts.entry(report::clip_status(state.jobs.get(&job.key), *v).name()).or_default() += 1;
         }
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

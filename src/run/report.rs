@@ -40,21 +40,62 @@ pub struct Row {
     pub current: String,
 }
 
-/// The row status of one clip.
-pub fn clip_status(job: Option<&JobState>, variant: u32) -> &'static str {
-    let Some(job) = job else { return "pending" };
+/// Where one clip stands, as the report's `status` column spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClipStatus {
+    Done,
+    Failed,
+    InDoubt,
+    Pending,
+    Running,
+}
+
+impl ClipStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClipStatus::Done => "done",
+            ClipStatus::Failed => "failed",
+            ClipStatus::InDoubt => "in_doubt",
+            ClipStatus::Pending => "pending",
+            ClipStatus::Running => "running",
+        }
+    }
+}
+
+impl std::fmt::Display for ClipStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// Readers of the report (and its tests) hold the status as text.
+impl PartialEq<&str> for ClipStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl PartialEq<String> for ClipStatus {
+    fn eq(&self, other: &String) -> bool {
+        self.name() == other
+    }
+}
+
+/// Where one clip stands, from its job's state.
+pub fn clip_status(job: Option<&JobState>, variant: u32) -> ClipStatus {
+    let Some(job) = job else { return ClipStatus::Pending };
     let clip = job.clips.get(&variant);
     if clip.is_some_and(|c| c.file.is_some()) {
-        return "done";
+        return ClipStatus::Done;
     }
     if clip.is_some_and(|c| c.failed.is_some()) {
-        return "failed";
+        return ClipStatus::Failed;
     }
     match &job.phase {
-        Phase::Pending => "pending",
-        Phase::Submitting { .. } | Phase::Running | Phase::Done => "running",
-        Phase::InDoubt { .. } => "in_doubt",
-        Phase::Failed { .. } => "failed",
+        Phase::Pending => ClipStatus::Pending,
+        Phase::Submitting { .. } | Phase::Running | Phase::Done => ClipStatus::Running,
+        Phase::InDoubt { .. } => ClipStatus::InDoubt,
+        Phase::Failed(_) => ClipStatus::Failed,
     }
 }
 
@@ -113,10 +154,11 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
     };
     let status = clip_status(js, variant);
     let error = match status {
-        "failed" | "in_doubt" | "pending" => {
-            clip_state.and_then(|c| c.failed.clone()).or_else(|| js.and_then(|j| j.error.clone())).unwrap_or_default()
-        }
-        _ => String::new(),
+        ClipStatus::Failed | ClipStatus::InDoubt | ClipStatus::Pending => clip_state
+            .and_then(|c| c.failed.as_ref().map(|f| f.to_string()))
+            .or_else(|| js.and_then(|j| j.error.clone()))
+            .unwrap_or_default(),
+        ClipStatus::Done | ClipStatus::Running => String::new(),
     };
     Row {
         shot_id: def.shot.clone(),
@@ -131,7 +173,7 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
             .map(|u| u.to_string())
             .unwrap_or_default(),
         provider_task_id: js.and_then(|j| j.task.as_ref()).map(|t| t.id.clone()).unwrap_or_default(),
-        status: status.to_owned(),
+        status: status.name().to_owned(),
         seed: clip.and_then(|c| c.seed),
         video_url: clip.map(|c| c.video_url.clone()).unwrap_or_default(),
         file: file.map(|f| f.file.clone()).unwrap_or_default(),
@@ -146,7 +188,7 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
         submitted_at: js.and_then(|j| j.submitted_at.clone()).unwrap_or_default(),
         completed_at: file
             .map(|f| f.at.clone())
-            .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == "failed"))
+            .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == ClipStatus::Failed))
             .unwrap_or_default(),
         error,
         version: def.version.max(1),

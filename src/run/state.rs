@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::journal::{JobDef, Record};
+use super::journal::{FailClass, JobDef, Record};
 use crate::provider::{Clip, RemoteTask};
 
 /// Why a run stopped sending new work, in rising order: a halt only ever rises
@@ -42,9 +42,22 @@ pub enum Phase {
     /// The submit's outcome is unknown; never resubmitted without the user's word.
     InDoubt { message: String },
     /// Ended without every result.
-    Failed { class: String, message: String },
+    Failed(Failure),
     /// Every clip is on disk.
     Done,
+}
+
+/// Why a job or clip ended without a result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub class: FailClass,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
 }
 
 /// A clip's file, complete under its final name.
@@ -61,7 +74,7 @@ pub struct FileRec {
 pub struct ClipState {
     pub clip: Option<Clip>,
     pub file: Option<FileRec>,
-    pub failed: Option<String>,
+    pub failed: Option<Failure>,
 }
 
 /// One job as the journal tells it.
@@ -246,7 +259,7 @@ impl RunState {
                 j.phase = if *retryable {
                     Phase::Pending
                 } else {
-                    Phase::Failed { class: class.clone(), message: message.clone() }
+                    Phase::Failed(Failure { class: *class, message: message.clone() })
                 };
             }
             Record::InDoubt { key, message, .. } => {
@@ -271,25 +284,25 @@ impl RunState {
                     j.error = None;
                 } else if j.all_settled() {
                     // The last file of a job whose other variants failed: the job ends failed.
-                    let failed = j.clips.values().find_map(|c| c.failed.clone()).unwrap_or_default();
-                    let (class, message) = failed.split_once(": ").unwrap_or(("failed", &failed));
-                    j.phase = Phase::Failed { class: class.to_owned(), message: message.to_owned() };
-                    j.completed_at = Some(at.clone());
+                    if let Some(failed) = j.clips.values().find_map(|c| c.failed.clone()) {
+                        j.phase = Phase::Failed(failed);
+                        j.completed_at = Some(at.clone());
+                    }
                 }
             }
             Record::Failed { key, variant: None, class, message, at } => {
                 let j = self.job_mut(key);
                 j.error = Some(format!("{class}: {message}"));
                 j.completed_at = Some(at.clone());
-                j.phase = Phase::Failed { class: class.clone(), message: message.clone() };
+                j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
             }
             Record::Failed { key, variant: Some(v), class, message, at } => {
                 let j = self.job_mut(key);
-                j.clips.entry(*v).or_default().failed = Some(format!("{class}: {message}"));
+                j.clips.entry(*v).or_default().failed = Some(Failure { class: *class, message: message.clone() });
                 j.error = Some(format!("{class}: {message}"));
                 if j.all_settled() {
                     j.completed_at = Some(at.clone());
-                    j.phase = Phase::Failed { class: class.clone(), message: message.clone() };
+                    j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
                 }
             }
         }

@@ -343,7 +343,7 @@ async fn a_failed_job_with_clips_seen_is_collected_not_sent_again() {
     j.append(&Record::Failed {
         key,
         variant: None,
-        class: "failed".into(),
+        class: journal::FailClass::Failed,
         message: "the render failed after its results".into(),
         at: journal::now(),
     })

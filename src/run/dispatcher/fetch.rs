@@ -90,7 +90,7 @@ impl Dispatcher<'_> {
             Err(e) => {
                 let shot = &self.ctx.job(key).shot_id;
                 self.note(&format!("{shot} clip {variant}: download failed: {e}"));
-                self.failed(key, Some(variant), "download", e.to_string())?;
+                self.failed(key, Some(variant), FailClass::Download, e.to_string())?;
             }
         }
         self.report_dirty = true;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::journal::{self, JobDef, Journal, Record};
+use super::journal::{self, FailClass, JobDef, Journal, Record};
 use super::state::{Halt, Phase, RunState};
 use super::worker::{self, Event};
 use super::{Context, Outcome};
@@ -132,8 +132,8 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Journals a failure: of the whole job (`variant` None) or of one variant.
-    fn failed(&mut self, key: &str, variant: Option<u32>, class: &str, message: String) -> std::io::Result<()> {
-        self.append(Record::Failed { key: key.into(), variant, class: class.into(), message, at: journal::now() })
+    fn failed(&mut self, key: &str, variant: Option<u32>, class: FailClass, message: String) -> std::io::Result<()> {
+        self.append(Record::Failed { key: key.into(), variant, class, message, at: journal::now() })
     }
 
     /// Journals a submit the provider did not accept: retryable leaves the job pending.
@@ -141,11 +141,11 @@ impl<'a> Dispatcher<'a> {
         &mut self,
         key: &str,
         attempt: u32,
-        class: &str,
+        class: FailClass,
         message: &str,
         retryable: bool,
     ) -> std::io::Result<()> {
-        let (key, class, message) = (key.into(), class.into(), message.into());
+        let (key, message) = (key.into(), message.into());
         self.append(Record::NotAccepted { key, attempt, class, message, retryable, at: journal::now() })
     }
 

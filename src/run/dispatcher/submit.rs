@@ -46,7 +46,10 @@ impl Dispatcher<'_> {
         let mut shots: Vec<&str> = Vec::new();
         for job in &self.ctx.plan.jobs {
             let js = self.state.jobs.get(&job.key);
-            let done = job.variants.iter().all(|v| crate::run::report::clip_status(js, *v) == "done");
+            let done = job
+                .variants
+                .iter()
+                .all(|v| crate::run::report::clip_status(js, *v) == crate::run::report::ClipStatus::Done);
             if job.estimated_cost_usd.is_none() && !done && !shots.contains(&job.shot_id.as_str()) {
                 shots.push(&job.shot_id);
             }
@@ -62,6 +65,11 @@ impl Dispatcher<'_> {
         ))
     }
 
+    /// Whether the job's provider honours our idempotency key (Runware `taskUUID`).
+    pub(super) fn idempotent(&self, key: &str) -> bool {
+        crate::provider::capabilities(self.ctx.job(key).provider).idempotent_submit
+    }
+
     /// Whether this job may be submitted now.
     pub(super) fn submittable(&self, key: &str, now: Instant) -> bool {
         let l = &self.live[key];
@@ -73,7 +81,8 @@ impl Dispatcher<'_> {
     /// never a loop within a run, never a second payment for a lost result.
     pub(super) fn may_submit(&self, key: &str) -> bool {
         let l = &self.live[key];
-        let runware = self.ctx.job(key).provider == Provider::Runware;
+        // A provider that honours our own idempotency key takes an unanswered submit again.
+        let idempotent = self.idempotent(key);
         // Under a budget a job with no known price is never sent (DESIGN rule 6).
         if self.ctx.budget_usd.is_some() && self.ctx.job(key).estimated_cost_usd.is_none() {
             return false;
@@ -81,7 +90,7 @@ impl Dispatcher<'_> {
         match self.state.jobs.get(key).map(|j| &j.phase) {
             None | Some(Phase::Pending) => l.submit_tries < SUBMIT_TRIES,
             // Runware: an unanswered intent is sent again with the same taskUUID.
-            Some(Phase::Submitting { .. }) => (runware && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
+            Some(Phase::Submitting { .. }) => (idempotent && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
             Some(Phase::InDoubt { .. } | Phase::Failed { .. }) => l.second_chance,
             Some(Phase::Running | Phase::Done) => false,
         }
@@ -141,7 +150,7 @@ impl Dispatcher<'_> {
             Ok(r) => r,
             Err(e) => {
                 let message = format!("cannot read a frame of {}: {e}", job.shot_id);
-                return self.failed(key, None, "rejected", message);
+                return self.failed(key, None, FailClass::Rejected, message);
             }
         };
         let l = self.live_mut(key);
@@ -183,7 +192,7 @@ impl Dispatcher<'_> {
         // Runware: the same taskUUID until it is accepted. A resend
         // answered 5xx or 429 says nothing of an earlier send of it that a kill left
         // unanswered (which may have been billed); only the same taskUUID is safe.
-        if job.provider == Provider::Runware
+        if self.idempotent(key)
             && js.task.is_none()
             && let Some(task_uuid) = js.task_uuid
         {
@@ -225,9 +234,9 @@ impl Dispatcher<'_> {
             Err(e) => {
                 self.submit_done(key);
                 let message = e.to_string();
-                let class = e.class.name().to_owned();
+                let class = FailClass::from(&e.class);
                 match &e.class {
-                    ErrorClass::InDoubt if p == Provider::Runware => {
+                    ErrorClass::InDoubt if self.idempotent(key) => {
                         // The intent stands; the same taskUUID is sent again (a conflict then means accepted).
                         self.retry_later(key, &e);
                         if self.live[key].submit_tries >= SUBMIT_TRIES {
@@ -247,18 +256,18 @@ impl Dispatcher<'_> {
                     ErrorClass::RateLimited { .. } | ErrorClass::Transient => {
                         let tries = self.live[key].submit_tries + 1;
                         let retryable = tries < SUBMIT_TRIES;
-                        self.not_accepted(key, attempt, &class, &message, retryable)?;
+                        self.not_accepted(key, attempt, class, &message, retryable)?;
                         if retryable {
                             self.retry_later(key, &e);
                         } else {
-                            self.failed(key, None, &class, message)?;
+                            self.failed(key, None, class, message)?;
                         }
                     }
                     // Nothing was accepted and the job stays pending; the provider (no
                     // credits) or the whole run (a refused key) stops.
                     ErrorClass::Billing | ErrorClass::Auth => {
                         let auth = e.class == ErrorClass::Auth;
-                        self.not_accepted(key, attempt, &class, &message, true)?;
+                        self.not_accepted(key, attempt, class, &message, true)?;
                         if auth {
                             self.key_refused(p, &message);
                         } else if !self.halted.contains_key(&p) {
@@ -269,7 +278,7 @@ impl Dispatcher<'_> {
                         }
                     }
                     ErrorClass::Rejected | ErrorClass::ContentBlocked | ErrorClass::Failed | ErrorClass::Gone => {
-                        self.failed(key, None, &class, message)?;
+                        self.failed(key, None, class, message)?;
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! outcome.
 
 use super::*;
+use crate::run::report::ClipStatus;
 
 impl Dispatcher<'_> {
     pub(super) fn refresh_report(&mut self, force: bool) -> std::io::Result<()> {
@@ -33,10 +34,10 @@ impl Dispatcher<'_> {
             let js = self.state.jobs.get(&job.key);
             for v in &job.variants {
                 match crate::run::report::clip_status(js, *v) {
-                    "done" => s.clips_done += 1,
-                    "failed" => s.failed += 1,
-                    "in_doubt" => s.in_doubt += 1,
-                    _ => {}
+                    ClipStatus::Done => s.clips_done += 1,
+                    ClipStatus::Failed => s.failed += 1,
+                    ClipStatus::InDoubt => s.in_doubt += 1,
+                    ClipStatus::Pending | ClipStatus::Running => {}
                 }
             }
             if let Some(js) = js {
@@ -53,7 +54,7 @@ impl Dispatcher<'_> {
     pub(super) fn outcome(&self) -> Outcome {
         let unfinished = self.ctx.plan.jobs.iter().any(|job| {
             let js = self.state.jobs.get(&job.key);
-            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != "done")
+            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != ClipStatus::Done)
         });
         // Every clip in: the night is done, whatever stopped new work meanwhile.
         if !unfinished {
