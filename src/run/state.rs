@@ -88,6 +88,9 @@ pub struct JobState {
     pub task_uuid: Option<Uuid>,
     /// The accepted remote task, kept after a failure so a later run can collect it.
     pub task: Option<RemoteTask>,
+    /// The attempt whose submit was accepted last: an intent of a later attempt is
+    /// unanswered (or was refused) even though `task` holds an earlier one.
+    pub accepted_attempt: Option<u32>,
     pub clips: BTreeMap<u32, ClipState>,
     pub submitted_at: Option<String>,
     pub completed_at: Option<String>,
@@ -103,6 +106,7 @@ impl JobState {
             attempts: 0,
             task_uuid: None,
             task: None,
+            accepted_attempt: None,
             clips: BTreeMap::new(),
             submitted_at: None,
             completed_at: None,
@@ -119,6 +123,13 @@ impl JobState {
             return Some(*v);
         }
         variants.iter().copied().find(|v| self.clips.get(v).is_none_or(|c| c.clip.is_none()))
+    }
+
+    /// The idempotency key of the job's latest submit when that submit was never
+    /// accepted: it may have reached the provider (a kill can cut the answer off), so
+    /// only this key may be sent again, never a new one.
+    pub fn unaccepted_task_uuid(&self) -> Option<Uuid> {
+        self.task_uuid.filter(|_| self.accepted_attempt != Some(self.attempts))
     }
 
     /// Whether the job holds takes, or may still yield some: accepted, perhaps
@@ -248,9 +259,10 @@ impl RunState {
                 j.submitted_at = Some(at.clone());
                 j.error = None;
             }
-            Record::Accepted { key, task, .. } => {
+            Record::Accepted { key, task, attempt, .. } => {
                 let j = self.job_mut(key);
                 j.task = Some(task.clone());
+                j.accepted_attempt = Some(*attempt);
                 j.phase = Phase::Running;
             }
             Record::NotAccepted { key, class, message, retryable, .. } => {

@@ -192,15 +192,18 @@ impl Dispatcher<'_> {
         // Runware: the same taskUUID until it is accepted. A resend
         // answered 5xx or 429 says nothing of an earlier send of it that a kill left
         // unanswered (which may have been billed); only the same taskUUID is safe.
+        // Idempotent providers: the same key until it is accepted. A resend answered
+        // 5xx or 429 says nothing of an earlier send of it that a kill left unanswered
+        // (which may have been billed); only the same key is safe. That holds after a
+        // failed task is given another chance too: its new key is kept until accepted.
         if self.idempotent(key)
-            && js.task.is_none()
-            && let Some(task_uuid) = js.task_uuid
+            && let Some(task_uuid) = js.unaccepted_task_uuid()
         {
+            let attempt = js.attempts;
             match js.phase {
-                Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((js.attempts, task_uuid))),
+                Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((attempt, task_uuid))),
                 _ => {
-                    // Pending or failed before any acceptance: the intent is written again.
-                    let attempt = js.attempts;
+                    // Pending or failed before this key was accepted: the intent is written again.
                     self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
                     return Ok(Some((attempt, task_uuid)));
                 }
