@@ -36,6 +36,10 @@ impl PriceSource {
 pub struct Job {
     /// Hash of everything that shapes the job's output; resume matches on it.
     pub key: String,
+    /// Hash of everything that shapes the shot's takes except which variants: jobs
+    /// that share it are takes of one version of the shot (a new version is an edit).
+    #[serde(skip)]
+    pub render_key: String,
     #[serde(rename = "shot")]
     pub shot_id: String,
     /// The clip numbers (from 1) this job produces.
@@ -105,8 +109,57 @@ impl Plan {
                 jobs.extend((1..=shot.number_results).map(|v| job(index, shot, vec![v], 1, price)));
             }
         }
-        let mut totals = Totals { shots: manifest.shots.len(), jobs: jobs.len(), ..Totals::default() };
-        for j in &jobs {
+        let totals = Totals::of(manifest.shots.len(), &jobs);
+        Plan { jobs, totals }
+    }
+
+    /// Keeps the takes already rendered (or under way) for a shot's current version:
+    /// where a job that renders several results (Runware) is new only because the
+    /// shot asks for more results than before, the earlier jobs stay in the plan with
+    /// their keys and a new job renders just the missing variants. `existing` gives,
+    /// for a render key, the journaled jobs of it that hold or may still yield takes
+    /// (key and variants). Asking for fewer results keeps every earlier take.
+    pub fn keep_takes(&mut self, manifest: &Manifest, existing: &dyn Fn(&str) -> Vec<(String, Vec<u32>)>) {
+        let mut jobs = Vec::with_capacity(self.jobs.len());
+        for job in std::mem::take(&mut self.jobs) {
+            let earlier = if job.provider.batches_results() { existing(&job.render_key) } else { Vec::new() };
+            if earlier.is_empty() || earlier.iter().any(|(k, _)| *k == job.key) {
+                jobs.push(job);
+                continue;
+            }
+            let shot = &manifest.shots[job.shot_index];
+            let covered: Vec<u32> = earlier.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+            let missing: Vec<u32> = job.variants.iter().copied().filter(|v| !covered.contains(v)).collect();
+            for (key, variants) in earlier {
+                let n = variants.len() as u32;
+                jobs.push(Job { key, variants, number_results: n, estimated_cost_usd: scaled(&job, n), ..job.clone() });
+            }
+            if !missing.is_empty() {
+                let n = missing.len() as u32;
+                let key = job_key(shot, &missing);
+                jobs.push(Job {
+                    key,
+                    variants: missing,
+                    number_results: n,
+                    estimated_cost_usd: scaled(&job, n),
+                    ..job
+                });
+            }
+        }
+        self.totals = Totals::of(self.totals.shots, &jobs);
+        self.jobs = jobs;
+    }
+}
+
+/// A job's estimate for `n` of its results.
+fn scaled(job: &Job, n: u32) -> Option<f64> {
+    job.estimated_cost_usd.map(|usd| round_cents(usd / f64::from(job.number_results.max(1)) * f64::from(n)))
+}
+
+impl Totals {
+    fn of(shots: usize, jobs: &[Job]) -> Totals {
+        let mut totals = Totals { shots, jobs: jobs.len(), ..Totals::default() };
+        for j in jobs {
             totals.clips += j.number_results;
             match j.estimated_cost_usd {
                 Some(usd) => totals.estimated_cost_usd += usd,
@@ -114,7 +167,7 @@ impl Plan {
             }
         }
         totals.estimated_cost_usd = round_cents(totals.estimated_cost_usd);
-        Plan { jobs, totals }
+        totals
     }
 }
 
@@ -142,6 +195,7 @@ fn job(
     let (price, price_source) = (price.map(|p| p.0), price.map(|p| p.1));
     Job {
         key: job_key(shot, &variants),
+        render_key: render_key(shot),
         shot_id: shot.id.clone(),
         variants,
         provider: shot.provider,
@@ -173,8 +227,26 @@ fn key_resolution(shot: &Shot) -> Resolution {
 /// touching a file without changing it keeps the key. No provider here takes a seed
 /// for MiniMax models, so the seed is recorded as absent.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
+    let mut material = key_material(shot);
+    material["variants"] = serde_json::json!(variants);
+    digest(&material)
+}
+
+/// The key of what the shot renders, whichever variants: [`job_key`]'s material
+/// without the variants.
+pub fn render_key(shot: &Shot) -> String {
+    digest(&key_material(shot))
+}
+
+fn digest(material: &serde_json::Value) -> String {
+    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
+    let digest = Sha256::digest(material.to_string().as_bytes());
+    hex::encode(&digest[..16])
+}
+
+fn key_material(shot: &Shot) -> serde_json::Value {
     let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
-    let material = serde_json::json!({
+    serde_json::json!({
         "v": KEY_VERSION,
         "shot": shot.id,
         "provider": shot.provider,
@@ -187,12 +259,8 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
         "duration": shot.duration,
         "fps": shot.model.fps,
         "promptOptimizer": shot.prompt_optimizer,
-        "variants": variants,
         "seed": null,
-    });
-    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
-    let digest = Sha256::digest(material.to_string().as_bytes());
-    hex::encode(&digest[..16])
+    })
 }
 
 #[cfg(test)]

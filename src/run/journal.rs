@@ -36,6 +36,104 @@ pub struct JobDef {
     /// The prompt as sent (camera moves appended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// The shot's version this job renders takes of (from 1; a shot edited after it
+    /// rendered gets the next one, so its paid takes keep their files). Journals
+    /// written before versions existed hold version 1 only.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// The plan's render key: jobs sharing it are takes of one version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_key: Option<String>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl JobDef {
+    /// What the journal keeps of a planned job, as version `version` of its shot.
+    pub fn of(job: &crate::plan::Job, version: u32) -> JobDef {
+        JobDef {
+            shot: job.shot_id.clone(),
+            variants: job.variants.clone(),
+            provider: job.provider,
+            model: job.model.id.to_owned(),
+            resolution: job.resolution.name().to_owned(),
+            duration: job.duration,
+            fps: job.fps,
+            number_results: job.number_results,
+            estimated_cost_usd: job.estimated_cost_usd,
+            version,
+            render_key: Some(job.render_key.clone()),
+            price_source: job.price_source,
+            unit_price_usd: job.unit_price_usd,
+            prompt: job.prompt.clone(),
+        }
+    }
+}
+
+/// Why a submit was not accepted, or a job or clip ended without a result: the
+/// provider's error class, or one of the runner's own. Spelled in the journal and
+/// the report as shotlist always spelled it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailClass {
+    RateLimited,
+    Transient,
+    InDoubt,
+    Rejected,
+    ContentBlocked,
+    Billing,
+    Auth,
+    /// The provider ran the task and it failed (not billed).
+    Failed,
+    /// The provider no longer knows the task (accepted, then expired).
+    Gone,
+    /// A clip seen could not be downloaded; a later run tries again, never resubmits.
+    Download,
+    /// No result by the local deadline; the remote task is kept for a later run.
+    TimedOut,
+}
+
+impl FailClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailClass::RateLimited => "rate_limited",
+            FailClass::Transient => "transient",
+            FailClass::InDoubt => "in_doubt",
+            FailClass::Rejected => "rejected",
+            FailClass::ContentBlocked => "content_blocked",
+            FailClass::Billing => "billing",
+            FailClass::Auth => "auth",
+            FailClass::Failed => "failed",
+            FailClass::Gone => "gone",
+            FailClass::Download => "download",
+            FailClass::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl std::fmt::Display for FailClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<&crate::provider::ErrorClass> for FailClass {
+    fn from(c: &crate::provider::ErrorClass) -> FailClass {
+        use crate::provider::ErrorClass as E;
+        match c {
+            E::RateLimited { .. } => FailClass::RateLimited,
+            E::Transient => FailClass::Transient,
+            E::InDoubt => FailClass::InDoubt,
+            E::Rejected => FailClass::Rejected,
+            E::ContentBlocked => FailClass::ContentBlocked,
+            E::Billing => FailClass::Billing,
+            E::Auth => FailClass::Auth,
+            E::Failed => FailClass::Failed,
+            E::Gone => FailClass::Gone,
+        }
+    }
 }
 
 /// One line of the journal.
@@ -54,7 +152,7 @@ pub enum Record {
     Accepted { key: String, attempt: u32, task: RemoteTask, replayed: bool, at: String },
     /// The provider answered the submit without accepting it; `retryable` says
     /// whether it will be sent again.
-    NotAccepted { key: String, attempt: u32, class: String, message: String, retryable: bool, at: String },
+    NotAccepted { key: String, attempt: u32, class: FailClass, message: String, retryable: bool, at: String },
     /// The submit's outcome is unknown: the task may exist and be billed (fsynced).
     InDoubt { key: String, attempt: u32, message: String, at: String },
     /// A finished clip, as the provider described it.
@@ -62,7 +160,7 @@ pub enum Record {
     /// The clip's file is complete under its final name (fsynced).
     Downloaded { key: String, variant: u32, file: String, sha256: String, bytes: u64, at: String },
     /// The job (or one clip of it) ended without a result (fsynced).
-    Failed { key: String, variant: Option<u32>, class: String, message: String, at: String },
+    Failed { key: String, variant: Option<u32>, class: FailClass, message: String, at: String },
 }
 
 impl Record {

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use super::journal::JobDef;
 use super::state::{JobState, Phase, RunState};
+use crate::catalog::Resolution;
 use crate::plan::{Job, Plan, PriceSource};
 
 /// The columns, in the contract's order.
@@ -43,6 +45,10 @@ pub struct Row {
     /// Whether review marked the take as a select (`yes`); empty until then.
     #[serde(serialize_with = "yes_no", deserialize_with = "read_yes_no", default)]
     pub selected: Option<bool>,
+    /// The shot's version the take belongs to (from 1; an edited shot renders the next).
+    pub version: u32,
+    /// `yes` for a take of the current manifest, empty for an earlier version's.
+    pub current: String,
 }
 
 /// Where a clip's cost comes from (the report's `cost_source`).
@@ -99,21 +105,62 @@ fn read_yes_no<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D
     })
 }
 
-/// The row status of one clip.
-pub fn clip_status(job: Option<&JobState>, variant: u32) -> &'static str {
-    let Some(job) = job else { return "pending" };
+/// Where one clip stands, as the report's `status` column spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClipStatus {
+    Done,
+    Failed,
+    InDoubt,
+    Pending,
+    Running,
+}
+
+impl ClipStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClipStatus::Done => "done",
+            ClipStatus::Failed => "failed",
+            ClipStatus::InDoubt => "in_doubt",
+            ClipStatus::Pending => "pending",
+            ClipStatus::Running => "running",
+        }
+    }
+}
+
+impl std::fmt::Display for ClipStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// Readers of the report (and its tests) hold the status as text.
+impl PartialEq<&str> for ClipStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl PartialEq<String> for ClipStatus {
+    fn eq(&self, other: &String) -> bool {
+        self.name() == other
+    }
+}
+
+/// Where one clip stands, from its job's state.
+pub fn clip_status(job: Option<&JobState>, variant: u32) -> ClipStatus {
+    let Some(job) = job else { return ClipStatus::Pending };
     let clip = job.clips.get(&variant);
     if clip.is_some_and(|c| c.file.is_some()) {
-        return "done";
+        return ClipStatus::Done;
     }
     if clip.is_some_and(|c| c.failed.is_some()) {
-        return "failed";
+        return ClipStatus::Failed;
     }
     match &job.phase {
-        Phase::Pending => "pending",
-        Phase::Submitting { .. } | Phase::Running | Phase::Done => "running",
-        Phase::InDoubt { .. } => "in_doubt",
-        Phase::Failed { .. } => "failed",
+        Phase::Pending => ClipStatus::Pending,
+        Phase::Submitting { .. } | Phase::Running | Phase::Done => ClipStatus::Running,
+        Phase::InDoubt { .. } => ClipStatus::InDoubt,
+        Phase::Failed(_) => ClipStatus::Failed,
     }
 }
 
@@ -122,13 +169,22 @@ pub fn clip_status(job: Option<&JobState>, variant: u32) -> &'static str {
 /// else the plan's), so totals match what is billed; `(None, None)` when no price is
 /// known. `None` for a clip not delivered (nothing billed).
 pub fn clip_cost(job: &Job, js: Option<&JobState>, variant: u32) -> Option<(Option<f64>, Option<CostSource>)> {
+    let def = js.and_then(|j| j.def.as_ref());
+    let known =
+        def.and_then(|d| d.price_source.zip(d.unit_price_usd)).or_else(|| job.price_source.zip(job.unit_price_usd));
+    cost_at(known, js, variant)
+}
+
+/// A clip's cost given the price the run knew for it (see [`clip_cost`]).
+fn cost_at(
+    known: Option<(PriceSource, f64)>,
+    js: Option<&JobState>,
+    variant: u32,
+) -> Option<(Option<f64>, Option<CostSource>)> {
     let clip = js.and_then(|j| j.clips.get(&variant)).and_then(|c| c.clip.as_ref())?;
     if let Some(reported) = clip.cost_usd {
         return Some((Some(reported), Some(CostSource::Reported)));
     }
-    let def = js.and_then(|j| j.def.as_ref());
-    let known =
-        def.and_then(|d| d.price_source.zip(d.unit_price_usd)).or_else(|| job.price_source.zip(job.unit_price_usd));
     Some(match known {
         Some((source, usd)) => (Some(usd), Some(source.into())),
         None => (None, None),
@@ -160,17 +216,17 @@ impl Money {
     }
 }
 
-/// Per provider, what the plan's delivered clips cost.
-pub fn money(plan: &Plan, state: &RunState) -> std::collections::BTreeMap<crate::catalog::Provider, Money> {
+/// Per provider, what the delivered clips of these rows cost (every version's
+/// takes: earlier ones were paid for too).
+pub fn money(rows: &[Row]) -> std::collections::BTreeMap<crate::catalog::Provider, Money> {
     let mut out: std::collections::BTreeMap<crate::catalog::Provider, Money> = Default::default();
-    for job in &plan.jobs {
-        let js = state.jobs.get(&job.key);
-        let m = out.entry(job.provider).or_default();
-        for &v in &job.variants {
-            if let Some(cost) = clip_cost(job, js, v) {
-                m.add(cost);
-            }
+    for r in rows {
+        let Some(p) = crate::catalog::Provider::parse(&r.provider) else { continue };
+        // A clip the provider delivered has its URL; only those are billed.
+        if r.video_url.is_empty() && r.cost_usd.is_none() {
+            continue;
         }
+        out.entry(p).or_default().add((r.cost_usd, r.cost_source));
     }
     for m in out.values_mut() {
         m.reported_usd = round4(m.reported_usd) + 0.0;
@@ -179,72 +235,115 @@ pub fn money(plan: &Plan, state: &RunState) -> std::collections::BTreeMap<crate:
     out
 }
 
-/// The rows for a plan, in plan order.
+/// The rows for a plan, in plan order, each shot's takes of earlier versions (kept on
+/// disk, paid for) before its current ones; takes of shots no longer in the plan last.
 pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
-    let mut out = Vec::new();
-    for job in &plan.jobs {
-        let js = state.jobs.get(&job.key);
-        for &variant in &job.variants {
-            out.push(row(job, js, variant));
+    let planned: std::collections::HashSet<&str> = plan.jobs.iter().map(|j| j.key.as_str()).collect();
+    let mut earlier: std::collections::BTreeMap<&str, Vec<(&str, &JobDef, &JobState)>> = Default::default();
+    for (key, js) in &state.jobs {
+        if let Some(def) = &js.def
+            && !planned.contains(key.as_str())
+            && js.clips.values().any(|c| c.clip.is_some())
+        {
+            earlier.entry(def.shot.as_str()).or_default().push((key, def, js));
         }
+    }
+    for list in earlier.values_mut() {
+        list.sort_by_key(|(_, def, _)| (def.version, def.variants.first().copied()));
+    }
+    let mut out = Vec::new();
+    let mut shot_done = std::collections::HashSet::new();
+    for job in &plan.jobs {
+        if shot_done.insert(job.shot_id.as_str()) {
+            for (key, def, js) in earlier.remove(job.shot_id.as_str()).unwrap_or_default() {
+                out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
+            }
+        }
+        let js = state.jobs.get(&job.key);
+        let mut def = js
+            .and_then(|j| j.def.clone())
+            .unwrap_or_else(|| JobDef::of(job, state.version_for(&job.shot_id, &job.render_key)));
+        // A journal written before prices and prompts were recorded: the plan knows them
+        // (same key, same job).
+        if def.price_source.is_none() {
+            (def.price_source, def.unit_price_usd) = (job.price_source, job.unit_price_usd);
+        }
+        if def.prompt.is_none() {
+            def.prompt.clone_from(&job.prompt);
+        }
+        def.resolution = job.resolution.name().to_owned();
+        out.extend(job.variants.iter().map(|v| row(&job.key, &def, js, *v, true)));
+    }
+    for (key, def, js) in earlier.into_values().flatten() {
+        out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
     }
     out
 }
 
-fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
+fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bool) -> Row {
     let clip_state = js.and_then(|j| j.clips.get(&variant));
     let clip = clip_state.and_then(|c| c.clip.as_ref());
     let file = clip_state.and_then(|c| c.file.as_ref());
+    let caps = crate::provider::capabilities(def.provider);
     let (w, h) = match (clip.and_then(|c| c.width), clip.and_then(|c| c.height)) {
         (Some(w), Some(h)) => (Some(w), Some(h)),
-        _ if job.provider == crate::catalog::Provider::Runware => {
-            let (w, h) = job.resolution.runware_size();
-            (Some(w), Some(h))
-        }
+        // Runware is told the size: it is known before the clip is.
+        _ if caps.sized_by_request => match Resolution::parse(&def.resolution) {
+            Some(r) => {
+                let (w, h) = r.runware_size();
+                (Some(w), Some(h))
+            }
+            None => (None, None),
+        },
         _ => (None, None),
     };
     let status = clip_status(js, variant);
-    let (cost_usd, cost_source) = clip_cost(job, js, variant).unwrap_or((None, None));
+    let (cost_usd, cost_source) =
+        cost_at(def.price_source.zip(def.unit_price_usd), js, variant).unwrap_or((None, None));
     let error = match status {
-        "failed" | "in_doubt" | "pending" => {
-            clip_state.and_then(|c| c.failed.clone()).or_else(|| js.and_then(|j| j.error.clone())).unwrap_or_default()
-        }
-        _ => String::new(),
+        ClipStatus::Failed | ClipStatus::InDoubt | ClipStatus::Pending => clip_state
+            .and_then(|c| c.failed.as_ref().map(|f| f.to_string()))
+            .or_else(|| js.and_then(|j| j.error.clone()))
+            .unwrap_or_default(),
+        ClipStatus::Done | ClipStatus::Running => String::new(),
     };
     Row {
-        shot_id: job.shot_id.clone(),
+        shot_id: def.shot.clone(),
         variant,
-        provider: job.provider.name().to_owned(),
-        model: job.model.id.to_owned(),
-        job_key: job.key.clone(),
+        provider: def.provider.name().to_owned(),
+        model: def.model.clone(),
+        job_key: key.to_owned(),
+        // Only an idempotency key the provider honours means anything to a reader.
         task_uuid: js
             .and_then(|j| j.task_uuid)
-            .filter(|_| job.provider == crate::catalog::Provider::Runware)
+            .filter(|_| caps.idempotent_submit)
             .map(|u| u.to_string())
             .unwrap_or_default(),
         provider_task_id: js.and_then(|j| j.task.as_ref()).map(|t| t.id.clone()).unwrap_or_default(),
-        status: status.to_owned(),
+        status: status.name().to_owned(),
         seed: clip.and_then(|c| c.seed),
         video_url: clip.map(|c| c.video_url.clone()).unwrap_or_default(),
         file: file.map(|f| f.file.clone()).unwrap_or_default(),
         sha256: file.map(|f| f.sha256.clone()).unwrap_or_default(),
         cost_usd,
-        estimated_cost_usd: job.estimated_cost_usd.map(|c| round4(c / f64::from(job.number_results.max(1)))),
+        estimated_cost_usd: def.estimated_cost_usd.map(|c| round4(c / f64::from(def.number_results.max(1)))),
         width: w,
         height: h,
-        duration_s: Some(job.duration),
-        fps: Some(job.fps),
+        duration_s: Some(def.duration),
+        fps: Some(def.fps),
         attempts: js.map_or(0, |j| j.attempts),
         submitted_at: js.and_then(|j| j.submitted_at.clone()).unwrap_or_default(),
         completed_at: file
             .map(|f| f.at.clone())
-            .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == "failed"))
+            .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == ClipStatus::Failed))
             .unwrap_or_default(),
         error,
         cost_source,
-        resolution: job.resolution.name().to_owned(),
-        prompt: job.prompt.clone().unwrap_or_default(),
+        resolution: def.resolution.clone(),
+        prompt: def.prompt.clone().unwrap_or_default(),
         selected: None,
+        version: def.version.max(1),
+        current: if current { "yes".into() } else { String::new() },
     }
 }
 
@@ -272,7 +371,7 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
 }
 
 /// The header line, for an empty report.
-pub const HEADER: [&str; 26] = [
+pub const HEADER: [&str; 28] = [
     "shot_id",
     "variant",
     "provider",
@@ -299,6 +398,8 @@ pub const HEADER: [&str; 26] = [
     "resolution",
     "prompt",
     "selected",
+    "version",
+    "current",
 ];
 
 #[cfg(test)]

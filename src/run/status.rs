@@ -33,7 +33,7 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
         eprint!("{}", invalid.render(crate::term::use_color()));
         exit::code(exit::INVALID)
     })?;
-    let plan = Plan::new(&loaded.manifest);
+    let mut plan = Plan::new(&loaded.manifest);
     let out = crate::outdir::out_dir(&loaded, args.out.as_deref(), args.rehearse);
     let path = out.join("state.jsonl");
     let state = if path.exists() {
@@ -45,6 +45,7 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
     } else {
         RunState::default()
     };
+    state.keep_takes(&mut plan, &loaded.manifest);
     Ok((plan, out, state))
 }
 
@@ -62,14 +63,17 @@ pub fn status(args: StatusArgs) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let rows = report::rows(&plan, &state);
+    let all_rows = report::rows(&plan, &state);
+    let earlier = all_rows.iter().filter(|r| r.current.is_empty()).count();
+    // The counts are of the current manifest's takes; earlier versions' are kept aside.
+    let rows: Vec<&report::Row> = all_rows.iter().filter(|r| !r.current.is_empty()).collect();
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     let mut by_provider: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for r in &rows {
         *counts.entry(r.status.clone()).or_default() += 1;
         *by_provider.entry(r.provider.clone()).or_default().entry(r.status.clone()).or_default() += 1;
     }
-    let money = report::money(&plan, &state);
+    let money = report::money(&all_rows);
     let total = total_money(&money);
     let problems: Vec<ShotLine> = rows
         .iter()
@@ -94,6 +98,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
             "money": money,
             "estimatedUsd": plan.totals.estimated_cost_usd,
             "problems": problems,
+            "earlierTakes": earlier,
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("status serialises"));
         return exit::code(exit::OK);
@@ -114,6 +119,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
         println!("  {p}: {}; {}", parts.join(", "), money_line(&m));
     }
     println!("  total: {} (estimate ${:.2})", money_line(&total), plan.totals.estimated_cost_usd);
+    if earlier > 0 {
+        println!("  {earlier} take(s) of earlier versions kept on disk (listed in report.csv, `current` empty)");
+    }
     for p in problems.iter().take(50) {
         println!("  {} #{} ({}) {}: {}", p.shot, p.variant, p.provider, p.status, p.error);
     }

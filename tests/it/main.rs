@@ -13,4 +13,5 @@ mod proof;
 mod run;
 mod screen;
 mod sim;
+mod takes;
 mod util;

@@ -349,7 +349,7 @@ async fn a_failed_job_with_clips_seen_is_collected_not_sent_again() {
     j.append(&Record::Failed {
         key,
         variant: None,
-        class: "failed".into(),
+        class: journal::FailClass::Failed,
         message: "the render failed after its results".into(),
         at: journal::now(),
     })
@@ -359,4 +359,60 @@ async fn a_failed_job_with_clips_seen_is_collected_not_sent_again() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(night.sim.ledger().count(Provider::Runware), 1, "billed once: not sent again");
     assert_eq!(assert_files_match(&night, "out"), 2, "both clips fetched from the first task");
+}
+
+/// Regression (found by the crash loop): a Runware job whose task failed was given
+/// another chance under a new taskUUID; a kill after that send and before its answer
+/// left the intent unanswered, and the next run sent yet another taskUUID, so the
+/// job was billed twice. The unanswered key is the only one ever sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_after_a_failed_task_keeps_its_task_uuid_across_a_kill() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", &mixed_manifest(2, 0, 0).replace("numberResults: 2", "numberResults: 1"));
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    assert_eq!(night.run(&args).await.status.code(), Some(0));
+    // As a kill would leave it: the task failed (nothing seen), then a new attempt's
+    // intent was written and sent, and the run died before the answer.
+    let path = night.out("out").join("state.jsonl");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"t\":\"downloaded\"") && !l.contains("\"t\":\"clip\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, &kept).unwrap();
+    std::fs::remove_dir_all(night.out("out").join("rw000")).unwrap();
+    let recs = records(&night, "out");
+    let run_id = recs.iter().find_map(|r| if let Record::Header { run_id, .. } = r { Some(*run_id) } else { None });
+    let key = recs
+        .iter()
+        .find_map(|r| if let Record::Job { key, def } = r { (def.shot == "rw000").then(|| key.clone()) } else { None })
+        .unwrap();
+    let second = shotlist::run::dispatcher::task_uuid(run_id.unwrap(), &key, 2);
+    let mut j = journal::Journal::open(&path, kept.len() as u64).unwrap();
+    j.append(&Record::Failed {
+        key: key.clone(),
+        variant: None,
+        class: journal::FailClass::Failed,
+        message: "the render failed".into(),
+        at: journal::now(),
+    })
+    .unwrap();
+    j.append(&Record::Intent { key: key.clone(), attempt: 2, task_uuid: second, at: journal::now() }).unwrap();
+    drop(j);
+    let out = night.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let accepted: Vec<String> = records(&night, "out")
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Accepted { key: k, task, .. } if k == key => Some(task.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepted.last(), Some(&second.to_string()), "the unanswered taskUUID was sent again: {accepted:?}");
+    let intents = records(&night, "out")
+        .iter()
+        .filter(|r| matches!(r, Record::Intent { key: k, attempt, .. } if *k == key && *attempt > 2))
+        .count();
+    assert_eq!(intents, 0, "no third taskUUID");
 }

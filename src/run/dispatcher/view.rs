@@ -2,6 +2,7 @@
 //! outcome.
 
 use super::*;
+use crate::run::report::ClipStatus;
 
 impl Dispatcher<'_> {
     pub(super) fn refresh_report(&mut self, force: bool) -> std::io::Result<()> {
@@ -35,10 +36,10 @@ impl Dispatcher<'_> {
             let m = money.entry(job.provider).or_default();
             for v in &job.variants {
                 match crate::run::report::clip_status(js, *v) {
-                    "done" => s.clips_done += 1,
-                    "failed" => s.failed += 1,
-                    "in_doubt" => s.in_doubt += 1,
-                    _ => {}
+                    ClipStatus::Done => s.clips_done += 1,
+                    ClipStatus::Failed => s.failed += 1,
+                    ClipStatus::InDoubt => s.in_doubt += 1,
+                    ClipStatus::Pending | ClipStatus::Running => {}
                 }
                 if let Some(cost) = crate::run::report::clip_cost(job, js, *v) {
                     m.add(cost);
@@ -79,24 +80,23 @@ impl Dispatcher<'_> {
     pub(super) fn outcome(&self) -> Outcome {
         let unfinished = self.ctx.plan.jobs.iter().any(|job| {
             let js = self.state.jobs.get(&job.key);
-            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != "done")
+            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != ClipStatus::Done)
         });
-        // A Ctrl-C once every clip is in interrupts nothing: the night is done.
-        if self.stopping && unfinished {
-            return Outcome::Interrupted;
+        // Every clip in: the night is done, whatever stopped new work meanwhile.
+        if !unfinished {
+            return Outcome::AllDone;
         }
-        if let Some(why) = &self.disk_halt {
-            return Outcome::Halted(why.clone());
-        }
-        if let Some(why) = &self.run_halt {
-            return Outcome::Halted(why.clone());
-        }
-        if self.budget_halt {
-            return Outcome::Halted("budget reached".into());
+        match &self.halt {
+            Some(Halt::Interrupted) => return Outcome::Interrupted,
+            Some(Halt::Budget(why) | Halt::Auth(why) | Halt::Disk(why)) => return Outcome::Halted(why.clone()),
+            None => {}
         }
         if let Some((p, why)) = self.halted.iter().next() {
             return Outcome::Halted(format!("{p}: {why}"));
         }
-        if unfinished { Outcome::Incomplete } else { Outcome::AllDone }
+        if let Some(why) = self.unpriced_under_budget() {
+            return Outcome::Halted(why);
+        }
+        Outcome::Incomplete
     }
 }
