@@ -8,7 +8,7 @@ use super::state::{JobState, Phase, RunState};
 use crate::plan::{Job, Plan};
 
 /// The columns, in the contract's order.
-#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub shot_id: String,
     pub variant: u32,
@@ -32,6 +32,9 @@ pub struct Row {
     pub submitted_at: String,
     pub completed_at: String,
     pub error: String,
+    /// `yes` for a take marked as a select in review (filled by [`write`] from selects.yaml).
+    #[serde(default)]
+    pub selected: String,
 }
 
 /// The row status of one clip.
@@ -113,6 +116,7 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
             .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == "failed"))
             .unwrap_or_default(),
         error,
+        selected: String::new(),
     }
 }
 
@@ -126,8 +130,10 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     let tmp = tempfile::Builder::new().prefix(".report").suffix(".part").tempfile_in(dir)?;
     {
         let mut w = csv::Writer::from_writer(tmp.as_file());
+        let selects = selected_marks(dir);
         for r in rows {
-            w.serialize(r).map_err(std::io::Error::other)?;
+            let selected = if selects.is_selected(&r.job_key, r.variant) { "yes" } else { "" };
+            w.serialize(Row { selected: selected.to_owned(), ..r.clone() }).map_err(std::io::Error::other)?;
         }
         if rows.is_empty() {
             w.write_record(HEADER)?;
@@ -139,8 +145,17 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The review marks of the out folder; a damaged selects.yaml leaves the column
+/// empty (with a warning) rather than stop a night's report.
+fn selected_marks(out: &Path) -> crate::selects::Selects {
+    crate::selects::load(out).unwrap_or_else(|e| {
+        eprintln!("shotlist: {e}; report.csv's `selected` column is left empty");
+        crate::selects::Selects::default()
+    })
+}
+
 /// The header line, for an empty report.
-pub const HEADER: [&str; 22] = [
+pub const HEADER: [&str; 23] = [
     "shot_id",
     "variant",
     "provider",
@@ -163,6 +178,7 @@ pub const HEADER: [&str; 22] = [
     "submitted_at",
     "completed_at",
     "error",
+    "selected",
 ];
 
 #[cfg(test)]
