@@ -34,7 +34,7 @@ pub struct ExportArgs {
 /// One event of the cut.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Clip(ClipEvent),
+    Clip(Box<ClipEvent>),
     /// A shot with no done take: a gap as long as the shot was meant to be.
     Gap {
         shot: String,
@@ -92,13 +92,13 @@ pub fn cut(c: &Campaign) -> Vec<Event> {
                     take.row.file, take.fps
                 );
             }
-            events.push(Event::Clip(ClipEvent {
+            events.push(Event::Clip(Box::new(ClipEvent {
                 take: take.clone(),
                 prompt: shot.prompt.clone(),
                 path,
                 selected: c.selects.is_selected(&take.row.job_key, take.row.variant),
                 media,
-            }));
+            })));
         }
     }
     events

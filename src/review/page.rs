@@ -25,7 +25,7 @@ h1 { font-size: 1.3em; margin: 0 0 .2em; }
 section.shot { margin-top: 1.5em; }
 h2 { font-size: 1.1em; margin: 0; font-family: ui-monospace, monospace; }
 .prompt { white-space: pre-wrap; margin: .2em 0 .6em; max-width: 70em; }
-.contact { max-width: 100%; display: block; margin-bottom: .6em; }
+.contact { max-width: 100%; max-height: 90px; display: block; margin-bottom: .6em; }
 .takes { display: flex; flex-wrap: wrap; gap: 1em; }
 .take { width: 340px; border: 2px solid #8884; border-radius: 6px; padding: .5em; outline: none; }
 .take:focus { box-shadow: 0 0 0 3px #48f8; }

@@ -31,9 +31,8 @@ struct Server {
 }
 
 impl Server {
-    fn campaign(&self) -> Result<Campaign, Response> {
+    fn campaign(&self) -> Result<Campaign, String> {
         super::open(&self.manifest, self.out.as_deref(), self.rehearse)
-            .map_err(|msg| (StatusCode::INTERNAL_SERVER_ERROR, msg).into_response())
     }
 }
 
@@ -141,7 +140,7 @@ fn check_origin(hosts: &[String], method: &Method, headers: &HeaderMap) -> Resul
 async fn index(State(server): State<Arc<Server>>) -> Response {
     let campaign = match server.campaign() {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(msg) => return (StatusCode::INTERNAL_SERVER_ERROR, msg).into_response(),
     };
     let posters = tokio::task::spawn_blocking(move || {
         let p = posters::make(&campaign);
@@ -158,7 +157,7 @@ async fn mark(State(server): State<Arc<Server>>, Json(req): Json<MarkRequest>) -
     let _one = server.write.lock().await;
     let campaign = match server.campaign() {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(msg) => return (StatusCode::INTERNAL_SERVER_ERROR, msg).into_response(),
     };
     let Some(take) = campaign.takes().find(|t| t.row.job_key == req.job && t.row.variant == req.variant) else {
         return (StatusCode::NOT_FOUND, "no such take in this campaign").into_response();
@@ -211,7 +210,7 @@ async fn mark(State(server): State<Arc<Server>>, Json(req): Json<MarkRequest>) -
 async fn file(State(server): State<Arc<Server>>, UrlPath(path): UrlPath<String>) -> Response {
     let campaign = match server.campaign() {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(msg) => return (StatusCode::INTERNAL_SERVER_ERROR, msg).into_response(),
     };
     let is_clip = campaign.takes().any(|t| t.file_exists && t.row.file == path);
     let is_image = !is_clip && path.ends_with(".jpg") && {

@@ -8,6 +8,7 @@ mod identity;
 mod invalid_manifests;
 mod plan;
 mod proof;
+mod review;
 mod run;
 mod sim;
 mod util;
