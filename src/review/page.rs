@@ -63,6 +63,8 @@ const SCRIPT: &str = r#"
     take.querySelector('.verdict').textContent = mark === 'select' ? 'SELECT' : mark === 'reject' ? 'rejected' : '';
     if (note !== undefined) take.querySelector('textarea').value = note;
     take.querySelector('.saved').textContent = msg || '';
+    var total = document.getElementById('total-selected');
+    if (total) total.textContent = document.querySelectorAll('.take.mark-select').length + ' selected';
   }
   function send(take, mark) {
     if (!live) return;
@@ -72,7 +74,7 @@ const SCRIPT: &str = r#"
     take.querySelector('.saved').textContent = 'saving...';
     fetch('api/mark', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: body})
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
-      .then(function (m) { show(take, m.mark, m.note, 'saved'); })
+      .then(function (m) { show(take, m.mark, m.note, 'saved'); take.dataset.savedNote = m.note; })
       .catch(function (e) { take.querySelector('.saved').textContent = 'NOT saved: ' + e.message; });
   }
   takes.forEach(function (take) {

@@ -165,6 +165,67 @@ fn post(url: &str, origin: &str, body: serde_json::Value) -> (u16, String) {
     })
 }
 
+/// Drives the served page in chromium (DevTools protocol): a click on take 2's
+/// Select, then on take 1 the keys `x` (reject) and `n`, a note, Esc (saves it).
+/// Returns once the page says each mark was saved; a screenshot of the page after.
+fn mark_in_browser(chromium: &Path, url: &str, key: &str) {
+    use headless_chrome::{Browser, LaunchOptions, protocol::cdp::Page::CaptureScreenshotFormatOption};
+    let proxy = std::ffi::OsStr::new("--proxy-server=127.0.0.1:9");
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium.to_path_buf()))
+        .headless(true)
+        .sandbox(false)
+        .window_size(Some((1280, 2000)))
+        .args(vec![proxy])
+        .idle_browser_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap();
+    let browser = Browser::new(options).expect("chromium starts under the DevTools protocol");
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+    tab.navigate_to(url).unwrap().wait_until_navigated().unwrap();
+    tab.wait_for_element(r#"body[data-ready="yes"]"#).unwrap();
+    let text = |sel: &str| -> String {
+        let js = format!("document.querySelector('{sel}').textContent");
+        tab.evaluate(&js, false).unwrap().value.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    };
+    let saved = |take: &str, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while text(&format!("#{take} .saved")) != "saved" {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the page never said saved ({:?})",
+                text(&format!("#{take} .saved"))
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (two, one) = (format!("take-{key}-2"), format!("take-{key}-1"));
+    tab.wait_for_element(&format!("#{two} button[data-act=select]")).unwrap().click().unwrap();
+    saved(&two, "click on Select");
+    tab.wait_for_element(&format!("#{two}.mark-select")).unwrap();
+    tab.wait_for_element(&format!("#{one}")).unwrap().focus().unwrap();
+    tab.press_key("x").unwrap();
+    saved(&one, "key x");
+    tab.wait_for_element(&format!("#{one}.mark-reject")).unwrap();
+    tab.press_key("n").unwrap();
+    tab.type_str("soft <focus> & late").unwrap();
+    tab.press_key("Escape").unwrap();
+    // The server's answer, as the page recorded it: the note it saved.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tab
+        .evaluate(&format!("document.querySelector('#{one}').dataset.savedNote"), false)
+        .unwrap()
+        .value
+        .is_none_or(|v| v != "soft <focus> & late")
+    {
+        assert!(Instant::now() < deadline, "the note was never acknowledged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
+    std::fs::write(root().join("target/review-served.png"), png).unwrap();
+}
+
 fn export_otio(dir: &Path, file: &str) -> serde_json::Value {
     let out = shotlist_in(dir, &["export", MANIFEST, "--rehearse", "--otio", file]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -227,13 +288,15 @@ fn review_page_in_chromium_shows_every_take_and_a_served_select_reaches_selects_
     let rows = read_report(&out.join("report.csv"));
     let take2 = rows.iter().find(|r| r["shot_id"] == "s010-platform" && r["variant"] == "2").unwrap();
     let key = take2["job_key"].clone();
-    let mark = serde_json::json!({"job": key, "variant": 2, "mark": "select", "note": "the <one> & only"});
-    let (code, body) = post(&url, "http://evil.example", mark.clone());
+    // Another origin is refused (a browser would send its own origin; forged here).
+    let forged = serde_json::json!({"job": key, "variant": 2, "mark": "select", "note": ""});
+    let (code, body) = post(&url, "http://evil.example", forged);
     assert_eq!(code, 403, "another origin is refused: {body}");
     assert!(!out.join("selects.yaml").exists(), "a refused request changes nothing");
-    let (code, body) = post(&url, url.trim_end_matches('/'), mark);
-    assert_eq!(code, 200, "{body}");
-    // Acknowledged, then killed at once: the mark is on disk.
+
+    // In the browser: a click selects take 2; keys reject take 1 and add a note.
+    mark_in_browser(&chromium, &url, &key);
+    // Acknowledged on the page, then the server is killed at once: the marks are on disk.
     server.kill().unwrap();
     let _ = server.wait();
 
@@ -241,7 +304,9 @@ fn review_page_in_chromium_shows_every_take_and_a_served_select_reaches_selects_
     assert!(selects.contains(&key) && selects.contains("mark: select"), "{selects}");
     let marks = shotlist::selects::load(&out).unwrap();
     assert!(marks.is_selected(&key, 2) && !marks.is_selected(&key, 1));
-    assert_eq!(marks.get(&key, 2).unwrap().note, "the <one> & only");
+    let one = marks.get(&key, 1).expect("take 1 is marked");
+    assert_eq!(one.mark, Some(shotlist::selects::Verdict::Reject));
+    assert_eq!(one.note, "soft <focus> & late");
     let selected: Vec<(String, String)> = read_report(&out.join("report.csv"))
         .iter()
         .filter(|r| r["selected"] == "yes")
@@ -260,7 +325,7 @@ fn review_page_in_chromium_shows_every_take_and_a_served_select_reaches_selects_
     let dom = headless(&chromium, profile.path(), &["--dump-dom"], &page);
     let tag = take_tags(&dom).into_iter().find(|t| t.contains(&format!("take-{key}-2"))).unwrap().to_owned();
     assert!(tag.contains("mark-select"), "{tag}");
-    assert!(dom.contains("the &lt;one&gt; &amp; only"), "the note, escaped");
+    assert!(dom.contains("soft &lt;focus&gt; &amp; late"), "the note, escaped");
 }
 
 #[test]
