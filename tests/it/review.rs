@@ -257,6 +257,14 @@ fn review_page_in_chromium_shows_every_take_and_a_served_select_reaches_selects_
     let dom = headless(&chromium, profile.path(), &["--dump-dom"], &page);
     check_dom(&dom, &out, "review.html");
     assert!(dom.contains(r#"data-mode="static""#));
+    // Posters and contact sheets exactly when ffmpeg is there; the page works either way.
+    let sheet = out.join("s010-platform/s010-platform_contact.jpg");
+    if shotlist::review::posters::ffmpeg().is_some() {
+        assert!(dom.contains(r#"poster="s010-platform/s010-platform_1.poster.jpg""#), "a poster per take");
+        assert!(sheet.is_file() && dom.contains(r#"src="s010-platform/s010-platform_contact.jpg""#));
+    } else {
+        assert!(!dom.contains("poster=") && !sheet.exists(), "no ffmpeg, no images");
+    }
 
     // ... and still after the out folder is copied elsewhere (relative links only).
     let copy = tempfile::tempdir().unwrap();
