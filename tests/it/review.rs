@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::util::{copy_tree, plan_json, read_report, root, shotlist_in, stderr};
+use super::util::{copy_tree, plan_json, proof_line, read_report, root, shotlist_in, stderr};
 
 const MANIFEST: &str = "manifests/example.yaml";
 const OUT: &str = "renders/spring-campaign-rehearsal";
@@ -334,6 +334,15 @@ fn review_page_in_chromium_shows_every_take_and_a_served_select_reaches_selects_
     let tag = take_tags(&dom).into_iter().find(|t| t.contains(&format!("take-{key}-2"))).unwrap().to_owned();
     assert!(tag.contains("mark-select"), "{tag}");
     assert!(dom.contains("soft &lt;focus&gt; &amp; late"), "the note, escaped");
+    proof_line(
+        "review",
+        "page in headless chromium, marks via --serve",
+        &format!(
+            "{} takes, {} <video>, 1 pending, 1 missing file; click + keys -> selects.yaml, report, export; target/review-page.png",
+            take_tags(&dom).len(),
+            dom.matches("<video").count()
+        ),
+    );
 }
 
 #[test]
@@ -403,4 +412,9 @@ fn exported_timeline_and_edl_read_back_in_opentimelineio() {
     let said = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
     assert!(check.status.success(), "{said}");
     assert_eq!(said.matches("otio_check: ok").count(), 2, "{said}");
+    proof_line(
+        "review",
+        "export read back by opentimelineio 0.18.1",
+        "9 clips + 2 gaps at 25 fps (.otio), cmx_3600 EDL",
+    );
 }
