@@ -109,7 +109,17 @@ fn allowed_hosts(local: SocketAddr) -> Vec<String> {
     if local.ip().is_loopback() {
         hosts.extend([format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")]);
     }
+    if local.ip().is_unspecified() {
+        // Bound to every interface (asked for): any of the machine's addresses, as an
+        // IP literal with this port. Hostnames stay refused (DNS rebinding).
+        hosts.push(format!("*:{port}"));
+    }
     hosts
+}
+
+fn host_allowed(hosts: &[String], host: &str) -> bool {
+    hosts.iter().any(|h| h == host)
+        || host.parse::<SocketAddr>().is_ok_and(|a| hosts.contains(&format!("*:{}", a.port())))
 }
 
 /// Refuses a request naming another host (Host), sent from another origin (Origin),
@@ -124,14 +134,13 @@ async fn same_origin(State(server): State<Arc<Server>>, request: Request, next: 
 fn check_origin(hosts: &[String], method: &Method, headers: &HeaderMap) -> Result<(), String> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
     let host = text(header::HOST).ok_or("no Host header")?;
-    if !hosts.contains(&host) {
+    if !host_allowed(hosts, &host) {
         return Err(format!("refused: Host {host} is not this server"));
     }
     match text(header::ORIGIN) {
-        Some(origin) => match origin.strip_prefix("http://") {
-            Some(h) if hosts.iter().any(|x| x == h) => Ok(()),
-            _ => Err(format!("refused: requests from {origin} are not allowed")),
-        },
+        // Same origin: the page was loaded from the host the request is sent to.
+        Some(origin) if origin == format!("http://{host}") => Ok(()),
+        Some(origin) => Err(format!("refused: requests from {origin} are not allowed")),
         None if method == Method::GET || method == Method::HEAD => Ok(()),
         None => Err("refused: a change must come from the review page (no Origin header)".into()),
     }
@@ -259,5 +268,11 @@ mod tests {
         assert!(!ok(Method::POST, &[("host", "127.0.0.1:8932"), ("origin", "http://evil.example")]));
         assert!(!ok(Method::POST, &[("host", "127.0.0.1:8932"), ("origin", "null")]), "file:// pages");
         assert!(!ok(Method::POST, &[("host", "127.0.0.1:8932")]), "a change without Origin");
+        assert!(!ok(Method::POST, &[("host", "127.0.0.1:8932"), ("origin", "http://localhost:8932")]), "cross-origin");
+        let any = allowed_hosts("0.0.0.0:8932".parse().unwrap());
+        let ok_any = |h: &[(&str, &str)]| check_origin(&any, &Method::POST, &headers(h)).is_ok();
+        assert!(ok_any(&[("host", "192.168.1.20:8932"), ("origin", "http://192.168.1.20:8932")]));
+        assert!(!ok_any(&[("host", "evil.example:8932"), ("origin", "http://evil.example:8932")]), "hostnames");
+        assert!(!ok_any(&[("host", "192.168.1.20:9999"), ("origin", "http://192.168.1.20:9999")]), "another port");
     }
 }
