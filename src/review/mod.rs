@@ -74,6 +74,8 @@ pub struct Take {
     pub file_exists: bool,
     /// The catalog's frame rate of the model.
     pub fps: u32,
+    /// The resolution asked for (`768p`).
+    pub resolution: &'static str,
 }
 
 /// One shot of the manifest with its takes.
@@ -138,7 +140,8 @@ fn read(
         RunState::default()
     };
     let selects = selects::load(dir).map_err(|e| e.to_string())?;
-    let fps: std::collections::HashMap<&str, u32> = plan.jobs.iter().map(|j| (j.key.as_str(), j.fps)).collect();
+    let jobs: std::collections::HashMap<&str, &crate::plan::Job> =
+        plan.jobs.iter().map(|j| (j.key.as_str(), j)).collect();
     let mut shots: Vec<ShotTakes> = shot_order
         .iter()
         .map(|id| ShotTakes { id: (*id).to_owned(), prompt: prompts[id].to_owned(), takes: Vec::new() })
@@ -148,7 +151,8 @@ fn read(
     for row in report::rows(plan, &state) {
         let status = TakeStatus::parse(&row.status);
         let file_exists = !row.file.is_empty() && dir.join(&row.file).is_file();
-        let take = Take { fps: fps.get(row.job_key.as_str()).copied().unwrap_or(24), status, file_exists, row };
+        let job = jobs[row.job_key.as_str()];
+        let take = Take { fps: job.fps, resolution: job.resolution.name(), status, file_exists, row };
         shots[index[&take.row.shot_id]].takes.push(take);
     }
     for s in &mut shots {

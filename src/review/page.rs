@@ -196,8 +196,8 @@ fn take_card(c: &Campaign, posters: &Posters, t: &Take) -> Markup {
         TakeStatus::Pending => "status-pending",
     };
     let size = match (r.width, r.height) {
-        (Some(w), Some(h)) => format!("{w}x{h}"),
-        _ => "unknown".into(),
+        (Some(w), Some(h)) => format!("{} ({w}x{h})", t.resolution),
+        _ => t.resolution.to_owned(),
     };
     let (cost, source) = match (r.cost_usd, r.estimated_cost_usd) {
         (Some(c), _) => (usd(c), "reported by the provider"),
@@ -258,7 +258,13 @@ mod tests {
             error: error.into(),
             ..Row::default()
         };
-        let take = |v, status: &str, st| Take { row: row(v, status), status: st, file_exists: true, fps: 24 };
+        let take = |v, status: &str, st| Take {
+            row: row(v, status),
+            status: st,
+            file_exists: true,
+            fps: 24,
+            resolution: "768p",
+        };
         let mut selects = Selects::default();
         selects.set(Mark {
             job: "k".into(),
