@@ -44,6 +44,10 @@ pub enum Command {
     Status(crate::run::status::StatusArgs),
     /// Rewrite report.csv from the state journal.
     Report(crate::run::status::StatusArgs),
+    /// Write review.html (every take of every shot); --serve: mark selects in a local page.
+    Review(crate::review::ReviewArgs),
+    /// Export the selects (else each shot's first done take) as an OTIO timeline or a CMX 3600 EDL.
+    Export(crate::export::ExportArgs),
     /// Run the local provider simulator (Runware, MiniMax and Segmind at their real paths).
     Sim(SimArgs),
     /// Print shell completions (source them from your shell's startup file).
@@ -90,6 +94,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => crate::run::run(args),
         Command::Status(args) => crate::run::status::status(args),
         Command::Report(args) => crate::run::status::rebuild_report(args),
+        Command::Review(args) => crate::review::review(args),
+        Command::Export(args) => crate::export::export(args),
     }
 }
 

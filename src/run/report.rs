@@ -10,7 +10,7 @@ use crate::catalog::Resolution;
 use crate::plan::{Job, Plan, PriceSource};
 
 /// The columns, in the contract's order.
-#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub shot_id: String,
     pub variant: u32,
@@ -357,8 +357,10 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     let tmp = super::download::temp_in(dir, ".report")?;
     {
         let mut w = csv::Writer::from_writer(tmp.as_file());
+        let selects = selected_marks(dir);
         for r in rows {
-            w.serialize(r).map_err(std::io::Error::other)?;
+            let selected = selects.is_selected(&r.job_key, r.variant).then_some(true);
+            w.serialize(Row { selected, ..r.clone() }).map_err(std::io::Error::other)?;
         }
         if rows.is_empty() {
             w.write_record(HEADER)?;
@@ -368,6 +370,15 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The review marks of the out folder; a damaged selects.yaml leaves the column
+/// empty (with a warning) rather than stop a night's report.
+fn selected_marks(out: &Path) -> crate::selects::Selects {
+    crate::selects::load(out).unwrap_or_else(|e| {
+        eprintln!("shotlist: {e}; report.csv's `selected` column is left empty");
+        crate::selects::Selects::default()
+    })
 }
 
 /// The header line, for an empty report.

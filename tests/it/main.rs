@@ -10,6 +10,7 @@ mod invalid_manifests;
 mod money;
 mod plan;
 mod proof;
+mod review;
 mod run;
 mod screen;
 mod sim;
