@@ -13,7 +13,9 @@ impl Dispatcher<'_> {
         let mut total = 0.0;
         for js in self.state.jobs.values() {
             let Some(def) = &js.def else { continue };
-            let unit = def.estimated_cost_usd.map(|usd| usd / f64::from(def.number_results.max(1)));
+            let unit = def
+                .unit_price_usd
+                .or_else(|| def.estimated_cost_usd.map(|usd| usd / f64::from(def.number_results.max(1))));
             let mut open = 0u32;
             for v in &def.variants {
                 match js.clips.get(v) {
@@ -33,7 +35,7 @@ impl Dispatcher<'_> {
         }
         for (key, l) in &self.live {
             if l.busy && self.state.jobs.get(key).is_none_or(|j| j.def.is_none()) {
-                total += self.ctx.job(key).estimated_cost_usd.unwrap_or(0.0);
+                total += self.ctx.job(key).worst_case_usd().unwrap_or(0.0);
             }
         }
         total
@@ -50,7 +52,7 @@ impl Dispatcher<'_> {
                 .variants
                 .iter()
                 .all(|v| crate::run::report::clip_status(js, *v) == crate::run::report::ClipStatus::Done);
-            if job.estimated_cost_usd.is_none() && !done && !shots.contains(&job.shot_id.as_str()) {
+            if job.worst_case_usd().is_none() && !done && !shots.contains(&job.shot_id.as_str()) {
                 shots.push(&job.shot_id);
             }
         }
@@ -84,7 +86,7 @@ impl Dispatcher<'_> {
         // A provider that honours our own idempotency key takes an unanswered submit again.
         let idempotent = self.idempotent(key);
         // Under a budget a job with no known price is never sent (DESIGN rule 6).
-        if self.ctx.budget_usd.is_some() && self.ctx.job(key).estimated_cost_usd.is_none() {
+        if self.ctx.budget_usd.is_some() && self.ctx.job(key).worst_case_usd().is_none() {
             return false;
         }
         match self.state.jobs.get(key).map(|j| &j.phase) {
@@ -118,7 +120,7 @@ impl Dispatcher<'_> {
             }
             if let Some(budget) = ctx.budget_usd {
                 // Priced: `may_submit` keeps unpriced jobs out under a budget.
-                let worst = ctx.job(key).estimated_cost_usd.unwrap_or(f64::INFINITY);
+                let worst = ctx.job(key).worst_case_usd().unwrap_or(f64::INFINITY);
                 if committed + worst > budget + 1e-9 {
                     let left = (budget - committed).max(0.0);
                     let why = format!(
