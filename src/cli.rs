@@ -76,13 +76,18 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "shotlist", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a closed pipe (`... | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "shotlist", &mut script);
+            let _ = std::io::stdout().write_all(&script);
             exit::code(exit::OK)
         }
         Command::Man => {
             let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
             match page.render(&mut std::io::stdout()) {
+                // `shotlist man | head`: a reader that stops early is not an error.
                 Ok(()) => exit::code(exit::OK),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::code(exit::OK),
                 Err(e) => {
                     eprintln!("shotlist man: {e}");
                     exit::code(exit::INVALID)
