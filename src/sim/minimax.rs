@@ -100,7 +100,9 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
     sim.accept(
         P,
         &task_id,
-        &format!("mm:{identity}:{task_id}"),
+        // Outcomes follow the body and how often it was sent, not the task id: ids
+        // count arrivals, whose order varies from run to run (same seed, same night).
+        &format!("mm:{identity}:{nth}"),
         model.id,
         1,
         size(resolution),
