@@ -84,7 +84,10 @@ impl Plan {
 }
 
 fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) -> Job {
-    let price = shot.model.price(shot.resolution, shot.duration);
+    let price = shot
+        .model
+        .price(shot.resolution, shot.duration)
+        .map(|p| p + crate::catalog::h3::reference_surcharge(shot.model, shot.references.images.len()));
     Job {
         key: job_key(shot, &variants),
         shot_id: shot.id.clone(),
@@ -111,7 +114,7 @@ fn round_cents(usd: f64) -> f64 {
 /// for MiniMax models, so the seed is recorded as absent.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
     let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
-    let material = serde_json::json!({
+    let mut material = serde_json::json!({
         "v": KEY_VERSION,
         "shot": shot.id,
         "provider": shot.provider,
@@ -127,6 +130,14 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
         "variants": variants,
         "seed": null,
     });
+    // H3 fields enter only when set, so the keys of shots without them (and the
+    // journals that hold them) stay as they were.
+    if let Some(ratio) = shot.ratio {
+        material["ratio"] = serde_json::json!(ratio);
+    }
+    if !shot.references.is_empty() {
+        material["references"] = shot.references.identities();
+    }
     // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
     let digest = Sha256::digest(material.to_string().as_bytes());
     hex::encode(&digest[..16])

@@ -120,6 +120,9 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         Mode::Subject => {
             body["subject_reference"] = json!([{"type": "character", "image": [image(&r.subject)]}]);
         }
+        Mode::Reference => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "references are sent by the v2 API (MiniMax H3)"));
+        }
     }
     if is_hailuo(&r.model_id) {
         body["duration"] = json!(r.duration);

@@ -110,6 +110,9 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
             body["last_frame_image"] = image(&r.last_frame);
         }
         Mode::Subject => body["subject_reference"] = image(&r.subject),
+        Mode::Reference => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Segmind takes no H3 references from shotlist"));
+        }
     }
     match slug {
         "hailuo-2.3" | "hailuo-2.3-fast" => {
