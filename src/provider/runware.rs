@@ -303,7 +303,7 @@ fn with_wait(class: ErrorClass, headers: &HeaderMap) -> ErrorClass {
 pub(crate) fn classify_submit(a: &Answer, uuid: &str) -> Result<Accepted, ProviderError> {
     let ok = (200..300).contains(&a.status);
     let accepted = |replayed| Accepted {
-        task: RemoteTask { id: uuid.to_owned(), status_url: None, response_url: None },
+        task: RemoteTask { id: uuid.to_owned(), status_url: None, response_url: None, api: Default::default() },
         replayed,
     };
     let Some(v) = a.json() else {
@@ -434,7 +434,16 @@ fn clip_of(item: &Value) -> Result<Clip, ProviderError> {
     let video_url = http::video_url(P, &url)?;
     let remote_id = json_str(item, "videoUUID").or_else(|| json_str(item, "resultIndex")).unwrap_or(url);
     let seed = item.get("seed").and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
-    Ok(Clip { video_url, remote_id, seed, cost_usd: json_f64(item, "cost"), width: None, height: None })
+    Ok(Clip {
+        video_url,
+        remote_id,
+        seed,
+        cost_usd: json_f64(item, "cost"),
+        width: None,
+        height: None,
+        usage_secs: None,
+        list_cost_usd: None,
+    })
 }
 
 #[cfg(test)]

@@ -100,7 +100,8 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         video_url: clip.map(|c| c.video_url.clone()).unwrap_or_default(),
         file: file.map(|f| f.file.clone()).unwrap_or_default(),
         sha256: file.map(|f| f.sha256.clone()).unwrap_or_default(),
-        cost_usd: clip.and_then(|c| c.cost_usd),
+        // MiniMax v2 reports usage, not dollars: its cost is usage at list price.
+        cost_usd: clip.and_then(|c| c.cost_usd.or(c.list_cost_usd)),
         estimated_cost_usd: job.estimated_cost_usd.map(|c| round4(c / f64::from(job.number_results.max(1)))),
         width: w,
         height: h,

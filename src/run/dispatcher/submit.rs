@@ -15,7 +15,12 @@ impl Dispatcher<'_> {
                     matches!(j.phase, Phase::Running | Phase::Submitting { .. } | Phase::InDoubt { .. })
                 });
             let reported: Vec<f64> = js
-                .map(|j| j.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).collect())
+                .map(|j| {
+                    j.clips
+                        .values()
+                        .filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd.or(c.list_cost_usd)))
+                        .collect()
+                })
                 .unwrap_or_default();
             total += reported.iter().sum::<f64>();
             let missing = (job.number_results as usize).saturating_sub(reported.len());
