@@ -270,7 +270,7 @@ pub(crate) async fn find_submitted(
             created_at: t.created_at.unwrap_or_default(),
         }));
         // Newest first: a page that reaches before the window ends the search.
-        let before_window = listed.last().is_some_and(|t| t.created_at < window.from - reconcile::CLOCK_SLACK_SECS);
+        let before_window = listed.last().is_some_and(|t| t.created_at < window.from - window.slack_secs);
         if n < PAGE_SIZE as usize || resp.total.is_some_and(|t| listed.len() as u64 >= t) || before_window {
             break;
         }

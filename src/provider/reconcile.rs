@@ -54,6 +54,8 @@ pub struct Window {
     pub exclude: Vec<String>,
     /// How long the listing may lag, seconds (scaled with the run's clock).
     pub catch_up_secs: f64,
+    /// Allowance for the provider's clock either side ([`CLOCK_SLACK_SECS`], scaled).
+    pub slack_secs: i64,
 }
 
 /// The verdict on a submit whose answer was lost.
@@ -82,7 +84,7 @@ fn matches(sent: &Sent<'_>, window: &Window, t: &Listed) -> bool {
         && t.resolution.is_none_or(|r| r == sent.resolution)
         && same_text(sent.ratio, t.ratio.as_deref().filter(|r| *r != "adaptive" || sent.ratio.is_some()))
         && same_text(sent.prompt, t.prompt.as_deref())
-        && (window.from - CLOCK_SLACK_SECS..=window.to + CLOCK_SLACK_SECS).contains(&t.created_at)
+        && (window.from - window.slack_secs..=window.to + window.slack_secs).contains(&t.created_at)
         && !window.exclude.iter().any(|e| *e == t.id)
 }
 
@@ -92,7 +94,7 @@ pub fn reconcile(sent: &Sent<'_>, window: &Window, listed: &[Listed], now: f64) 
     match found.len() {
         1 => Reconciled::Matched(found.into_iter().next().expect("one")),
         0 => {
-            let caught_up_at = (window.to + CLOCK_SLACK_SECS) as f64 + window.catch_up_secs;
+            let caught_up_at = (window.to + window.slack_secs) as f64 + window.catch_up_secs;
             if now >= caught_up_at {
                 Reconciled::NoneAfterCatchUp
             } else {
@@ -111,7 +113,7 @@ mod tests {
         Sent { model: "MiniMax-H3", duration: 6, resolution: Resolution::P768, ratio: Some("16:9"), prompt: None };
 
     fn window() -> Window {
-        Window { from: 1_000_000, to: 1_000_030, exclude: vec![], catch_up_secs: 60.0 }
+        Window { from: 1_000_000, to: 1_000_030, exclude: vec![], catch_up_secs: 60.0, slack_secs: CLOCK_SLACK_SECS }
     }
 
     fn task(id: &str, created_at: i64) -> Listed {

@@ -4,6 +4,7 @@
 mod clients;
 mod faults;
 mod fuzz;
+mod h3;
 mod identity;
 mod invalid_manifests;
 mod plan;

@@ -5,6 +5,7 @@
 
 mod fetch;
 mod poll;
+mod reconcile;
 mod resume;
 mod submit;
 mod view;
@@ -159,6 +160,7 @@ impl<'a> Dispatcher<'a> {
     /// Resumes what the journal left open, then runs until every job is settled
     /// (or the run stops), and says how it ended.
     pub async fn run(mut self) -> std::io::Result<(Outcome, RunState)> {
+        self.reconcile_lost_submits().await?;
         self.resume()?;
         let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
         let mut last_progress = Instant::now() - Duration::from_secs(1);
