@@ -30,7 +30,7 @@ fn error(sim: &Sim, status: u16, kind: &str, message: &str, code: u32) -> Respon
         "request_id": request_id,
     });
     let mut headers = Vec::new();
-    if status == 429 && sim.cfg.retry_after {
+    if (status == 429 || status == 529) && sim.cfg.retry_after {
         // A simulated second, in real seconds (fractions when time-scaled).
         headers.push(("retry-after", format!("{:.3}", sim.scaled(1.0).as_secs_f64())));
     }

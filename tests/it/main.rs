@@ -3,6 +3,7 @@
 
 mod clients;
 mod faults;
+mod faults_v2;
 mod fuzz;
 mod h3;
 mod identity;
