@@ -228,7 +228,12 @@ pub(crate) async fn query(e: &Endpoint, task_id: &str) -> Result<TaskObj, Provid
 }
 
 pub(crate) async fn poll_one(e: &Endpoint, task: &RemoteTask) -> Result<PollOutcome, ProviderError> {
-    Ok(outcome(&query(e, &task.id).await?))
+    match query(e, &task.id).await {
+        Ok(t) => Ok(outcome(&t)),
+        // The task itself is lost (past the 7-day window), not the request: it ends.
+        Err(err) if err.class == ErrorClass::Gone => Ok(PollOutcome::Failed(err)),
+        Err(err) => Err(err),
+    }
 }
 
 /// A fresh URL: v2 says to query again for one.

@@ -150,3 +150,48 @@ async fn an_unsent_intent_is_proven_not_accepted_and_sent_again() {
     assert_eq!(night.sim.ledger().entries.len(), 1);
     assert_eq!(check_night(&night, "out").done, 1);
 }
+
+/// A v2 task past MiniMax's query window (7 days; here a few simulated seconds) is
+/// `gone`: the run says so instead of polling forever, and never sends it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_past_the_query_window_is_gone_and_not_sent_again() {
+    let config = SimConfig { minimax_v2_retention_secs: 20.0, ..quick() };
+    let night = Night::start(config).await;
+    night.write("m.yaml", "version: 1\nshots:\n  - { id: s0, provider: minimax, model: h3, ratio: \"1:1\", prompt: \"a slow tide over black sand\" }\n");
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    let out = night.run(&args).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = read_report(&night.out("out").join("report.csv"));
+    assert_eq!(rows[0]["status"], "failed");
+    assert!(rows[0]["error"].starts_with("gone") && rows[0]["error"].contains("7 days"), "{:?}", rows[0]);
+    let again = night.run(&args).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(night.sim.ledger().entries.len(), 1, "a lost result is never paid for again");
+}
+
+/// SIGKILLs at random moments of an H3 night: every submit a kill left unanswered
+/// is settled from the task list on resume (found, or proven unsent and sent), so the
+/// night ends with every clip in, none in doubt, nothing paid twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h3_kill_loop_ends_reconciled_with_nothing_billed_twice() {
+    let night = Night::start(quick()).await;
+    let shots: String = (0..8)
+        .map(|i| format!("  - {{ id: k{i}, provider: minimax, model: h3, ratio: \"16:9\", duration: {}, prompt: \"kill {i}: a tram in the rain\" }}\n", 4 + i))
+        .collect();
+    night.write(
+        "m.yaml",
+        &format!("version: 1\nproviders: {{ minimax: {{ requestsPerMinute: 600 }} }}\nshots:\n{shots}"),
+    );
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    let kills = night.kill_loop(&args, 13, 150..900, 6, 12).await;
+    assert!(kills >= 3, "only {kills} kills landed");
+    let end = night.run_to_the_end(&args).await;
+    let check = check_night(&night, "out");
+    assert_eq!(
+        (check.done, check.in_doubt, check.double_charges, check.lost_results),
+        (8, 0, 0, 0),
+        "{check:?}\n{}",
+        stderr(&end)
+    );
+    assert_eq!(night.sim.ledger().entries.len(), 8, "one task per shot");
+}
