@@ -85,7 +85,7 @@ fn matches(sent: &Sent<'_>, window: &Window, t: &Listed) -> bool {
         && same_text(sent.ratio, t.ratio.as_deref().filter(|r| *r != "adaptive" || sent.ratio.is_some()))
         && same_text(sent.prompt, t.prompt.as_deref())
         && (window.from - window.slack_secs..=window.to + window.slack_secs).contains(&t.created_at)
-        && !window.exclude.iter().any(|e| *e == t.id)
+        && !window.exclude.contains(&t.id)
 }
 
 /// Decides, at `now` (unix seconds), what the listed tasks say of the submit.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use shotlist::sim::{Faults, ProviderSim, RenderTime, SimConfig};
+use shotlist::sim::{Faults, RenderTime, SimConfig};
 
 use crate::util::{Night, NightCheck, check_night, read_report, stderr};
 
@@ -19,7 +19,7 @@ fn config(tweak: impl FnOnce(&mut SimConfig, &mut Faults)) -> SimConfig {
         SimConfig { time_scale: 0.01, render: RenderTime { min_secs: 60.0, max_secs: 120.0 }, ..SimConfig::default() };
     let mut f = Faults::default();
     tweak(&mut c, &mut f);
-    let entry = c.providers.entry("minimax".into()).or_insert_with(ProviderSim::default);
+    let entry = c.providers.entry("minimax".into()).or_default();
     entry.faults = Some(f);
     c
 }
