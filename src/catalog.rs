@@ -72,7 +72,7 @@ impl Mode {
             Mode::FirstFrame => "first frame",
             Mode::FirstLast => "first and last frame",
             Mode::Subject => "subject reference",
-            Mode::Reference => "references (images, videos, audio)",
+            Mode::Reference => "references",
         }
     }
 }
