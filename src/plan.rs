@@ -181,7 +181,11 @@ fn unit_price(manifest: &Manifest, shot: &Shot) -> Option<(f64, PriceSource)> {
     });
     match own {
         Some(p) => Some((p.usd, PriceSource::Manifest)),
-        None => shot.model.price(shot.resolution, shot.duration).map(|usd| (usd, PriceSource::List)),
+        // H3 bills reference images past the free ones on top of the clip.
+        None => shot.model.price(shot.resolution, shot.duration).map(|usd| {
+            let refs = crate::catalog::h3::reference_surcharge(shot.model, shot.references.images.len());
+            (usd + refs, PriceSource::List)
+        }),
     }
 }
 
@@ -246,7 +250,7 @@ fn digest(material: &serde_json::Value) -> String {
 
 fn key_material(shot: &Shot) -> serde_json::Value {
     let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
-    serde_json::json!({
+    let mut material = serde_json::json!({
         "v": KEY_VERSION,
         "shot": shot.id,
         "provider": shot.provider,
@@ -260,7 +264,16 @@ fn key_material(shot: &Shot) -> serde_json::Value {
         "fps": shot.model.fps,
         "promptOptimizer": shot.prompt_optimizer,
         "seed": null,
-    })
+    });
+    // H3 fields enter only when set, so the keys of shots without them (and the
+    // journals that hold them) stay as they were.
+    if let Some(ratio) = shot.ratio {
+        material["ratio"] = serde_json::json!(ratio);
+    }
+    if !shot.references.is_empty() {
+        material["references"] = shot.references.identities();
+    }
+    material
 }
 
 #[cfg(test)]

@@ -29,6 +29,18 @@ pub struct RawShot {
     pub first_frame: Option<Field<String>>,
     pub last_frame: Option<Field<String>>,
     pub subject: Option<Field<String>>,
+    /// H3: `ratio`.
+    pub ratio: Option<Field<String>>,
+    /// H3: `references: { images, videos, audio }`.
+    pub references: Option<Field<RawReferences>>,
+}
+
+/// `references:` as written: lists of paths or URLs per kind.
+#[derive(Clone, Debug, Default)]
+pub struct RawReferences {
+    pub images: Option<Field<Vec<Field<String>>>>,
+    pub videos: Option<Field<Vec<Field<String>>>>,
+    pub audio: Option<Field<Vec<Field<String>>>>,
 }
 
 /// A `providers:` entry as written.
@@ -82,7 +94,10 @@ const SHOT_KEYS: &[&str] = &[
     "camera",
     "frames",
     "subject",
+    "ratio",
+    "references",
 ];
+const REFERENCE_KEYS: &[&str] = &["images", "videos", "audio"];
 const FRAME_KEYS: &[&str] = &["first", "last"];
 const PROVIDER_KEYS: &[&str] = &["requestsPerMinute", "maxInFlight", "baseUrl"];
 const BUDGET_KEYS: &[&str] = &["maxCostUsd"];
@@ -285,6 +300,8 @@ impl<'a> Reader<'a> {
                 "promptOptimizer" => s.prompt_optimizer = self.boolean(v, &f),
                 "camera" => s.camera = self.string_list(v, &f),
                 "subject" => s.subject = self.string(v, &f),
+                "ratio" => s.ratio = self.string(v, &f),
+                "references" => s.references = self.references(v, &f),
                 "frames" => {
                     for (fk, fv) in self.mapping(v, &f, FRAME_KEYS).unwrap_or_default() {
                         let value = self.string(fv, &join(&f, fk));
@@ -299,6 +316,26 @@ impl<'a> Reader<'a> {
             }
         }
         Some(s)
+    }
+
+    fn references(&mut self, node: &Node, path: &str) -> Option<Field<RawReferences>> {
+        let entries = self.mapping(node, path, REFERENCE_KEYS)?;
+        let mut r = RawReferences::default();
+        for (key, v) in entries {
+            let f = join(path, key);
+            let list = if matches!(v.kind, NodeKind::Seq(_)) {
+                self.string_list(v, &f)
+            } else {
+                self.wrong_type(v, &f, "a list of files or https URLs");
+                None
+            };
+            match key {
+                "images" => r.images = list,
+                "videos" => r.videos = list,
+                _ => r.audio = list,
+            }
+        }
+        Some(Field { value: r, loc: node.loc })
     }
 
     fn shots(&mut self, node: &Node) -> Option<Field<Vec<RawShot>>> {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::http::{self, Answer, Exchange, json_str};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask};
 use super::{SubmitRequest, VideoApi};
-use crate::catalog::{Mode, Provider};
+use crate::catalog::{Api, Mode, Provider};
 
 const P: Provider = Provider::Minimax;
 
@@ -46,7 +46,16 @@ impl MinimaxClient {
         };
         Ok(match self.retrieve(&file_id).await? {
             Retrieved::Url(video_url) => PollOutcome::Done {
-                clips: vec![Clip { video_url, remote_id: file_id, seed: None, cost_usd: None, width, height }],
+                clips: vec![Clip {
+                    video_url,
+                    remote_id: file_id,
+                    seed: None,
+                    cost_usd: None,
+                    width,
+                    height,
+                    usage_secs: None,
+                    list_cost_usd: None,
+                }],
             },
             Retrieved::Failed(e) => PollOutcome::Failed(e),
         })
@@ -60,6 +69,9 @@ impl VideoApi for MinimaxClient {
 
     async fn submit(&self, request: &SubmitRequest) -> Result<Accepted, ProviderError> {
         let scrub = |e| http::scrub(&self.endpoint.key, e);
+        if is_v2(&request.model_id) {
+            return super::minimax_v2::submit(&self.endpoint, request).await.map_err(scrub);
+        }
         let body = submit_body(request)?;
         let e = &self.endpoint;
         let post = e
@@ -77,7 +89,11 @@ impl VideoApi for MinimaxClient {
         let scrub = |e| http::scrub(&self.endpoint.key, e);
         let mut out = Vec::with_capacity(targets.len());
         for target in targets {
-            out.push(match self.poll_one(target).await.map_err(scrub)? {
+            let outcome = match target.task.api {
+                Api::V2 => super::minimax_v2::poll_one(&self.endpoint, target.task).await,
+                Api::V1 => self.poll_one(target).await,
+            };
+            out.push(match outcome.map_err(scrub)? {
                 PollOutcome::Failed(e) => PollOutcome::Failed(scrub(e)),
                 other => other,
             });
@@ -85,12 +101,36 @@ impl VideoApi for MinimaxClient {
         Ok(out)
     }
 
-    async fn refresh_url(&self, _task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+    /// Only v2 has a list to look in; a v1 submit cannot be looked up.
+    async fn find_submitted(
+        &self,
+        request: &SubmitRequest,
+        window: &super::Window,
+    ) -> Result<super::Reconciled, ProviderError> {
+        if !is_v2(&request.model_id) {
+            return Ok(super::Reconciled::CannotLookUp);
+        }
+        super::minimax_v2::find_submitted(&self.endpoint, request, window)
+            .await
+            .map_err(|e| http::scrub(&self.endpoint.key, e))
+    }
+
+    async fn refresh_url(&self, task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+        if task.api == Api::V2 {
+            return super::minimax_v2::refresh_url(&self.endpoint, task)
+                .await
+                .map_err(|e| http::scrub(&self.endpoint.key, e));
+        }
         match self.retrieve(&clip.remote_id).await.map_err(|e| http::scrub(&self.endpoint.key, e))? {
             Retrieved::Url(url) => Ok(Some(url)),
             Retrieved::Failed(e) => Err(http::scrub(&self.endpoint.key, e)),
         }
     }
+}
+
+/// Whether the catalog serves this model id on MiniMax's v2 API (H3).
+fn is_v2(model: &str) -> bool {
+    crate::catalog::MODELS.iter().any(|m| m.provider == P && m.id == model && m.api == Api::V2)
 }
 
 /// Hailuo models take `duration` and `resolution`; the 01 series and S2V-01 are
@@ -119,6 +159,9 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         }
         Mode::Subject => {
             body["subject_reference"] = json!([{"type": "character", "image": [image(&r.subject)]}]);
+        }
+        Mode::Reference => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "references are sent by the v2 API (MiniMax H3)"));
         }
     }
     if is_hailuo(&r.model_id) {
@@ -211,7 +254,10 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
     // A task id names a task that may exist and be billed, whatever the code says;
     // polling it settles what happened, resubmitting could pay twice.
     if let Some(id) = json_str(&v, "task_id") {
-        return Ok(Accepted { task: RemoteTask { id, status_url: None, response_url: None }, replayed: false });
+        return Ok(Accepted {
+            task: RemoteTask { id, status_url: None, response_url: None, api: Default::default() },
+            replayed: false,
+        });
     }
     if code == 0 {
         return Err(error(a, ErrorClass::InDoubt, None, "status 0 but no task_id in the answer".into()));

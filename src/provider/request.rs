@@ -63,6 +63,39 @@ pub struct SubmitRequest {
     pub first_frame: Option<ImageInput>,
     pub last_frame: Option<ImageInput>,
     pub subject: Option<ImageInput>,
+    /// H3: the ratio to send (`None`: not sent).
+    pub ratio: Option<crate::catalog::Ratio>,
+    /// H3: reference media, as sent.
+    pub references: ReferenceInputs,
+}
+
+/// H3 references as sent: URLs, or local files inlined as data URIs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReferenceInputs {
+    pub images: Vec<ImageInput>,
+    pub videos: Vec<ImageInput>,
+    pub audio: Vec<ImageInput>,
+}
+
+impl ReferenceInputs {
+    fn read(refs: &crate::manifest::References) -> std::io::Result<ReferenceInputs> {
+        let all = |list: &[crate::manifest::Media]| list.iter().map(media_input).collect::<std::io::Result<Vec<_>>>();
+        Ok(ReferenceInputs { images: all(&refs.images)?, videos: all(&refs.videos)?, audio: all(&refs.audio)? })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty() && self.videos.is_empty() && self.audio.is_empty()
+    }
+}
+
+fn media_input(m: &crate::manifest::Media) -> std::io::Result<ImageInput> {
+    match m {
+        crate::manifest::Media::Url { url } => Ok(ImageInput::Url(url.clone())),
+        crate::manifest::Media::Local { path, mime, .. } => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(path)?);
+            Ok(ImageInput::DataUri(format!("data:{mime};base64,{b64}")))
+        }
+    }
 }
 
 impl SubmitRequest {
@@ -82,6 +115,8 @@ impl SubmitRequest {
             first_frame: image(&shot.first_frame)?,
             last_frame: image(&shot.last_frame)?,
             subject: image(&shot.subject)?,
+            ratio: shot.ratio,
+            references: ReferenceInputs::read(&shot.references)?,
         })
     }
 
@@ -93,6 +128,7 @@ impl SubmitRequest {
             Mode::FirstFrame | Mode::FirstLast if self.first_frame.is_none() => Some("first frame"),
             Mode::FirstLast if self.last_frame.is_none() => Some("last frame"),
             Mode::Subject if self.subject.is_none() => Some("subject reference"),
+            Mode::Reference if self.references.is_empty() => Some("reference"),
             _ => None,
         }
     }

@@ -40,6 +40,8 @@ pub fn request(model: &str) -> SubmitRequest {
         first_frame: None,
         last_frame: None,
         subject: None,
+        ratio: None,
+        references: Default::default(),
     }
 }
 

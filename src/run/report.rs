@@ -185,6 +185,10 @@ fn cost_at(
     if let Some(reported) = clip.cost_usd {
         return Some((Some(reported), Some(CostSource::Reported)));
     }
+    // MiniMax v2 reports usage, not dollars: its cost is the usage at list price.
+    if let Some(list) = clip.list_cost_usd {
+        return Some((Some(list), Some(CostSource::List)));
+    }
     Some(match known {
         Some((source, usd)) => (Some(usd), Some(source.into())),
         None => (None, None),

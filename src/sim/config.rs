@@ -102,6 +102,9 @@ pub struct SimConfig {
     pub blocked_word: String,
     /// A MiniMax key starting with this is from "the other region" (error 2049).
     pub minimax_other_region_prefix: String,
+    /// How long MiniMax v2 (H3) tasks can be queried and listed, simulated seconds
+    /// (MiniMax: 7 days).
+    pub minimax_v2_retention_secs: f64,
 }
 
 impl Default for SimConfig {
@@ -122,6 +125,7 @@ impl Default for SimConfig {
             retry_after: true,
             blocked_word: "FORBIDDEN-SCENE".to_owned(),
             minimax_other_region_prefix: "other-region-".to_owned(),
+            minimax_v2_retention_secs: 7.0 * 24.0 * 3600.0,
         }
     }
 }

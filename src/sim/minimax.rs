@@ -126,6 +126,8 @@ fn size(r: Resolution) -> (u32, u32) {
         Resolution::P720 => (1280, 720),
         Resolution::P768 => (1366, 768),
         Resolution::P1080 => (1920, 1080),
+        Resolution::P480 => (854, 480),
+        Resolution::P1440 => (2560, 1440),
     }
 }
 
@@ -175,6 +177,7 @@ fn validate(req: &Value) -> Result<(&'static catalog::Model, Mode, Resolution, u
             Mode::FirstFrame => "Image-to-Video",
             Mode::FirstLast => "First-Last-Frame-to-Video",
             Mode::Subject => "Subject-Reference-to-Video",
+            Mode::Reference => "Reference-to-Video",
         };
         return Err(format!("model {model_id} does not support {name} mode"));
     }

@@ -13,6 +13,7 @@ pub mod config;
 mod files;
 mod ledger;
 mod minimax;
+mod minimax_v2;
 mod reply;
 mod runware;
 mod segmind;
@@ -107,6 +108,10 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/video_generation", post(minimax::create))
         .route("/v1/query/video_generation", get(minimax::query))
         .route("/v1/files/retrieve", get(minimax::retrieve))
+        // MiniMax v2 (H3); before Segmind's `/v2/{slug}`, which it would otherwise match.
+        .route("/v2/video_generation", post(minimax_v2::create))
+        .route("/v2/query/video_generation", get(minimax_v2::list))
+        .route("/v2/query/video_generation/{id}", get(minimax_v2::query))
         // Segmind async v2.
         .route("/v2/requests/{id}/status", get(segmind::status))
         .route("/v2/requests/{id}", get(segmind::result))

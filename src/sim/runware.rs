@@ -187,6 +187,22 @@ fn validate(t: &Value) -> Result<(&'static catalog::Model, Resolution, u32, u32)
             ));
         }
     };
+    let references = t["inputs"]["referenceImages"].as_array().map_or(0, Vec::len);
+    let mode = match (references, mode) {
+        (0, mode) => mode,
+        (_, Mode::Text) if references as u32 <= model.h3.map_or(0, |s| s.references.images) => Mode::Reference,
+        (_, Mode::Text) => {
+            return Err(error(400, uuid, "invalidReferenceImages", "Too many reference images for this model."));
+        }
+        _ => {
+            return Err(error(
+                400,
+                uuid,
+                "incompatibleParameters",
+                "MiniMax H3 does not allow frameImages and referenceImages in the same request.",
+            ));
+        }
+    };
     if !model.supports(mode) {
         return Err(error(
             400,
@@ -203,18 +219,34 @@ fn validate(t: &Value) -> Result<(&'static catalog::Model, Resolution, u32, u32)
         None if mode == Mode::Text => {
             return Err(error(400, uuid, "missingPositivePrompt", "positivePrompt is required for text-to-video."));
         }
-        Some(p) if !(2..=2000).contains(&p.chars().count()) => {
+        Some(p) if !(2..=model.h3.map_or(2000, |s| s.prompt_max)).contains(&p.chars().count()) => {
             return Err(error(
                 400,
                 uuid,
                 "invalidPositivePromptLength",
-                "positivePrompt must be 2 to 2000 characters.",
+                "positivePrompt is too short or too long for this model.",
             ));
         }
         _ => {}
     }
     let (w, h) = (t["width"].as_u64(), t["height"].as_u64());
+    let h3_resolution = model.h3.map(|_| {
+        let named = t["resolution"].as_str().and_then(Resolution::parse).unwrap_or(model.default_resolution);
+        let sized = |(w, h): (u64, u64)| {
+            catalog::Ratio::ALL.iter().any(|r| r.runware_size(named) == Some((w as u32, h as u32)))
+        };
+        match (w, h) {
+            (Some(w), Some(h)) if !sized((w, h)) => {
+                Err(error(400, uuid, "unsupportedDimensions", "This width and height are not supported by the model."))
+            }
+            _ if !model.resolutions(mode).contains(&named) => {
+                Err(error(400, uuid, "unsupportedResolution", "This resolution is not supported by the model."))
+            }
+            _ => Ok(named),
+        }
+    });
     let resolution = match (w, h) {
+        _ if h3_resolution.is_some() => h3_resolution.expect("some")?,
         (None, None) => model.default_resolution,
         (Some(w), Some(h)) => {
             model.resolutions(mode).into_iter().find(|r| r.runware_size() == (w as u32, h as u32)).ok_or_else(|| {

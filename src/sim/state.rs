@@ -88,6 +88,9 @@ pub struct Inner {
     pub stats: HashMap<Provider, ProviderStats>,
     pub files: HashMap<String, (Provider, String)>,
     next_id: u64,
+    /// Per task, what a protocol keeps beyond the common fields (MiniMax v2's
+    /// task object: model, resolution, ratio, `created_at`, usage).
+    pub meta: HashMap<(Provider, String), serde_json::Value>,
 }
 
 impl Sim {

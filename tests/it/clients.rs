@@ -69,6 +69,8 @@ fn submit_request(model: &str, prompt: &str) -> SubmitRequest {
         first_frame: None,
         last_frame: None,
         subject: None,
+        ratio: None,
+        references: Default::default(),
     }
 }
 
@@ -77,7 +79,7 @@ fn hailuo_request(p: Provider) -> SubmitRequest {
 }
 
 fn task(id: impl Into<String>) -> RemoteTask {
-    RemoteTask { id: id.into(), status_url: None, response_url: None }
+    RemoteTask { id: id.into(), status_url: None, response_url: None, api: Default::default() }
 }
 
 /// Fails unless `e` is `p`'s error of `class` (a rate limit's wait is checked apart).

@@ -4,7 +4,9 @@
 mod clients;
 mod commands;
 mod faults;
+mod faults_v2;
 mod fuzz;
+mod h3;
 mod identity;
 mod invalid_manifests;
 mod money;

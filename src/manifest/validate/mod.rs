@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+mod h3;
 mod prices;
 mod prompt;
 mod shot;
 
 use super::diag::{Problem, Problems};
 use super::frames::ImageChecker;
+use super::references::MediaChecker;
 use super::schema::{Field, RawManifest};
 use super::{Manifest, ProviderSettings};
 use crate::catalog::Provider;
@@ -19,7 +21,7 @@ pub use prompt::{PROMPT_MAX, PROMPT_MIN};
 pub use shot::ID_MAX;
 
 pub fn validate(raw: &RawManifest, source: &str, dir: &Path, problems: &mut Problems) -> Manifest {
-    let mut v = Validator { source, dir, problems, images: ImageChecker::default() };
+    let mut v = Validator { source, dir, problems, images: ImageChecker::default(), media: MediaChecker::default() };
     match &raw.version {
         Some(f) if f.value != 1 => v.problems.push(
             Problem::error(f.loc, "version", format!("version {} is not supported", f.value))
@@ -82,6 +84,7 @@ struct Validator<'a> {
     dir: &'a Path,
     problems: &'a mut Problems,
     images: ImageChecker,
+    media: MediaChecker,
 }
 
 /// A shot field taken from the shot, or else from `defaults`, with the path it was

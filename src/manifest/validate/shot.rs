@@ -68,7 +68,9 @@ impl Validator<'_> {
             last: self.image(field!(ctx, last_frame, "frames.last")),
             subject: self.image(field!(ctx, subject, "subject")),
         };
+        let references = self.references(ctx);
         let mode = self.mode(ctx);
+        let mode = self.mode_with_references(ctx, mode, &references);
         let model = match (provider, field!(ctx, model, "model")) {
             (_, None) => {
                 self.problems.push(
@@ -116,9 +118,11 @@ impl Validator<'_> {
             );
         }
         let prompt = self.prompt(ctx, field!(ctx, prompt, "prompt").as_ref(), &camera_moves, model, mode, &mut ok);
-        if !ok || images.any_refused() {
+        let ratio = if ok { self.h3_rules(ctx, model, mode, &references) } else { Ok(None) };
+        if !ok || images.any_refused() || references.refused {
             return None;
         }
+        let Ok(ratio) = ratio else { return None };
         Some(Shot {
             id,
             line: ctx.raw.loc.line,
@@ -134,6 +138,8 @@ impl Validator<'_> {
             first_frame: images.first.flatten(),
             last_frame: images.last.flatten(),
             subject: images.subject.flatten(),
+            ratio,
+            references: references.refs,
         })
     }
 
@@ -288,7 +294,7 @@ impl Validator<'_> {
         if r.is_none() {
             self.problems.push(
                 Problem::error(e.field.loc, &e.path, format!("unknown resolution `{}`", e.field.value))
-                    .help("resolutions: 512p, 720p, 768p, 1080p"),
+                    .help("resolutions: 480p, 512p, 720p, 768p, 1080p, 1440p (2k)"),
             );
         }
         r.map(|r| (r, e))
@@ -337,6 +343,9 @@ impl Validator<'_> {
                 "a subject reference needs S2V-01 on minimax (alias s2v-01) or minimax-ai on segmind".to_owned()
             }
             Mode::FirstFrame => format!("{} offers: {}", model.id, modes.join(", ")),
+            Mode::Reference => "references need MiniMax H3: `h3` on minimax (images, videos, audio) or on runware \
+                                (images)"
+                .to_owned(),
         };
         self.problems.push(
             Problem::error(
@@ -359,8 +368,9 @@ impl Validator<'_> {
         duration: Option<&(u32, Effective<'_, i64>)>,
     ) -> bool {
         let res = resolution.map_or(model.default_resolution, |(r, _)| *r);
+        let res = crate::catalog::h3::resolution_label(model, res);
         let secs = duration.map_or(model.default_duration, |(n, _)| *n);
-        let allowed = model.durations(res, mode);
+        let allowed = model.durations(res.resolution, mode);
         let at = |e: Option<(Loc, &str)>, name: &str| {
             e.map_or((model_loc(ctx), format!("shots[{}].{name}", ctx.i)), |(l, p)| (l, p.to_owned()))
         };
@@ -373,8 +383,14 @@ impl Validator<'_> {
         } else if !allowed.contains(&secs) {
             let (loc, path) = at(duration.map(|(_, e)| (e.field.loc, e.path.as_str())).or(res_at), "duration");
             let list: Vec<String> = allowed.iter().map(|d| format!("{d} s")).collect();
+            // A run of whole seconds (H3: 4 to 15) reads better as a range.
+            let contiguous = allowed.len() > 3 && allowed.windows(2).all(|w| w[1] == w[0] + 1);
+            let offered = match (contiguous, allowed.first(), allowed.last()) {
+                (true, Some(a), Some(b)) => format!("{a} to {b} s"),
+                _ => list.join(" or "),
+            };
             Problem::error(loc, path, format!("{}: {} does not offer {secs} s at {res}", ctx.who, model.id))
-                .help(format!("at {res} it offers {}", list.join(" or ")))
+                .help(format!("at {res} it offers {offered}"))
         } else {
             return true;
         };
