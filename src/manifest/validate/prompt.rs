@@ -52,11 +52,13 @@ impl Validator<'_> {
         ctx: &ShotCtx<'_>,
         prompt: Option<&Effective<'_, String>>,
         camera_moves: &[&'static str],
-        model: &Model,
+        model: Option<&Model>,
         mode: Mode,
         ok: &mut bool,
     ) -> Option<String> {
         let Some(e) = prompt else {
+            // Without a model (no or an unknown provider) only what holds for every model is checked.
+            let Some(model) = model else { return None };
             if mode == Mode::Text || model.prompt_required {
                 *ok = false;
                 let why = if mode == Mode::Text { "a text-only shot" } else { "every shot on this model" };
@@ -116,7 +118,7 @@ impl Validator<'_> {
                         .label("free text in brackets")
                         .help("the model may still follow it; documented moves are more reliable (e.g. [Pan left], [Zoom in])"),
                 );
-            } else if !model.camera {
+            } else if let Some(model) = model.filter(|m| !m.camera) {
                 self.problems.push(
                     Problem::warning(
                         loc,
