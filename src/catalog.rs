@@ -6,6 +6,9 @@
 //! A3.2, A3.3 and B9, and the seed pages. A price not published there is `None`:
 //! unknown is shown as unknown, never as 0.
 
+pub mod output;
+pub mod templates;
+
 use std::fmt;
 
 /// A provider that hosts MiniMax video models.

@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::catalog::output::{self, OutputFormat};
 use crate::catalog::{Mode, Model, Provider, Resolution};
 use crate::manifest::{Manifest, Shot};
 
@@ -31,6 +32,11 @@ pub struct Job {
     pub number_results: u32,
     /// Estimated cost of the whole job; `None` when the model has no published price.
     pub estimated_cost_usd: Option<f64>,
+    /// The container the clips come in; their files are named after it.
+    pub output_format: OutputFormat,
+    /// Lifetime asked for the result URLs (Runware `ttl`); `None` where the provider takes none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
     #[serde(skip)]
     pub shot_index: usize,
 }
@@ -97,7 +103,16 @@ fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) 
         fps: shot.model.fps,
         number_results,
         estimated_cost_usd: price.map(|p| round_cents(p * f64::from(number_results))),
+        output_format: shot.options.output_format,
+        ttl_secs: (shot.provider == Provider::Runware).then_some(output::RUNWARE_TTL_SECS),
         shot_index,
+    }
+}
+
+impl Job {
+    /// The extension of the job's clip files (`mp4`, `webm`, `mov`).
+    pub fn extension(&self) -> &'static str {
+        self.output_format.name()
     }
 }
 
@@ -108,10 +123,13 @@ fn round_cents(usd: f64) -> f64 {
 /// The key: a SHA-256 over a canonical JSON of what shapes the output. The shot id
 /// is part of it because it names the files; frames enter by content hash, so
 /// touching a file without changing it keeps the key. No provider here takes a seed
-/// for MiniMax models, so the seed is recorded as absent.
+/// for MiniMax models, so the seed is recorded as absent. The clip options enter
+/// only when a shot sets them to something other than the default, so a manifest
+/// that does not use them keeps the keys it had before they existed (and its journal
+/// keeps resuming). The safety check is left out: it judges a clip, it does not shape it.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
     let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
-    let material = serde_json::json!({
+    let mut material = serde_json::json!({
         "v": KEY_VERSION,
         "shot": shot.id,
         "provider": shot.provider,
@@ -127,6 +145,19 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
         "variants": variants,
         "seed": null,
     });
+    let o = &shot.options;
+    if o.output_format != OutputFormat::Mp4 {
+        material["outputFormat"] = serde_json::json!(o.output_format);
+    }
+    if o.quality() != output::DEFAULT_QUALITY {
+        material["outputQuality"] = serde_json::json!(o.quality());
+    }
+    if o.fast_pretreatment {
+        material["fastPretreatment"] = serde_json::json!(true);
+    }
+    if o.watermark {
+        material["watermark"] = serde_json::json!(true);
+    }
     // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
     let digest = Sha256::digest(material.to_string().as_bytes());
     hex::encode(&digest[..16])

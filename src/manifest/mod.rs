@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use diag::{Level, Problem};
 pub use frames::Image;
 
+use crate::catalog::output::ClipOptions;
 use crate::catalog::{Mode, Model, Provider, Resolution};
 
 /// A validated manifest.
@@ -62,6 +63,8 @@ pub struct Shot {
     pub first_frame: Option<Image>,
     pub last_frame: Option<Image>,
     pub subject: Option<Image>,
+    /// Output container, quality, safety check, MiniMax pretreatment and watermark.
+    pub options: ClipOptions,
 }
 
 /// A manifest that loaded, with the warnings it raised.

@@ -46,7 +46,15 @@ impl MinimaxClient {
         };
         Ok(match self.retrieve(&file_id).await? {
             Retrieved::Url(video_url) => PollOutcome::Done {
-                clips: vec![Clip { video_url, remote_id: file_id, seed: None, cost_usd: None, width, height }],
+                clips: vec![Clip {
+                    video_url,
+                    remote_id: file_id,
+                    seed: None,
+                    cost_usd: None,
+                    width,
+                    height,
+                    nsfw: None,
+                }],
             },
             Retrieved::Failed(e) => PollOutcome::Failed(e),
         })
@@ -120,6 +128,13 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         Mode::Subject => {
             body["subject_reference"] = json!([{"type": "character", "image": [image(&r.subject)]}]);
         }
+    }
+    // Sent only when asked for, so a shot without them sends what it always did.
+    if r.options.fast_pretreatment {
+        body["fast_pretreatment"] = json!(true);
+    }
+    if r.options.watermark {
+        body["aigc_watermark"] = json!(true);
     }
     if is_hailuo(&r.model_id) {
         body["duration"] = json!(r.duration);

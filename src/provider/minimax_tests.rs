@@ -361,6 +361,7 @@ async fn auth_failures_never_show_the_key() {
         cost_usd: None,
         width: None,
         height: None,
+        nsfw: None,
     };
     assert_no_key(&client.refresh_url(&task, &clip).await.unwrap_err(), LEAK_KEY);
 }

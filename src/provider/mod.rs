@@ -61,6 +61,9 @@ pub struct Clip {
     pub width: Option<u32>,
     #[serde(default)]
     pub height: Option<u32>,
+    /// Runware's `NSFWContent` verdict, when the shot asked for a safety check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsfw: Option<bool>,
 }
 
 /// What a poll found for one task.

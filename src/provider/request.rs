@@ -4,6 +4,7 @@
 use base64::Engine;
 use uuid::Uuid;
 
+use crate::catalog::output::ClipOptions;
 use crate::catalog::{Mode, Resolution};
 use crate::manifest::{Image, Shot};
 use crate::plan::Job;
@@ -54,6 +55,10 @@ pub struct SubmitRequest {
     pub first_frame: Option<ImageInput>,
     pub last_frame: Option<ImageInput>,
     pub subject: Option<ImageInput>,
+    /// Container, quality, safety check, MiniMax pretreatment and watermark.
+    pub options: ClipOptions,
+    /// Runware `ttl`: how long the result URLs must stay valid.
+    pub ttl_secs: Option<u32>,
 }
 
 impl SubmitRequest {
@@ -73,6 +78,8 @@ impl SubmitRequest {
             first_frame: image(&shot.first_frame)?,
             last_frame: image(&shot.last_frame)?,
             subject: image(&shot.subject)?,
+            options: shot.options,
+            ttl_secs: job.ttl_secs,
         })
     }
 

@@ -141,8 +141,8 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         "fps": r.fps,
         "numberResults": r.number_results,
         "outputType": "URL",
-        "outputFormat": "MP4",
-        "outputQuality": 95,
+        "outputFormat": r.options.output_format.wire(),
+        "outputQuality": r.options.quality(),
         "deliveryMethod": "async",
         "includeCost": true,
         // Lower-case "minimax": every real example uses it (reference §2.1).
@@ -150,6 +150,12 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
     });
     if let Some(prompt) = &r.prompt {
         task["positivePrompt"] = json!(prompt);
+    }
+    if let Some(ttl) = r.ttl_secs {
+        task["ttl"] = json!(ttl);
+    }
+    if let Some(mode) = r.options.safety {
+        task["safety"] = json!({"checkContent": true, "mode": mode.name()});
     }
     let mut frames = Vec::new();
     if let (Mode::FirstFrame | Mode::FirstLast, Some(first)) = (r.mode, &r.first_frame) {
@@ -434,7 +440,8 @@ fn clip_of(item: &Value) -> Result<Clip, ProviderError> {
     let video_url = http::video_url(P, &url)?;
     let remote_id = json_str(item, "videoUUID").or_else(|| json_str(item, "resultIndex")).unwrap_or(url);
     let seed = item.get("seed").and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
-    Ok(Clip { video_url, remote_id, seed, cost_usd: json_f64(item, "cost"), width: None, height: None })
+    let nsfw = item.get("NSFWContent").and_then(Value::as_bool);
+    Ok(Clip { video_url, remote_id, seed, cost_usd: json_f64(item, "cost"), width: None, height: None, nsfw })
 }
 
 #[cfg(test)]

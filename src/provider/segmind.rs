@@ -307,7 +307,15 @@ pub(crate) fn classify_result(a: &Answer, request_id: &str) -> Result<PollOutcom
         Err(e) => return Ok(PollOutcome::Failed(e.status(a.status))),
     };
     let cost_usd = v.get("metrics").and_then(|m| json_f64(m, "cost"));
-    let clip = Clip { video_url, remote_id: request_id.to_owned(), seed: None, cost_usd, width: None, height: None };
+    let clip = Clip {
+        video_url,
+        remote_id: request_id.to_owned(),
+        seed: None,
+        cost_usd,
+        width: None,
+        height: None,
+        nsfw: None,
+    };
     Ok(PollOutcome::Done { clips: vec![clip] })
 }
 

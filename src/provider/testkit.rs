@@ -40,6 +40,8 @@ pub fn request(model: &str) -> SubmitRequest {
         first_frame: None,
         last_frame: None,
         subject: None,
+        options: Default::default(),
+        ttl_secs: None,
     }
 }
 

@@ -27,6 +27,16 @@ pub struct JobDef {
     pub fps: u32,
     pub number_results: u32,
     pub estimated_cost_usd: Option<f64>,
+    /// The clip files' extension (journals from before `outputFormat` have MP4s).
+    #[serde(default = "mp4")]
+    pub extension: String,
+    /// The result URLs' lifetime asked for (Runware `ttl`), seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
+}
+
+fn mp4() -> String {
+    "mp4".to_owned()
 }
 
 /// One line of the journal.

@@ -81,6 +81,8 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         "failed" | "in_doubt" | "pending" => {
             clip_state.and_then(|c| c.failed.clone()).or_else(|| js.and_then(|j| j.error.clone())).unwrap_or_default()
         }
+        // Delivered and billed, but the shot's safety check flagged it: say so where a reader looks.
+        _ if clip.and_then(|c| c.nsfw) == Some(true) => NSFW_FLAGGED.to_owned(),
         _ => String::new(),
     };
     Row {
@@ -115,6 +117,9 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         error,
     }
 }
+
+/// The `error` cell of a done clip that Runware's safety check flagged (`NSFWContent: true`).
+pub const NSFW_FLAGGED: &str = "NSFWContent: Runware's safety check flagged this clip (it was delivered and billed)";
 
 fn round4(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0

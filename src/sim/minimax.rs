@@ -13,8 +13,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::ledger::SeenOptions;
 use super::reply;
 use super::state::{Fault, Outcome, Sim, digest};
+use crate::catalog::output::OutputFormat;
 use crate::catalog::{self, Mode, Provider, Resolution};
 
 const P: Provider = Provider::Minimax;
@@ -85,6 +87,14 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
         Ok(v) => v,
         Err(msg) => return answer(&sim, empty, 2013, &format!("invalid params, {msg}")),
     };
+    let mut seen = SeenOptions::default();
+    for (key, slot) in [("fast_pretreatment", &mut seen.fast_pretreatment), ("aigc_watermark", &mut seen.watermark)] {
+        match req.get(key) {
+            None => {}
+            Some(Value::Bool(b)) => *slot = Some(*b),
+            Some(_) => return answer(&sim, empty, 2013, &format!("invalid params, {key} must be a boolean")),
+        }
+    }
     let prompt = req["prompt"].as_str().unwrap_or("");
     let nth = sim.attempt(&format!("block:{identity}")).to_string();
     let blocked = sim.draw(&["block_in", &identity, &nth]) < sim.cfg.faults(P).content_blocked_input;
@@ -106,6 +116,7 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
         false,
         digest(&body),
     );
+    sim.set_delivery(P, &task_id, OutputFormat::Mp4, None, seen);
     let ok = answer(&sim, json!({"task_id": task_id}), 0, "success");
     reply::late_fault(&sim, fault, ok).await
 }
@@ -279,11 +290,11 @@ pub async fn retrieve(
     };
     let file = json!({
         "file_id": numeric,
-        "bytes": super::files::clip_len(&sim, &file_id),
+        "bytes": super::files::clip_len(&sim, &file_id, task.format),
         "created_at": super::state::now_ms() / 1000 - task.created.elapsed().as_secs(),
         "filename": "output.mp4",
         "purpose": "video_generation",
-        "download_url": sim.signed_url(&file_id),
+        "download_url": sim.signed_url(&file_id, task.format),
     });
     let body = answer(&sim, json!({"file": file}), 0, "success");
     reply::late_fault(&sim, fault, body).await

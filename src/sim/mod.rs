@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 pub use config::{ErrorShape, Faults, ProviderSim, RenderTime, SimConfig, UnknownTask};
-pub use ledger::{Ledger, LedgerEntry, ProviderStats, Stats};
+pub use ledger::{Ledger, LedgerEntry, ProviderStats, SeenOptions, Stats};
 use state::Sim;
 
 /// A running simulator.

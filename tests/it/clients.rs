@@ -69,6 +69,8 @@ fn submit_request(model: &str, prompt: &str) -> SubmitRequest {
         first_frame: None,
         last_frame: None,
         subject: None,
+        options: Default::default(),
+        ttl_secs: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod faults;
 mod fuzz;
 mod identity;
 mod invalid_manifests;
+mod options;
 mod plan;
 mod proof;
 mod run;

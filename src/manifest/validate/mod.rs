@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+mod options;
 mod prompt;
 mod shot;
 

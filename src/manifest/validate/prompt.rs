@@ -58,7 +58,7 @@ impl Validator<'_> {
     ) -> Option<String> {
         let Some(e) = prompt else {
             // Without a model (no or an unknown provider) only what holds for every model is checked.
-            let Some(model) = model else { return None };
+            let model = model?;
             if mode == Mode::Text || model.prompt_required {
                 *ok = false;
                 let why = if mode == Mode::Text { "a text-only shot" } else { "every shot on this model" };

@@ -90,6 +90,7 @@ impl Validator<'_> {
             self.number_results(ctx, None);
             let mut ok = false;
             let mode = mode.unwrap_or(Mode::Text);
+            self.clip_options(ctx, None, mode);
             self.prompt(ctx, field!(ctx, prompt, "prompt").as_ref(), &camera_moves, None, mode, &mut ok);
             return None;
         };
@@ -127,9 +128,11 @@ impl Validator<'_> {
         }
         let prompt =
             self.prompt(ctx, field!(ctx, prompt, "prompt").as_ref(), &camera_moves, Some(model), mode, &mut ok);
+        let options = self.clip_options(ctx, Some(model), mode);
         if !ok || images.any_refused() {
             return None;
         }
+        let options = options?;
         Some(Shot {
             id,
             line: ctx.raw.loc.line,
@@ -145,6 +148,7 @@ impl Validator<'_> {
             first_frame: images.first.flatten(),
             last_frame: images.last.flatten(),
             subject: images.subject.flatten(),
+            options,
         })
     }
 

@@ -140,6 +140,8 @@ impl Dispatcher<'_> {
                 fps: job.fps,
                 number_results: job.number_results,
                 estimated_cost_usd: job.estimated_cost_usd,
+                extension: job.extension().to_owned(),
+                ttl_secs: job.ttl_secs,
             };
             self.append(Record::Job { key: key.to_owned(), def })?;
         }
