@@ -60,6 +60,8 @@ pub enum Mode {
     FirstLast,
     /// A subject (face) reference.
     Subject,
+    /// A MiniMax video template: its own endpoint, inputs instead of a model and prompt.
+    Template,
 }
 
 impl Mode {
@@ -69,6 +71,7 @@ impl Mode {
             Mode::FirstFrame => "first frame",
             Mode::FirstLast => "first and last frame",
             Mode::Subject => "subject reference",
+            Mode::Template => "video template",
         }
     }
 }

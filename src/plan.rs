@@ -37,6 +37,9 @@ pub struct Job {
     /// Lifetime asked for the result URLs (Runware `ttl`); `None` where the provider takes none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_secs: Option<u32>,
+    /// A MiniMax video template's id (the job's `model` is then the template stand-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<&'static str>,
     #[serde(skip)]
     pub shot_index: usize,
 }
@@ -105,6 +108,7 @@ fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) 
         estimated_cost_usd: price.map(|p| round_cents(p * f64::from(number_results))),
         output_format: shot.options.output_format,
         ttl_secs: (shot.provider == Provider::Runware).then_some(output::RUNWARE_TTL_SECS),
+        template: shot.template.as_ref().map(|t| t.template.id),
         shot_index,
     }
 }
@@ -113,6 +117,14 @@ impl Job {
     /// The extension of the job's clip files (`mp4`, `webm`, `mov`).
     pub fn extension(&self) -> &'static str {
         self.output_format.name()
+    }
+
+    /// What the report and journal name the model: its id, or `template:<id>`.
+    pub fn model_label(&self) -> String {
+        match self.template {
+            Some(id) => format!("template:{id}"),
+            None => self.model.id.to_owned(),
+        }
     }
 }
 
@@ -157,6 +169,11 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
     }
     if o.watermark {
         material["watermark"] = serde_json::json!(true);
+    }
+    if let Some(t) = &shot.template {
+        let media: Vec<String> = t.media.iter().map(|i| i.identity()).collect();
+        material["template"] =
+            serde_json::json!({"id": t.template.id, "host": t.template.host, "media": media, "text": t.text});
     }
     // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
     let digest = Sha256::digest(material.to_string().as_bytes());

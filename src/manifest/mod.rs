@@ -65,6 +65,16 @@ pub struct Shot {
     pub subject: Option<Image>,
     /// Output container, quality, safety check, MiniMax pretreatment and watermark.
     pub options: ClipOptions,
+    /// A MiniMax video template shot (`mode` is `Template`, `model` the template stand-in).
+    pub template: Option<TemplateShot>,
+}
+
+/// A template and the inputs a shot fills it with, checked against its slots.
+#[derive(Clone, Debug)]
+pub struct TemplateShot {
+    pub template: &'static crate::catalog::templates::Template,
+    pub media: Vec<Image>,
+    pub text: Vec<String>,
 }
 
 /// A manifest that loaded, with the warnings it raised.

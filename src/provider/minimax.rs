@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::http::{self, Answer, Exchange, json_str};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask};
-use super::{SubmitRequest, VideoApi};
+use super::{SubmitRequest, TaskKind, VideoApi, minimax_template};
 use crate::catalog::{Mode, Provider};
 
 const P: Provider = Provider::Minimax;
@@ -37,6 +37,9 @@ impl MinimaxClient {
     }
 
     async fn poll_one(&self, target: &PollTarget<'_>) -> Result<PollOutcome, ProviderError> {
+        if target.task.kind == TaskKind::Template {
+            return minimax_template::poll(&self.endpoint, target.task).await;
+        }
         let query = ("task_id", target.task.id.as_str());
         let answer = http::exchange(P, Exchange::Read, self.get("/v1/query/video_generation", query)).await?;
         let (file_id, width, height) = match classify_query(&answer)? {
@@ -68,6 +71,9 @@ impl VideoApi for MinimaxClient {
 
     async fn submit(&self, request: &SubmitRequest) -> Result<Accepted, ProviderError> {
         let scrub = |e| http::scrub(&self.endpoint.key, e);
+        if let Some(template) = &request.template {
+            return minimax_template::submit(&self.endpoint, template).await.map_err(scrub);
+        }
         let body = submit_body(request)?;
         let e = &self.endpoint;
         let post = e
@@ -93,7 +99,10 @@ impl VideoApi for MinimaxClient {
         Ok(out)
     }
 
-    async fn refresh_url(&self, _task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+    async fn refresh_url(&self, task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+        if task.kind == TaskKind::Template {
+            return Ok(None); // A template's video_url is direct (valid 9 h); there is no file to retrieve.
+        }
         match self.retrieve(&clip.remote_id).await.map_err(|e| http::scrub(&self.endpoint.key, e))? {
             Retrieved::Url(url) => Ok(Some(url)),
             Retrieved::Failed(e) => Err(http::scrub(&self.endpoint.key, e)),
@@ -128,6 +137,10 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         Mode::Subject => {
             body["subject_reference"] = json!([{"type": "character", "image": [image(&r.subject)]}]);
         }
+        // Templates have their own endpoint (`minimax_template`); the client sends them there.
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "a template is not a video_generation request"));
+        }
     }
     // Sent only when asked for, so a shot without them sends what it always did.
     if r.options.fast_pretreatment {
@@ -151,7 +164,7 @@ fn base_resp(v: &Value) -> (i64, String) {
 }
 
 /// What a non-zero `base_resp.status_code` means (error-code page, reference A7).
-fn code_class(code: i64) -> ErrorClass {
+pub(super) fn code_class(code: i64) -> ErrorClass {
     match code {
         1002 | 1039 | 1041 | 2045 => ErrorClass::RateLimited { retry_after: None },
         // 2038: the account needs real-name verification; no request can succeed.
@@ -165,7 +178,7 @@ fn code_class(code: i64) -> ErrorClass {
 
 /// On a query or retrieve nothing can be "rejected input": an unknown code is
 /// retried later (the runner's deadline bounds it).
-fn read_code_class(code: i64) -> ErrorClass {
+pub(super) fn read_code_class(code: i64) -> ErrorClass {
     match code_class(code) {
         ErrorClass::Rejected => ErrorClass::Transient,
         class => class,
@@ -177,7 +190,7 @@ fn trace_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// An error with MiniMax's code, its message and the `Trace-Id`.
-fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
+pub(super) fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
     let class = match class {
         ErrorClass::RateLimited { retry_after: None } => {
             ErrorClass::RateLimited { retry_after: http::retry_after(&a.headers) }
@@ -194,7 +207,7 @@ fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> P
 }
 
 /// A non-2xx answer: its message from `base_resp`, an `error` object, or the text.
-fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
+pub(super) fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
     let v = a.json().unwrap_or(Value::Null);
     let (code, msg) = base_resp(&v);
     let nested = v.get("error").and_then(|e| json_str(e, "message"));
@@ -226,7 +239,10 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
     // A task id names a task that may exist and be billed, whatever the code says;
     // polling it settles what happened, resubmitting could pay twice.
     if let Some(id) = json_str(&v, "task_id") {
-        return Ok(Accepted { task: RemoteTask { id, status_url: None, response_url: None }, replayed: false });
+        return Ok(Accepted {
+            task: RemoteTask { id, status_url: None, response_url: None, kind: Default::default() },
+            replayed: false,
+        });
     }
     if code == 0 {
         return Err(error(a, ErrorClass::InDoubt, None, "status 0 but no task_id in the answer".into()));
@@ -242,7 +258,7 @@ pub(crate) enum Query {
     Success { file_id: String, width: Option<u32>, height: Option<u32> },
 }
 
-fn read_http_error(a: &Answer) -> ProviderError {
+pub(super) fn read_http_error(a: &Answer) -> ProviderError {
     let class = match a.status {
         429 => ErrorClass::RateLimited { retry_after: None },
         401 | 403 => ErrorClass::Auth,

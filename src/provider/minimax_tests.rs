@@ -350,7 +350,7 @@ async fn auth_failures_never_show_the_key() {
     let e = client.submit(&request("T2V-01")).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert_no_key(&e, LEAK_KEY);
-    let task = RemoteTask { id: "1".into(), status_url: None, response_url: None };
+    let task = RemoteTask { id: "1".into(), status_url: None, response_url: None, kind: Default::default() };
     let e = client.poll(&[PollTarget { task: &task, number_results: 1 }]).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert_no_key(&e, LEAK_KEY);

@@ -9,6 +9,7 @@
 pub mod error;
 pub mod http;
 pub mod minimax;
+pub mod minimax_template;
 pub mod request;
 pub mod runware;
 pub mod segmind;
@@ -19,12 +20,12 @@ use std::time::Duration;
 
 pub use error::{ErrorClass, ProviderError};
 pub use http::{ApiKey, Endpoint};
-pub use request::{ImageInput, SubmitRequest};
+pub use request::{ImageInput, SubmitRequest, TemplateRequest};
 
 use crate::catalog::Provider;
 
 /// A task the provider accepted, as needed to poll it later (journaled by the runner).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteTask {
     /// Runware `taskUUID`, MiniMax `task_id`, Segmind `request_id`.
     pub id: String,
@@ -34,6 +35,25 @@ pub struct RemoteTask {
     /// Segmind's `response_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_url: Option<String>,
+    /// Which MiniMax endpoint family the task lives on (left out for a video task).
+    #[serde(default, skip_serializing_if = "TaskKind::is_video")]
+    pub kind: TaskKind,
+}
+
+/// MiniMax polls a template task on its own query endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    #[default]
+    Video,
+    /// `/v1/video_template_generation`.
+    Template,
+}
+
+impl TaskKind {
+    pub fn is_video(&self) -> bool {
+        *self == TaskKind::Video
+    }
 }
 
 /// The answer to a submit that the provider accepted.

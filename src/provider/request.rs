@@ -38,6 +38,14 @@ impl ImageInput {
     }
 }
 
+/// A MiniMax video template submit: the template's id and its filled slots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateRequest {
+    pub template_id: String,
+    pub media: Vec<ImageInput>,
+    pub text: Vec<String>,
+}
+
 /// One submit, wire-neutral.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitRequest {
@@ -59,6 +67,8 @@ pub struct SubmitRequest {
     pub options: ClipOptions,
     /// Runware `ttl`: how long the result URLs must stay valid.
     pub ttl_secs: Option<u32>,
+    /// Set for a MiniMax video template job (`mode` is then `Template`).
+    pub template: Option<TemplateRequest>,
 }
 
 impl SubmitRequest {
@@ -80,6 +90,14 @@ impl SubmitRequest {
             subject: image(&shot.subject)?,
             options: shot.options,
             ttl_secs: job.ttl_secs,
+            template: match &shot.template {
+                Some(t) => Some(TemplateRequest {
+                    template_id: t.template.id.to_owned(),
+                    media: t.media.iter().map(ImageInput::from_image).collect::<std::io::Result<_>>()?,
+                    text: t.text.clone(),
+                }),
+                None => None,
+            },
         })
     }
 

@@ -120,6 +120,9 @@ impl VideoApi for RunwareClient {
 
 /// The submit body: a one-task array. Refuses (without sending) what Runware cannot do.
 pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
+    if r.mode == Mode::Template {
+        return Err(ProviderError::new(P, ErrorClass::Rejected, "Runware has no MiniMax video templates"));
+    }
     if r.mode == Mode::Subject || r.subject.is_some() {
         return Err(ProviderError::new(
             P,
@@ -309,7 +312,7 @@ fn with_wait(class: ErrorClass, headers: &HeaderMap) -> ErrorClass {
 pub(crate) fn classify_submit(a: &Answer, uuid: &str) -> Result<Accepted, ProviderError> {
     let ok = (200..300).contains(&a.status);
     let accepted = |replayed| Accepted {
-        task: RemoteTask { id: uuid.to_owned(), status_url: None, response_url: None },
+        task: RemoteTask { id: uuid.to_owned(), status_url: None, response_url: None, kind: Default::default() },
         replayed,
     };
     let Some(v) = a.json() else {

@@ -22,7 +22,7 @@ fn class_of(r: Result<Accepted, ProviderError>) -> ErrorClass {
 }
 
 fn task(id: &str) -> RemoteTask {
-    RemoteTask { id: id.into(), status_url: None, response_url: None }
+    RemoteTask { id: id.into(), status_url: None, response_url: None, kind: Default::default() }
 }
 
 fn poll_one(status: u16, body: &str, number_results: u32) -> Result<PollOutcome, ProviderError> {

@@ -110,6 +110,9 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
             body["last_frame_image"] = image(&r.last_frame);
         }
         Mode::Subject => body["subject_reference"] = image(&r.subject),
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Segmind has no MiniMax video templates"));
+        }
     }
     match slug {
         "hailuo-2.3" | "hailuo-2.3-fast" => {
@@ -182,7 +185,12 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
         };
         let [id, status_url, response_url] = ["request_id", "status_url", "response_url"].map(|k| json_str(&v, k));
         if let (Some(id), Some(status_url), Some(response_url)) = (id, status_url, response_url) {
-            let task = RemoteTask { id, status_url: Some(status_url), response_url: Some(response_url) };
+            let task = RemoteTask {
+                id,
+                status_url: Some(status_url),
+                response_url: Some(response_url),
+                kind: Default::default(),
+            };
             return Ok(Accepted { task, replayed: false });
         }
         let message = format!("a 2xx answer without request_id, status_url and response_url: {}", a.text());

@@ -42,6 +42,7 @@ pub fn request(model: &str) -> SubmitRequest {
         subject: None,
         options: Default::default(),
         ttl_secs: None,
+        template: None,
     }
 }
 

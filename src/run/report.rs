@@ -89,7 +89,7 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         shot_id: job.shot_id.clone(),
         variant,
         provider: job.provider.name().to_owned(),
-        model: job.model.id.to_owned(),
+        model: job.model_label(),
         job_key: job.key.clone(),
         task_uuid: js
             .and_then(|j| j.task_uuid)
@@ -106,8 +106,9 @@ fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
         estimated_cost_usd: job.estimated_cost_usd.map(|c| round4(c / f64::from(job.number_results.max(1)))),
         width: w,
         height: h,
-        duration_s: Some(job.duration),
-        fps: Some(job.fps),
+        // A template decides its own length and rate: unknown, so empty.
+        duration_s: Some(job.duration).filter(|_| job.template.is_none()),
+        fps: Some(job.fps).filter(|_| job.template.is_none()),
         attempts: js.map_or(0, |j| j.attempts),
         submitted_at: js.and_then(|j| j.submitted_at.clone()).unwrap_or_default(),
         completed_at: file

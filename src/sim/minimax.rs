@@ -28,7 +28,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `{..., "base_resp": {"status_code", "status_msg"}}` over HTTP 200 with a Trace-Id.
-fn answer(sim: &Sim, mut body: Value, code: u32, msg: &str) -> Response {
+pub(super) fn answer(sim: &Sim, mut body: Value, code: u32, msg: &str) -> Response {
     body["base_resp"] = json!({"status_code": code, "status_msg": msg});
     let trace = format!(
         "{:016x}",
@@ -38,7 +38,7 @@ fn answer(sim: &Sim, mut body: Value, code: u32, msg: &str) -> Response {
 }
 
 /// Auth as MiniMax answers it: 1004 without a valid key, 2049 for a key of the other region.
-fn auth(sim: &Sim, headers: &HeaderMap, empty: Value) -> Result<(), Response> {
+pub(super) fn auth(sim: &Sim, headers: &HeaderMap, empty: Value) -> Result<(), Response> {
     let key = bearer(headers);
     if key.as_deref().is_some_and(|k| {
         !sim.cfg.minimax_other_region_prefix.is_empty() && k.starts_with(&sim.cfg.minimax_other_region_prefix)
@@ -54,7 +54,7 @@ fn auth(sim: &Sim, headers: &HeaderMap, empty: Value) -> Result<(), Response> {
 }
 
 /// Faults that strike before a request is processed.
-fn early_fault(fault: Fault) -> Option<Response> {
+pub(super) fn early_fault(fault: Fault) -> Option<Response> {
     match fault {
         Fault::ResetBefore => Some(reply::dropped()),
         Fault::Http5xx => Some(reply::json(502, json!({"error": "bad gateway"}), &[])),
@@ -136,7 +136,7 @@ fn size(r: Resolution) -> (u32, u32) {
     }
 }
 
-fn image_ok(v: &Value) -> bool {
+pub(super) fn image_ok(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.starts_with("https://") || s.starts_with("http://") || s.starts_with("data:image/"))
 }
 
@@ -182,6 +182,7 @@ fn validate(req: &Value) -> Result<(&'static catalog::Model, Mode, Resolution, u
             Mode::FirstFrame => "Image-to-Video",
             Mode::FirstLast => "First-Last-Frame-to-Video",
             Mode::Subject => "Subject-Reference-to-Video",
+            Mode::Template => "Template",
         };
         return Err(format!("model {model_id} does not support {name} mode"));
     }

@@ -13,6 +13,7 @@ pub mod config;
 mod files;
 mod ledger;
 mod minimax;
+mod minimax_template;
 mod reply;
 mod runware;
 mod segmind;
@@ -106,6 +107,9 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/video_generation", post(minimax::create))
         .route("/v1/query/video_generation", get(minimax::query))
         .route("/v1/files/retrieve", get(minimax::retrieve))
+        // MiniMax video templates.
+        .route("/v1/video_template_generation", post(minimax_template::create))
+        .route("/v1/query/video_template_generation", get(minimax_template::query))
         // Segmind async v2.
         .route("/v2/requests/{id}/status", get(segmind::status))
         .route("/v2/requests/{id}", get(segmind::result))

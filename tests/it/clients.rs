@@ -71,6 +71,7 @@ fn submit_request(model: &str, prompt: &str) -> SubmitRequest {
         subject: None,
         options: Default::default(),
         ttl_secs: None,
+        template: None,
     }
 }
 
@@ -79,7 +80,7 @@ fn hailuo_request(p: Provider) -> SubmitRequest {
 }
 
 fn task(id: impl Into<String>) -> RemoteTask {
-    RemoteTask { id: id.into(), status_url: None, response_url: None }
+    RemoteTask { id: id.into(), status_url: None, response_url: None, kind: Default::default() }
 }
 
 /// Fails unless `e` is `p`'s error of `class` (a rate limit's wait is checked apart).

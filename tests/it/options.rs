@@ -37,6 +37,9 @@ shots:
     promptOptimizer: true
     fastPretreatment: true
     watermark: true
+  - id: tpl-diving
+    template: Diving
+    media: [frames/ok-first.png]
 "#;
 
 /// The container a file's first bytes name.
@@ -50,15 +53,16 @@ fn container(bytes: &[u8]) -> &'static str {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn webm_and_mov_shots_come_back_in_their_containers_and_the_options_reach_the_provider() {
+async fn a_night_of_webm_mov_and_template_shots_delivers_each_container_and_the_options_reach_the_provider() {
     let night = Night::start(quick()).await;
     night.write("m.yaml", MANIFEST);
+    crate::util::copy_tree(&crate::util::root().join("tests/manifests/frames"), &night.out("frames"));
     let out = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let root = night.out("out");
     let rows = read_report(&root.join("report.csv"));
-    assert_eq!(rows.len(), 3);
-    for (shot, ext) in [("rw-webm", "webm"), ("rw-mov", "mov"), ("mm-options", "mp4")] {
+    assert_eq!(rows.len(), 4);
+    for (shot, ext) in [("rw-webm", "webm"), ("rw-mov", "mov"), ("mm-options", "mp4"), ("tpl-diving", "mp4")] {
         let r = rows.iter().find(|r| r["shot_id"] == shot).unwrap();
         assert_eq!(r["status"], "done", "{r:?}");
         assert_eq!(r["file"], format!("{shot}/{shot}_1.{ext}"));
@@ -73,7 +77,7 @@ async fn webm_and_mov_shots_come_back_in_their_containers_and_the_options_reach_
 
     // What the simulator saw.
     let ledger = night.sim.ledger();
-    assert_eq!(ledger.entries.len(), 3, "{ledger:?}");
+    assert_eq!(ledger.entries.len(), 4, "{ledger:?}");
     let runware: Vec<_> = ledger.entries.iter().filter(|e| e.provider == Provider::Runware).collect();
     let webm = runware.iter().find(|e| e.model == "minimax:3@1").unwrap();
     assert_eq!(webm.options.output_format.as_deref(), Some("WEBM"));
@@ -85,8 +89,17 @@ async fn webm_and_mov_shots_come_back_in_their_containers_and_the_options_reach_
     assert_eq!(mov.options.safety_mode.as_deref(), Some("fast"), "checkContent alone means fast");
     let ttl = shotlist::catalog::output::RUNWARE_TTL_SECS;
     assert!(runware.iter().all(|e| e.options.ttl_secs == Some(u64::from(ttl))), "every Runware submit has a ttl");
-    let mm = ledger.entries.iter().find(|e| e.provider == Provider::Minimax).unwrap();
+    let mm = ledger.entries.iter().find(|e| e.model == "MiniMax-Hailuo-02").unwrap();
     assert_eq!((mm.options.fast_pretreatment, mm.options.watermark), (Some(true), Some(true)));
+
+    // The template job went to the template endpoint with the global Diving id and its image.
+    let tpl = ledger.entries.iter().find(|e| e.options.template_id.is_some()).unwrap();
+    assert_eq!(tpl.options.template_id.as_deref(), Some("392747428568649728"));
+    assert_eq!((tpl.options.media_inputs, tpl.options.text_inputs), (Some(1), Some(0)));
+    let tpl_row = rows.iter().find(|r| r["shot_id"] == "tpl-diving").unwrap();
+    assert_eq!(tpl_row["model"], "template:392747428568649728");
+    assert!(tpl_row["cost_usd"].is_empty() && tpl_row["estimated_cost_usd"].is_empty(), "no known price: {tpl_row:?}");
+    assert!(tpl_row["duration_s"].is_empty(), "the template decides its length: {tpl_row:?}");
 
     // The journal records the extension and the ttl asked for.
     let records = journal::read(&root.join("state.jsonl")).unwrap().records;
@@ -110,4 +123,38 @@ fn old_job_records_read_as_mp4() {
     let line = r#"{"t":"job","key":"k","def":{"shot":"s","variants":[1],"provider":"runware","model":"minimax:3@1","resolution":"768p","duration":6,"fps":25,"number_results":1,"estimated_cost_usd":null}}"#;
     let Record::Job { def, .. } = serde_json::from_str::<Record>(line).unwrap() else { panic!("a job record") };
     assert_eq!((def.extension.as_str(), def.ttl_secs), ("mp4", None));
+}
+
+/// A template job is a job like any other: a submit cut off after MiniMax took it
+/// is in doubt and never sent again; a finished one is not sent again on a rerun.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_job_goes_in_doubt_and_resumes_like_any_job() {
+    let mut cfg = quick();
+    cfg.provider_mut(Provider::Minimax).faults =
+        Some(shotlist::sim::Faults { reset_after: 1.0, ..shotlist::sim::Faults::default() });
+    let night = Night::start(cfg).await;
+    night.write("m.yaml", "version: 1\nshots:\n  - { id: t1, template: Art Fonts, text: [\"OPEN LATE\"] }\n");
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    let first = night.run(&args).await;
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let rows = read_report(&night.out("out").join("report.csv"));
+    assert_eq!(rows[0]["status"], "in_doubt", "{rows:?}");
+    assert_eq!(night.sim.ledger().entries.len(), 1, "MiniMax took (and bills) the task");
+    let again = night.run(&args).await;
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert_eq!(night.sim.ledger().entries.len(), 1, "an in-doubt template submit is never sent again");
+
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", "version: 1\nshots:\n  - { id: t1, template: Art Fonts, text: [\"OPEN LATE\"] }\n");
+    assert_eq!(night.run(&args).await.status.code(), Some(0));
+    let again = night.run(&args).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stderr(&again).contains("1 jobs unchanged (1 done)"), "{}", stderr(&again));
+    assert_eq!(night.sim.ledger().entries.len(), 1);
+    let records = journal::read(&night.out("out").join("state.jsonl")).unwrap().records;
+    let task = records.iter().find_map(|r| match r {
+        Record::Accepted { task, .. } => Some(task.clone()),
+        _ => None,
+    });
+    assert_eq!(task.unwrap().kind, shotlist::provider::TaskKind::Template, "the journal knows where to poll it");
 }

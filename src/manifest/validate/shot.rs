@@ -61,6 +61,9 @@ impl Validator<'_> {
             ctx.who = format!("shot `{id}`");
         }
         let ctx = &*ctx;
+        if ctx.raw.template.is_some() || ctx.defaults.template.is_some() {
+            return self.template_shot(ctx, id);
+        }
         let provider = self.provider(ctx);
         // Images first: the mode they make decides the model variant and what is allowed.
         let images = Images {
@@ -149,6 +152,7 @@ impl Validator<'_> {
             last_frame: images.last.flatten(),
             subject: images.subject.flatten(),
             options,
+            template: None,
         })
     }
 
@@ -234,7 +238,7 @@ impl Validator<'_> {
         None
     }
 
-    fn image(&mut self, e: Option<Effective<'_, String>>) -> Option<Option<Image>> {
+    pub(super) fn image(&mut self, e: Option<Effective<'_, String>>) -> Option<Option<Image>> {
         let e = e?;
         Some(match self.images.check(&e.field.value, self.dir) {
             Ok(img) => Some(img),
@@ -369,6 +373,7 @@ impl Validator<'_> {
                 "a subject reference needs S2V-01 on minimax (alias s2v-01) or minimax-ai on segmind".to_owned()
             }
             Mode::FirstFrame => format!("{} offers: {}", model.id, modes.join(", ")),
+            Mode::Template => "a video template is written as `template:`, without a model".to_owned(),
         };
         self.problems.push(
             Problem::error(
@@ -415,7 +420,7 @@ impl Validator<'_> {
     }
 
     /// The result count; without a model only "at least 1" is checked.
-    fn number_results(&mut self, ctx: &ShotCtx<'_>, model: Option<&Model>) -> Option<u32> {
+    pub(super) fn number_results(&mut self, ctx: &ShotCtx<'_>, model: Option<&Model>) -> Option<u32> {
         let Some(e) = field!(ctx, number_results, "numberResults") else { return Some(1) };
         let Some(model) = model else {
             if e.field.value >= 1 {

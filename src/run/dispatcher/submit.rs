@@ -134,7 +134,7 @@ impl Dispatcher<'_> {
                 shot: job.shot_id.clone(),
                 variants: job.variants.clone(),
                 provider: job.provider,
-                model: job.model.id.to_owned(),
+                model: job.model_label(),
                 resolution: job.resolution.name().to_owned(),
                 duration: job.duration,
                 fps: job.fps,
