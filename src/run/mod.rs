@@ -109,6 +109,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         out.set_file_name(name);
     }
     let providers: BTreeSet<Provider> = plan.jobs.iter().map(|j| j.provider).collect();
+    if !args.rehearse
+        && let Some(msg) =
+            options::template_host_mismatch(&loaded.manifest, plan.jobs.iter().any(|j| j.template.is_some()))
+    {
+        return refuse(msg);
+    }
     if !args.rehearse {
         let missing: Vec<String> = providers
             .iter()

@@ -158,3 +158,17 @@ async fn a_template_job_goes_in_doubt_and_resumes_like_any_job() {
     });
     assert_eq!(task.unwrap().kind, shotlist::provider::TaskKind::Template, "the journal knows where to poll it");
 }
+
+/// Templates were checked against the global list; a run pointed at the China host
+/// is refused before anything is sent (its ids differ).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_on_the_other_minimax_host_than_the_templates_were_checked_for_is_refused() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", "version: 1\nshots:\n  - { id: t1, template: Art Fonts, text: [\"OPEN LATE\"] }\n");
+    let mut cmd = night.command(&["run", "m.yaml", "--out", "out", "-q"]);
+    cmd.env("MINIMAX_BASE_URL", "https://api.minimaxi.com");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("providers.minimax.baseUrl"), "{}", stderr(&out));
+    assert_eq!(night.sim.stats().providers.get("minimax").map_or(0, |s| s.submits), 0);
+}
