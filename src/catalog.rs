@@ -3,8 +3,10 @@
 //! where a price is published. Validation and the cost estimate read only this.
 //!
 //! Sources: `shared/reference/runware-protocol.md` §2.3, `minimax-segmind-protocol.md`
-//! A3.2, A3.3 and B9, and the seed pages. A price not published there is `None`:
-//! unknown is shown as unknown, never as 0.
+//! A3.2, A3.3 and B9, and the seed pages (stored copies of the providers' pages, read
+//! 2026-12). A price not published there is `None`: unknown is shown as unknown, never
+//! as 0. The clip options and which model takes them: `output`; MiniMax's video
+//! templates per host: `templates` (each with its pages and dates).
 
 pub mod output;
 pub mod templates;

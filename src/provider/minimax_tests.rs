@@ -365,3 +365,14 @@ async fn auth_failures_never_show_the_key() {
     };
     assert_no_key(&client.refresh_url(&task, &clip).await.unwrap_err(), LEAK_KEY);
 }
+
+#[test]
+fn pretreatment_and_watermark_are_sent_only_when_asked_for() {
+    let plain = submit_body(&request("MiniMax-Hailuo-02")).unwrap();
+    assert!(plain.get("fast_pretreatment").is_none() && plain.get("aigc_watermark").is_none());
+    let mut r = request("MiniMax-Hailuo-02");
+    r.options.fast_pretreatment = true;
+    r.options.watermark = true;
+    let body = submit_body(&r).unwrap();
+    assert_eq!((&body["fast_pretreatment"], &body["aigc_watermark"]), (&json!(true), &json!(true)));
+}
