@@ -234,7 +234,10 @@ pub async fn query(
         sim.count(P, |s| s.rate_limited += 1);
         return answer(&sim, empty, 1002, "rate limit");
     }
-    let Some(task) = sim.task(P, &task_id) else {
+    // A template task is queried on its own endpoint, not here.
+    let is_template =
+        sim.lock().ledger.iter().any(|e| e.provider == P && e.task_id == task_id && e.options.template_id.is_some());
+    let Some(task) = sim.task(P, &task_id).filter(|_| !is_template) else {
         return answer(&sim, empty, 2013, "invalid params, task not found");
     };
     let now = Instant::now();
