@@ -235,9 +235,7 @@ pub async fn query(
         return answer(&sim, empty, 1002, "rate limit");
     }
     // A template task is queried on its own endpoint, not here.
-    let is_template =
-        sim.lock().ledger.iter().any(|e| e.provider == P && e.task_id == task_id && e.options.template_id.is_some());
-    let Some(task) = sim.task(P, &task_id).filter(|_| !is_template) else {
+    let Some(task) = sim.task(P, &task_id).filter(|t| !t.template) else {
         return answer(&sim, empty, 2013, "invalid params, task not found");
     };
     let now = Instant::now();

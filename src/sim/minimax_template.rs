@@ -129,10 +129,7 @@ pub async fn query(
         return answer(&sim, empty, 1002, "rate limit");
     }
     // A v1 task is not a template task (and the other way round).
-    let task = sim.task(P, &task_id).filter(|_| {
-        sim.lock().ledger.iter().any(|e| e.provider == P && e.task_id == task_id && e.options.template_id.is_some())
-    });
-    let Some(task) = task else {
+    let Some(task) = sim.task(P, &task_id).filter(|t| t.template) else {
         return answer(&sim, empty, 2013, "invalid params, task not found");
     };
     let now = Instant::now();

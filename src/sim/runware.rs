@@ -371,15 +371,8 @@ fn poll(sim: &Sim, t: &Value, data: &mut Vec<Value>, errors: &mut Vec<Value>) {
 /// A result URL: it lives as long as the submit's `ttl` asked, else the scenario's
 /// default lifetime (Runware documents none).
 fn runware_url(sim: &Sim, task: &Task, clip_id: &str) -> String {
-    let ttl = sim
-        .lock()
-        .ledger
-        .iter()
-        .rev()
-        .find(|e| e.provider == P && e.task_id == task.id)
-        .and_then(|e| e.options.ttl_secs);
-    match ttl {
-        Some(secs) => sim.signed_url_for(clip_id, task.format, secs as f64),
+    match task.url_ttl_secs {
+        Some(secs) => sim.signed_url_for(clip_id, task.format, secs),
         None => sim.signed_url(clip_id, task.format),
     }
 }

@@ -59,6 +59,10 @@ pub struct Task {
     pub format: OutputFormat,
     /// Runware's `NSFWContent` verdict, given only when the submit asked for a check.
     pub nsfw: Option<bool>,
+    /// Runware `ttl`: how long its result URLs live (simulated seconds).
+    pub url_ttl_secs: Option<f64>,
+    /// A MiniMax template task (queried on its own endpoint only).
+    pub template: bool,
 }
 
 impl Task {
@@ -264,6 +268,8 @@ impl Sim {
             reports_cost,
             format: OutputFormat::Mp4,
             nsfw: None,
+            url_ttl_secs: None,
+            template: false,
         };
         let mut inner = self.lock();
         for r in &task.results {
@@ -309,6 +315,8 @@ impl Sim {
         if let Some(task) = inner.tasks.get_mut(&(provider, id.to_owned())) {
             task.format = format;
             task.nsfw = nsfw;
+            task.url_ttl_secs = seen.ttl_secs.map(|s| s as f64);
+            task.template = seen.template_id.is_some();
         }
         if let Some(e) = inner.ledger.iter_mut().rev().find(|e| e.provider == provider && e.task_id == id) {
             e.options = seen;
