@@ -3,11 +3,11 @@
 # official Python clients, and prints its python. Used by conformance/run.sh and
 # bench/run.sh.
 #
-#   py="$(bash conformance/venv.sh VENV_DIR)"
+#   py="$(bash conformance/venv.sh VENV_DIR [REQUIREMENTS_FILE])"   (default: requirements.txt)
 set -u -o pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$1"
-req="$here/requirements.txt"
+req="${2:-$here/requirements.txt}"
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -136,12 +136,21 @@ pub struct Combo {
     pub only_modes: Option<&'static [Mode]>,
 }
 
+/// Where a published price was read: the page (or reference file) and its date,
+/// so that a changed price is one edit and the report can say how old a price is.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Citation {
+    pub page: &'static str,
+    pub date: &'static str,
+}
+
 /// A published price for one clip of a resolution and duration.
 #[derive(Debug)]
 pub struct Price {
     pub resolution: Resolution,
     pub duration: u32,
     pub usd: f64,
+    pub source: &'static Citation,
 }
 
 /// One model on one provider.
@@ -162,6 +171,11 @@ pub struct Model {
     /// Whether a prompt is required even when images are given.
     pub prompt_required: bool,
     pub prices: &'static [Price],
+    /// The resolution job keys name for this model, when it differs from the one the
+    /// catalog names (Runware's 01 models were catalogued as 720p before the catalog
+    /// called their 1366×768 768p; their keys keep `720p` so journals written before
+    /// still resume instead of rendering, and paying, again).
+    pub key_resolution: Option<Resolution>,
     /// A typical render of a 6 s clip, seconds (Segmind's pages: ~154 s for Director,
     /// ~173 s for Hailuo 02, ~178 s for Video-01; Fast variants are quicker). The
     /// first poll waits for part of it: no earlier poll can find the video ready.
@@ -197,9 +211,25 @@ impl Model {
         f64::from(self.typical_render_secs) * (f64::from(duration) / 6.0).max(1.0)
     }
 
-    /// The published price of one clip, or `None` when none is published.
+    /// A resolution as this model names it: Runware renders 720p and 768p both as
+    /// 1366×768, so on a Runware model that has no 720p a `720p` is its 768p.
+    pub fn read_resolution(&self, r: Resolution) -> Resolution {
+        let offered = self.combos.iter().any(|c| c.resolution == r);
+        if self.provider == Provider::Runware && r == Resolution::P720 && !offered { Resolution::P768 } else { r }
+    }
+
+    /// The list price of one clip: the highest published for the pair (two sources
+    /// may differ; a budget must never be under-estimated), or `None` when none is.
     pub fn price(&self, resolution: Resolution, duration: u32) -> Option<f64> {
-        self.prices.iter().find(|p| p.resolution == resolution && p.duration == duration).map(|p| p.usd)
+        self.price_row(resolution, duration).map(|p| p.usd)
+    }
+
+    /// The price row behind [`Model::price`], with its source.
+    pub fn price_row(&self, resolution: Resolution, duration: u32) -> Option<&Price> {
+        self.prices
+            .iter()
+            .filter(|p| p.resolution == resolution && p.duration == duration)
+            .max_by(|a, b| a.usd.total_cmp(&b.usd))
     }
 }
 
@@ -211,6 +241,9 @@ const SIX_TEN: &[u32] = &[6, 10];
 
 /// 01-series models: 720P, 6 s only.
 const ONLY_720_6: &[Combo] = &[Combo { resolution: P720, durations: SIX, only_modes: None }];
+/// The 01 models on Runware render 1366×768, so the catalog calls that 768p (plan,
+/// report and status then agree); a manifest's `720p` is read as the same size.
+const RUNWARE_01: &[Combo] = &[Combo { resolution: P768, durations: SIX, only_modes: None }];
 /// Hailuo 2.3 and Hailuo 02 without 512P: 768P for 6 or 10 s, 1080P for 6 s.
 const HAILUO: &[Combo] = &[
     Combo { resolution: P768, durations: SIX_TEN, only_modes: None },
@@ -223,9 +256,44 @@ const HAILUO_02_NATIVE: &[Combo] = &[
     Combo { resolution: P1080, durations: SIX, only_modes: None },
 ];
 
-const fn p(resolution: Resolution, duration: u32, usd: f64) -> Price {
-    Price { resolution, duration, usd }
+const fn p(resolution: Resolution, duration: u32, usd: f64, source: &'static Citation) -> Price {
+    Price { resolution, duration, usd, source }
 }
+
+// The price sources. A changed price is one edit of a row below (and of its date here).
+/// MiniMax pay-as-you-go (platform.minimax.io pricing page, mirrored early 2026).
+pub static MINIMAX_PAYG: Citation = Citation {
+    page: "MiniMax pay-as-you-go pricing (platform.minimax.io; reference/field-notes-2026-12.md §1.2)",
+    date: "2026-01",
+};
+/// Runware's model pages as quoted in the protocol notes.
+pub static RUNWARE_DOCS: Citation = Citation {
+    page: "runware.ai/docs model pages (reference/runware-protocol.md §2.3 \"Prices shown on the docs\")",
+    date: "2026",
+};
+/// Runware's 01 Director / 01 Live pages: "$0.0560/s for 720p" (6 s: $0.336).
+pub static RUNWARE_01_PER_SECOND: Citation = Citation {
+    page: "runware.ai/docs 01 Director and 01 Live pages, $0.0560/s (reference/runware-protocol.md §2.3)",
+    date: "2026",
+};
+/// The `cost` in the example responses of Runware's model pages (reference/seeds/).
+pub static RUNWARE_EXAMPLES: Citation =
+    Citation { page: "runware.ai/docs model pages' example responses (reference/seeds/000, 001, 003)", date: "2026" };
+/// Runware's Hailuo 2.3 Fast page.
+pub static RUNWARE_23_FAST: Citation = Citation {
+    page: "https://runware.ai/docs/models/minimax-hailuo-2-3-fast.md (reference/field-notes-2026-12.md §1.2)",
+    date: "2026-12",
+};
+/// Runware's sample exchange of Hailuo 02 at 1366×768, 10 s (`"cost": 0.56`).
+pub static RUNWARE_SAMPLE: Citation = Citation {
+    page: "Runware getResponse sample, Hailuo 02 768p 10 s (reference/runware-protocol.md §8.1, §8.5)",
+    date: "2026",
+};
+/// Segmind's model pages: the upper end of each published range.
+pub static SEGMIND_PAGES: Citation = Citation {
+    page: "Segmind model pages, upper end of the range (reference/minimax-segmind-protocol.md B9)",
+    date: "2026-09",
+};
 
 /// Builds a catalog entry with the defaults most entries share (25 fps, one result
 /// at a time, no price, 6 s).
@@ -250,6 +318,7 @@ const fn model(
         camera: false,
         prompt_required: false,
         prices: &[],
+        key_resolution: None,
         typical_render_secs: if is_fast(id) { 90 } else { 170 },
     }
 }
@@ -270,50 +339,63 @@ const fn is_fast(id: &str) -> bool {
     b.len() == 11 && b[8] == b'4' && b[10] == b'2'
 }
 
-/// Every model. Runware prices: seed pages' responses (01 series $0.28, Hailuo 02
-/// 1080p $0.49) and the model pages (Hailuo 2.3 and 2.3 Fast). Segmind prices: the
-/// upper end of each published range, so that a budget is never under-estimated.
-/// MiniMax publishes no per-clip price in the reference: unknown.
+/// Every model. Each price row names its source (above). Segmind prices: the upper end
+/// of each published range, so that a budget is never under-estimated. Where two
+/// sources differ (Runware 01: $0.28 in example answers, $0.056/s on the pages) both
+/// rows stand and the list price is the higher. MiniMax publishes no price for the
+/// 01 models and S2V-01 in the reference: unknown (a manifest's `prices:` can say).
 pub static MODELS: &[Model] = &[
     Model {
-        prices: &[p(P720, 6, 0.28)],
-        ..model(Runware, "minimax:1@1", "MiniMax 01 (Video-01)", &[Text, FirstFrame], ONLY_720_6, P720)
+        key_resolution: Some(P720),
+        prices: &[p(P768, 6, 0.28, &RUNWARE_DOCS)],
+        ..model(Runware, "minimax:1@1", "MiniMax 01 (Video-01)", &[Text, FirstFrame], RUNWARE_01, P768)
     },
     Model {
+        key_resolution: Some(P720),
         camera: true,
-        prices: &[p(P720, 6, 0.28)],
-        ..model(Runware, "minimax:2@1", "MiniMax 01 Director", &[Text, FirstFrame], ONLY_720_6, P720)
+        prices: &[p(P768, 6, 0.28, &RUNWARE_EXAMPLES), p(P768, 6, 0.336, &RUNWARE_01_PER_SECOND)],
+        ..model(Runware, "minimax:2@1", "MiniMax 01 Director", &[Text, FirstFrame], RUNWARE_01, P768)
     },
     Model {
-        prices: &[p(P720, 6, 0.28)],
-        ..model(Runware, "minimax:2@3", "MiniMax 01 Live", &[FirstFrame], ONLY_720_6, P720)
+        key_resolution: Some(P720),
+        prices: &[p(P768, 6, 0.28, &RUNWARE_EXAMPLES), p(P768, 6, 0.336, &RUNWARE_01_PER_SECOND)],
+        ..model(Runware, "minimax:2@3", "MiniMax 01 Live", &[FirstFrame], RUNWARE_01, P768)
     },
     Model {
         camera: true,
         max_results: 20,
-        prices: &[p(P1080, 6, 0.49)],
+        prices: &[p(P768, 10, 0.56, &RUNWARE_SAMPLE), p(P1080, 6, 0.49, &RUNWARE_EXAMPLES)],
         ..model(Runware, "minimax:3@1", "MiniMax Hailuo 02", &[Text, FirstFrame, FirstLast], HAILUO, P768)
     },
     Model {
         camera: true,
-        prices: &[p(P768, 6, 0.28), p(P768, 10, 0.56), p(P1080, 6, 0.49)],
+        prices: &[p(P768, 6, 0.28, &RUNWARE_DOCS), p(P768, 10, 0.56, &RUNWARE_DOCS), p(P1080, 6, 0.49, &RUNWARE_DOCS)],
         ..model(Runware, "minimax:4@1", "MiniMax Hailuo 2.3", &[Text, FirstFrame], HAILUO, P768)
     },
     Model {
         camera: true,
-        prices: &[p(P768, 6, 0.19), p(P1080, 6, 0.33)],
+        prices: &[p(P768, 6, 0.19, &RUNWARE_23_FAST), p(P1080, 6, 0.33, &RUNWARE_23_FAST)],
         ..model(Runware, "minimax:4@2", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
     },
     Model {
         camera: true,
+        prices: &[p(P768, 6, 0.28, &MINIMAX_PAYG), p(P768, 10, 0.56, &MINIMAX_PAYG), p(P1080, 6, 0.49, &MINIMAX_PAYG)],
         ..model(Minimax, "MiniMax-Hailuo-2.3", "MiniMax Hailuo 2.3", &[Text, FirstFrame], HAILUO, P768)
     },
     Model {
         camera: true,
+        prices: &[p(P768, 6, 0.19, &MINIMAX_PAYG), p(P768, 10, 0.32, &MINIMAX_PAYG), p(P1080, 6, 0.33, &MINIMAX_PAYG)],
         ..model(Minimax, "MiniMax-Hailuo-2.3-Fast", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
     },
     Model {
         camera: true,
+        prices: &[
+            p(P512, 6, 0.10, &MINIMAX_PAYG),
+            p(P512, 10, 0.15, &MINIMAX_PAYG),
+            p(P768, 6, 0.28, &MINIMAX_PAYG),
+            p(P768, 10, 0.56, &MINIMAX_PAYG),
+            p(P1080, 6, 0.49, &MINIMAX_PAYG),
+        ],
         ..model(
             Minimax,
             "MiniMax-Hailuo-02",
@@ -334,13 +416,13 @@ pub static MODELS: &[Model] = &[
     model(Minimax, "S2V-01", "MiniMax S2V-01 (subject reference)", &[Subject], ONLY_720_6, P720),
     Model {
         prompt_required: true,
-        prices: &[p(P720, 6, 0.625)],
+        prices: &[p(P720, 6, 0.625, &SEGMIND_PAGES)],
         ..model(Segmind, "minimax-ai", "MiniMax Video-01", &[Text, FirstFrame, Subject], ONLY_720_6, P720)
     },
     Model {
         camera: true,
         prompt_required: true,
-        prices: &[p(P720, 6, 0.625)],
+        prices: &[p(P720, 6, 0.625, &SEGMIND_PAGES)],
         ..model(Segmind, "minimax-ai-director", "MiniMax Video-01 Director", &[FirstFrame], ONLY_720_6, P720)
     },
     Model {
@@ -373,13 +455,21 @@ pub static MODELS: &[Model] = &[
     Model {
         camera: true,
         prompt_required: true,
-        prices: &[p(P768, 6, 0.70), p(P768, 10, 0.70), p(P1080, 6, 0.70)],
+        prices: &[
+            p(P768, 6, 0.70, &SEGMIND_PAGES),
+            p(P768, 10, 0.70, &SEGMIND_PAGES),
+            p(P1080, 6, 0.70, &SEGMIND_PAGES),
+        ],
         ..model(Segmind, "hailuo-2.3", "MiniMax Hailuo 2.3", &[Text, FirstFrame], HAILUO, P768)
     },
     Model {
         camera: true,
         prompt_required: true,
-        prices: &[p(P768, 6, 0.41), p(P768, 10, 0.41), p(P1080, 6, 0.41)],
+        prices: &[
+            p(P768, 6, 0.41, &SEGMIND_PAGES),
+            p(P768, 10, 0.41, &SEGMIND_PAGES),
+            p(P1080, 6, 0.41, &SEGMIND_PAGES),
+        ],
         ..model(Segmind, "hailuo-2.3-fast", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
     },
 ];
@@ -580,6 +670,34 @@ mod tests {
         assert_eq!(implied_provider("hailuo-02"), Err(vec![Runware, Minimax, Segmind]));
         assert_eq!(implied_provider("live"), Err(vec![Runware, Minimax]));
         assert_eq!(implied_provider("sora"), Err(vec![]));
+    }
+
+    #[test]
+    fn minimax_pay_as_you_go_prices_are_in_with_their_source() {
+        let price = |id: &str, r, d| {
+            let m = by_id(Minimax, id).unwrap();
+            m.price_row(r, d).map(|p| (p.usd, p.source.date))
+        };
+        assert_eq!(price("MiniMax-Hailuo-2.3", P768, 6), Some((0.28, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-02", P768, 10), Some((0.56, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-02", P1080, 6), Some((0.49, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-2.3-Fast", P768, 10), Some((0.32, "2026-01")));
+        assert_eq!(price("MiniMax-Hailuo-02", P512, 6), Some((0.10, "2026-01")));
+        assert_eq!(price("S2V-01", P720, 6), None, "not published: unknown, never 0");
+        assert_eq!(by_id(Runware, "minimax:3@1").unwrap().price(P768, 10), Some(0.56));
+        for m in MODELS {
+            for p in m.prices {
+                assert!(!p.source.page.is_empty() && !p.source.date.is_empty(), "{}", m.id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_highest_of_two_published_prices_is_the_list_price() {
+        let director = by_id(Runware, "minimax:2@1").unwrap();
+        assert_eq!(director.price(P768, 6), Some(0.336));
+        assert_eq!(director.read_resolution(P720), P768, "Runware's 720p is its 1366×768");
+        assert_eq!(by_id(Minimax, "T2V-01").unwrap().read_resolution(P720), P720);
     }
 
     #[test]

@@ -8,9 +8,14 @@
 pub mod catalog;
 pub mod cli;
 pub mod exit;
+pub mod export;
 pub mod manifest;
+pub mod outdir;
 pub mod plan;
 pub mod plan_view;
 pub mod provider;
+pub mod review;
 pub mod run;
+pub mod selects;
 pub mod sim;
+pub mod term;

@@ -11,12 +11,36 @@ use crate::manifest::{Manifest, Shot};
 /// Bumped when the key recipe changes, so old journals never match new keys by accident.
 const KEY_VERSION: u32 = 1;
 
+/// Where a job's price comes from (the report's `cost_source` when the provider
+/// reports none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceSource {
+    /// The catalog's published price (`src/catalog.rs` names the page and date).
+    List,
+    /// The manifest's `prices:` list (a contract price wins over the catalog).
+    Manifest,
+}
+
+impl PriceSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            PriceSource::List => "list",
+            PriceSource::Manifest => "manifest",
+        }
+    }
+}
+
 /// One remote task.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     /// Hash of everything that shapes the job's output; resume matches on it.
     pub key: String,
+    /// Hash of everything that shapes the shot's takes except which variants: jobs
+    /// that share it are takes of one version of the shot (a new version is an edit).
+    #[serde(skip)]
+    pub render_key: String,
     #[serde(rename = "shot")]
     pub shot_id: String,
     /// The clip numbers (from 1) this job produces.
@@ -40,8 +64,22 @@ pub struct Job {
     /// A MiniMax video template's id (the job's `model` is then the template stand-in).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<&'static str>,
+    /// The price of one clip, and where it comes from; `None` when none is known.
+    pub unit_price_usd: Option<f64>,
+    pub price_source: Option<PriceSource>,
+    /// The prompt as sent (camera moves appended).
+    pub prompt: Option<String>,
     #[serde(skip)]
     pub shot_index: usize,
+}
+
+impl Job {
+    /// The most this job can bill: every result at the highest price known for it
+    /// (the manifest's, else the highest the catalog publishes). `None` when no
+    /// price is known: a budget cannot admit it.
+    pub fn worst_case_usd(&self) -> Option<f64> {
+        self.unit_price_usd.map(|p| round_cents(p * f64::from(self.number_results)))
+    }
 }
 
 fn model_id<S: serde::Serializer>(m: &&'static Model, s: S) -> Result<S::Ok, S::Error> {
@@ -72,15 +110,65 @@ impl Plan {
     pub fn new(manifest: &Manifest) -> Plan {
         let mut jobs = Vec::with_capacity(manifest.shots.len());
         for (index, shot) in manifest.shots.iter().enumerate() {
+            let price = unit_price(manifest, shot);
             if shot.provider.batches_results() {
                 let variants: Vec<u32> = (1..=shot.number_results).collect();
-                jobs.push(job(index, shot, variants, shot.number_results));
+                jobs.push(job(index, shot, variants, shot.number_results, price));
             } else {
-                jobs.extend((1..=shot.number_results).map(|v| job(index, shot, vec![v], 1)));
+                jobs.extend((1..=shot.number_results).map(|v| job(index, shot, vec![v], 1, price)));
             }
         }
-        let mut totals = Totals { shots: manifest.shots.len(), jobs: jobs.len(), ..Totals::default() };
-        for j in &jobs {
+        let totals = Totals::of(manifest.shots.len(), &jobs);
+        Plan { jobs, totals }
+    }
+
+    /// Keeps the takes already rendered (or under way) for a shot's current version:
+    /// where a job that renders several results (Runware) is new only because the
+    /// shot asks for more results than before, the earlier jobs stay in the plan with
+    /// their keys and a new job renders just the missing variants. `existing` gives,
+    /// for a render key, the journaled jobs of it that hold or may still yield takes
+    /// (key and variants). Asking for fewer results keeps every earlier take.
+    pub fn keep_takes(&mut self, manifest: &Manifest, existing: &dyn Fn(&str) -> Vec<(String, Vec<u32>)>) {
+        let mut jobs = Vec::with_capacity(self.jobs.len());
+        for job in std::mem::take(&mut self.jobs) {
+            let earlier = if job.provider.batches_results() { existing(&job.render_key) } else { Vec::new() };
+            if earlier.is_empty() || earlier.iter().any(|(k, _)| *k == job.key) {
+                jobs.push(job);
+                continue;
+            }
+            let shot = &manifest.shots[job.shot_index];
+            let covered: Vec<u32> = earlier.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+            let missing: Vec<u32> = job.variants.iter().copied().filter(|v| !covered.contains(v)).collect();
+            for (key, variants) in earlier {
+                let n = variants.len() as u32;
+                jobs.push(Job { key, variants, number_results: n, estimated_cost_usd: scaled(&job, n), ..job.clone() });
+            }
+            if !missing.is_empty() {
+                let n = missing.len() as u32;
+                let key = job_key(shot, &missing);
+                jobs.push(Job {
+                    key,
+                    variants: missing,
+                    number_results: n,
+                    estimated_cost_usd: scaled(&job, n),
+                    ..job
+                });
+            }
+        }
+        self.totals = Totals::of(self.totals.shots, &jobs);
+        self.jobs = jobs;
+    }
+}
+
+/// A job's estimate for `n` of its results.
+fn scaled(job: &Job, n: u32) -> Option<f64> {
+    job.estimated_cost_usd.map(|usd| round_cents(usd / f64::from(job.number_results.max(1)) * f64::from(n)))
+}
+
+impl Totals {
+    fn of(shots: usize, jobs: &[Job]) -> Totals {
+        let mut totals = Totals { shots, jobs: jobs.len(), ..Totals::default() };
+        for j in jobs {
             totals.clips += j.number_results;
             match j.estimated_cost_usd {
                 Some(usd) => totals.estimated_cost_usd += usd,
@@ -88,14 +176,35 @@ impl Plan {
             }
         }
         totals.estimated_cost_usd = round_cents(totals.estimated_cost_usd);
-        Plan { jobs, totals }
+        totals
     }
 }
 
-fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) -> Job {
-    let price = shot.model.price(shot.resolution, shot.duration);
+/// A clip's price: the manifest's `prices:` entry for it, else the catalog's list price.
+fn unit_price(manifest: &Manifest, shot: &Shot) -> Option<(f64, PriceSource)> {
+    let own = manifest.prices.iter().find(|p| {
+        p.provider == shot.provider
+            && p.model.id == shot.model.id
+            && p.resolution.is_none_or(|r| r == shot.resolution)
+            && p.duration.is_none_or(|d| d == shot.duration)
+    });
+    match own {
+        Some(p) => Some((p.usd, PriceSource::Manifest)),
+        None => shot.model.price(shot.resolution, shot.duration).map(|usd| (usd, PriceSource::List)),
+    }
+}
+
+fn job(
+    shot_index: usize,
+    shot: &Shot,
+    variants: Vec<u32>,
+    number_results: u32,
+    price: Option<(f64, PriceSource)>,
+) -> Job {
+    let (price, price_source) = (price.map(|p| p.0), price.map(|p| p.1));
     Job {
         key: job_key(shot, &variants),
+        render_key: render_key(shot),
         shot_id: shot.id.clone(),
         variants,
         provider: shot.provider,
@@ -109,6 +218,9 @@ fn job(shot_index: usize, shot: &Shot, variants: Vec<u32>, number_results: u32) 
         output_format: shot.options.output_format,
         ttl_secs: (shot.provider == Provider::Runware).then_some(output::RUNWARE_TTL_SECS),
         template: shot.template.as_ref().map(|t| t.template.id),
+        unit_price_usd: price,
+        price_source,
+        prompt: shot.prompt.clone(),
         shot_index,
     }
 }
@@ -132,6 +244,11 @@ fn round_cents(usd: f64) -> f64 {
     (usd * 10_000.0).round() / 10_000.0
 }
 
+/// The resolution as keys name it (see `catalog::Model::key_resolution`).
+fn key_resolution(shot: &Shot) -> Resolution {
+    shot.model.key_resolution.unwrap_or(shot.resolution)
+}
+
 /// The key: a SHA-256 over a canonical JSON of what shapes the output. The shot id
 /// is part of it because it names the files; frames enter by content hash, so
 /// touching a file without changing it keeps the key. No provider here takes a seed
@@ -140,6 +257,24 @@ fn round_cents(usd: f64) -> f64 {
 /// that does not use them keeps the keys it had before they existed (and its journal
 /// keeps resuming). The safety check is left out: it judges a clip, it does not shape it.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
+    let mut material = key_material(shot);
+    material["variants"] = serde_json::json!(variants);
+    digest(&material)
+}
+
+/// The key of what the shot renders, whichever variants: [`job_key`]'s material
+/// without the variants.
+pub fn render_key(shot: &Shot) -> String {
+    digest(&key_material(shot))
+}
+
+fn digest(material: &serde_json::Value) -> String {
+    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
+    let digest = Sha256::digest(material.to_string().as_bytes());
+    hex::encode(&digest[..16])
+}
+
+fn key_material(shot: &Shot) -> serde_json::Value {
     let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
     let mut material = serde_json::json!({
         "v": KEY_VERSION,
@@ -150,11 +285,10 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
         "first": image(&shot.first_frame),
         "last": image(&shot.last_frame),
         "subject": image(&shot.subject),
-        "resolution": shot.resolution,
+        "resolution": key_resolution(shot),
         "duration": shot.duration,
         "fps": shot.model.fps,
         "promptOptimizer": shot.prompt_optimizer,
-        "variants": variants,
         "seed": null,
     });
     let o = &shot.options;
@@ -175,7 +309,47 @@ pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
         material["template"] =
             serde_json::json!({"id": t.template.id, "host": t.template.host, "media": media, "text": t.text});
     }
-    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
-    let digest = Sha256::digest(material.to_string().as_bytes());
-    hex::encode(&digest[..16])
+    material
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(yaml: &str) -> Plan {
+        let loaded = crate::manifest::load_str(yaml.to_owned(), "m.yaml".into(), std::path::Path::new("."))
+            .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        Plan::new(&loaded.manifest)
+    }
+
+    #[test]
+    fn worst_case_is_every_result_at_the_highest_known_price() {
+        // Runware 01 Director: $0.28 in the pages' example answers, $0.056/s on the pages.
+        let p = plan(
+            "version: 1\nshots:\n  - { id: a, provider: runware, model: director, prompt: a quiet lake at dawn, numberResults: 3 }\n",
+        );
+        assert_eq!(p.jobs[0].price_source, Some(PriceSource::List));
+        assert_eq!(p.jobs[0].worst_case_usd(), Some(1.008));
+        // The manifest's price wins over the catalog's.
+        let p = plan(
+            "version: 1\nprices:\n  - { provider: runware, model: minimax:2@1, usd: 0.25 }\nshots:\n  - { id: a, provider: runware, model: director, prompt: a quiet lake at dawn, numberResults: 2 }\n",
+        );
+        assert_eq!((p.jobs[0].price_source, p.jobs[0].worst_case_usd()), (Some(PriceSource::Manifest), Some(0.5)));
+        // No price anywhere: no worst case (a budget cannot admit it), never 0.
+        let p = plan(
+            "version: 1\nshots:\n  - { id: a, provider: minimax, model: video-01, prompt: a quiet lake at dawn }\n",
+        );
+        assert_eq!((p.jobs[0].price_source, p.jobs[0].worst_case_usd()), (None, None));
+    }
+
+    #[test]
+    fn runware_01_keys_are_the_ones_journals_already_hold() {
+        // Computed by the release that named this clip 720p; a journal written then
+        // must find its job (else the shot renders, and is paid for, again).
+        let p = plan(
+            "version: 1\nshots:\n  - { id: a, provider: runware, model: director, prompt: a quiet lake at dawn }\n",
+        );
+        assert_eq!(p.jobs[0].resolution, Resolution::P768);
+        assert_eq!(p.jobs[0].key, "a4fb91083db3895cee2ce39a8ded9b33");
+    }
 }

@@ -31,7 +31,12 @@ pub fn table(plan: &Plan, loaded: &Loaded, out_dir: &std::path::Path) -> String 
             // A template decides its resolution and length.
             Cell::new(if j.template.is_some() { "-".to_owned() } else { j.resolution.to_string() }),
             Cell::new(if j.template.is_some() { "-".to_owned() } else { format!("{} s", j.duration) }),
-            Cell::new(usd(j.estimated_cost_usd)).set_alignment(CellAlignment::Right),
+            Cell::new(match j.price_source {
+                // A contract price, not the catalog's: say so beside it.
+                Some(crate::plan::PriceSource::Manifest) => format!("{} (manifest)", usd(j.estimated_cost_usd)),
+                _ => usd(j.estimated_cost_usd),
+            })
+            .set_alignment(CellAlignment::Right),
         ]);
     }
     let name = loaded.manifest.name.as_deref().unwrap_or("");

@@ -163,6 +163,7 @@ pub static MODEL: Model = Model {
     camera: false,
     prompt_required: false,
     prices: &[],
+    key_resolution: None,
     typical_render_secs: 170,
 };
 

@@ -33,7 +33,21 @@ pub struct Manifest {
     pub output: Option<PathBuf>,
     pub providers: BTreeMap<Provider, ProviderSettings>,
     pub max_cost_usd: Option<f64>,
+    /// `prices:`: the manifest's own prices, over the catalog's.
+    pub prices: Vec<ManifestPrice>,
     pub shots: Vec<Shot>,
+}
+
+/// One `prices:` entry: the price of one clip of a model, at one resolution and
+/// duration (or at any, when left out).
+#[derive(Clone, Debug)]
+pub struct ManifestPrice {
+    pub provider: Provider,
+    pub model: &'static Model,
+    pub resolution: Option<Resolution>,
+    pub duration: Option<u32>,
+    pub usd: f64,
+    pub line: u32,
 }
 
 /// Limits and address a manifest sets for a provider (the environment wins over these).

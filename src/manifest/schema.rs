@@ -57,6 +57,21 @@ pub struct RawProvider {
     pub base_url: Option<Field<String>>,
 }
 
+/// A `prices:` entry as written.
+#[derive(Clone, Debug, Default)]
+pub struct RawPrice {
+    pub loc: Loc,
+    /// The entry's path, `prices[2]`.
+    pub path: String,
+    pub provider: Option<Field<String>>,
+    pub model: Option<Field<String>>,
+    pub resolution: Option<Field<String>>,
+    pub duration: Option<Field<i64>>,
+    pub usd: Option<Field<f64>>,
+    /// The keys written (a key with a wrong value is a type error, not a missing key).
+    pub keys: Vec<String>,
+}
+
 /// The whole manifest as written.
 #[derive(Clone, Debug, Default)]
 pub struct RawManifest {
@@ -66,11 +81,13 @@ pub struct RawManifest {
     pub defaults: RawShot,
     pub providers: Vec<(Provider, RawProvider)>,
     pub max_cost_usd: Option<Field<f64>>,
+    pub prices: Vec<RawPrice>,
     /// `None` when the manifest has no `shots` key (or it is not a list).
     pub shots: Option<Field<Vec<RawShot>>>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "name", "output", "defaults", "providers", "budget", "shots"];
+const TOP_KEYS: &[&str] = &["version", "name", "output", "defaults", "providers", "budget", "prices", "shots"];
+const PRICE_KEYS: &[&str] = &["provider", "model", "resolution", "duration", "usd"];
 const SHOT_KEYS: &[&str] = &[
     "id",
     "prompt",
@@ -133,6 +150,7 @@ pub fn read(root: &Node, source: &str, problems: &mut Problems) -> RawManifest {
                 }
             }
             "shots" => m.shots = r.shots(value),
+            "prices" => m.prices = r.prices(value),
             _ => {}
         }
     }
@@ -350,6 +368,32 @@ impl<'a> Reader<'a> {
             .filter_map(|(i, item)| self.shot(item, &format!("shots[{i}]"), SHOT_KEYS))
             .collect();
         Some(Field { value: shots, loc: node.loc })
+    }
+
+    fn prices(&mut self, node: &Node) -> Vec<RawPrice> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.wrong_type(node, "prices", "a list such as [{ provider: minimax, model: S2V-01, usd: 0.43 }]");
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("prices[{i}]");
+            let Some(entries) = self.mapping(item, &path, PRICE_KEYS) else { continue };
+            let mut p = RawPrice { loc: item.loc, path: path.clone(), ..RawPrice::default() };
+            for (k, v) in entries {
+                let f = join(&path, k);
+                p.keys.push(k.to_owned());
+                match k {
+                    "provider" => p.provider = self.string(v, &f),
+                    "model" => p.model = self.string(v, &f),
+                    "resolution" => p.resolution = self.string(v, &f),
+                    "duration" => p.duration = self.int(v, &f),
+                    _ => p.usd = self.number(v, &f),
+                }
+            }
+            out.push(p);
+        }
+        out
     }
 
     fn providers(&mut self, node: &Node) -> Vec<(Provider, RawProvider)> {

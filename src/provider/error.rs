@@ -71,6 +71,12 @@ impl ProviderError {
         ProviderError { class, provider, code: None, message: message.into(), http_status: None, trace_id: None }
     }
 
+    /// The provider was never reached: refused connection, DNS, TLS (a connection
+    /// that could not be set up; see `http::transport_error`).
+    pub fn is_unreachable(&self) -> bool {
+        self.code.as_deref() == Some("transport") && self.message.starts_with("could not connect")
+    }
+
     pub fn code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self

@@ -10,21 +10,30 @@ use reqwest::header::HeaderMap;
 use super::{ErrorClass, ProviderError, REQUEST_TIMEOUT};
 use crate::catalog::Provider;
 
-/// An API key. Its `Debug` and `Display` never show it, so it cannot leak into a
-/// log line, an error or the journal by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+/// An API key, held as a `secrecy` secret (wiped from memory when dropped). Its
+/// `Debug` and `Display` never show it, so it cannot leak into a log line, an error
+/// or the journal by accident.
+#[derive(Clone)]
+pub struct ApiKey(secrecy::SecretString);
 
 impl ApiKey {
     pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
+        ApiKey(secrecy::SecretString::from(key.into()))
     }
 
-    /// The key itself, only for building a request header.
+    /// The key itself, only for building a request header (and scrubbing errors).
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
     }
 }
+
+impl PartialEq for ApiKey {
+    fn eq(&self, other: &ApiKey) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for ApiKey {}
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

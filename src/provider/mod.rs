@@ -24,6 +24,77 @@ pub use request::{ImageInput, SubmitRequest, TemplateRequest};
 
 use crate::catalog::Provider;
 
+/// What a provider's protocol can do, so the runner asks instead of naming providers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// A re-sent submit carries our own key (Runware `taskUUID`): the provider answers
+    /// "already accepted" instead of starting (and billing) a second task, so an
+    /// unanswered submit is simply sent again.
+    pub idempotent_submit: bool,
+    /// How many tasks one poll request may cover.
+    pub poll_batch: usize,
+    /// One task renders several results (`numberResults`).
+    pub batches_results: bool,
+    /// An expired download URL can be asked for again.
+    pub refreshes_urls: bool,
+    /// The output size is part of the request (known before the clip is).
+    pub sized_by_request: bool,
+}
+
+/// The capabilities of each provider's protocol (see `docs/protocols.md`).
+pub fn capabilities(provider: Provider) -> Capabilities {
+    match provider {
+        Provider::Runware => Capabilities {
+            idempotent_submit: true,
+            poll_batch: runware::MAX_POLL_BATCH,
+            batches_results: true,
+            refreshes_urls: false,
+            sized_by_request: true,
+        },
+        Provider::Minimax => Capabilities {
+            idempotent_submit: false,
+            poll_batch: 1,
+            batches_results: false,
+            refreshes_urls: true,
+            sized_by_request: false,
+        },
+        Provider::Segmind => Capabilities {
+            idempotent_submit: false,
+            poll_batch: 1,
+            batches_results: false,
+            refreshes_urls: false,
+            sized_by_request: false,
+        },
+    }
+}
+
+/// The environment variable that holds the provider's API key.
+pub fn key_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "RUNWARE_API_KEY",
+        Provider::Minimax => "MINIMAX_API_KEY",
+        Provider::Segmind => "SEGMIND_API_KEY",
+    }
+}
+
+/// The environment variable that overrides the provider's base URL.
+pub fn base_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "RUNWARE_BASE_URL",
+        Provider::Minimax => "MINIMAX_BASE_URL",
+        Provider::Segmind => "SEGMIND_BASE_URL",
+    }
+}
+
+/// The provider's documented base URL.
+pub fn default_base(p: Provider) -> &'static str {
+    match p {
+        Provider::Runware => "https://api.runware.ai/v1",
+        Provider::Minimax => "https://api.minimax.io",
+        Provider::Segmind => "https://api.segmind.com",
+    }
+}
+
 /// A task the provider accepted, as needed to poll it later (journaled by the runner).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteTask {

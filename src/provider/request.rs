@@ -29,8 +29,17 @@ impl ImageInput {
     pub fn from_image(image: &Image) -> std::io::Result<ImageInput> {
         match image {
             Image::Url { url } => Ok(ImageInput::Url(url.clone())),
-            Image::Local { path, format, .. } => {
+            Image::Local { path, format, sha256, .. } => {
                 let bytes = std::fs::read(path)?;
+                // The job's key holds the hash of the frame as planned: what is sent
+                // must be that frame, or the take would be filed under the wrong key.
+                let now = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                if now != *sha256 {
+                    return Err(std::io::Error::other(format!(
+                        "{} changed since the plan (its content no longer matches the job's key); run again to plan it anew",
+                        path.display()
+                    )));
+                }
                 let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
                 Ok(ImageInput::DataUri(format!("data:image/{format};base64,{b64}")))
             }
@@ -111,5 +120,23 @@ impl SubmitRequest {
             Mode::Subject if self.subject.is_none() => Some("subject reference"),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_edited_after_the_plan_is_refused_not_sent_under_the_old_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.png");
+        std::fs::write(&path, b"planned bytes").unwrap();
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"planned bytes"));
+        let image = Image::Local { path: path.clone(), format: "png", width: 400, height: 400, bytes: 13, sha256 };
+        assert!(matches!(ImageInput::from_image(&image), Ok(ImageInput::DataUri(_))));
+        std::fs::write(&path, b"edited bytes!").unwrap();
+        let e = ImageInput::from_image(&image).unwrap_err().to_string();
+        assert!(e.contains("changed since the plan") && e.contains("f.png"), "{e}");
     }
 }

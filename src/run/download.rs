@@ -35,6 +35,20 @@ pub enum FetchError {
     Disk(String),
 }
 
+/// A temporary file in `dir` whose mode follows the umask like any file the user
+/// creates (tempfile's default is 0600: others on a shared render box could not
+/// read the clips or the report).
+pub fn temp_in(dir: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix).suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    b.tempfile_in(dir)
+}
+
 /// Downloads `url` into `dest` (its folder must exist).
 pub async fn fetch(http: &reqwest::Client, url: &str, dest: &Path) -> Result<Fetched, FetchError> {
     let lower = url.to_ascii_lowercase();
@@ -58,7 +72,7 @@ pub async fn fetch(http: &reqwest::Client, url: &str, dest: &Path) -> Result<Fet
     }
     let dir = dest.parent().ok_or_else(|| FetchError::Disk("no target folder".into()))?;
     let disk = |e: std::io::Error| FetchError::Disk(format!("cannot write under {}: {e}", dir.display()));
-    let tmp = tempfile::Builder::new().prefix(".").suffix(".part").tempfile_in(dir).map_err(disk)?;
+    let tmp = temp_in(dir, ".").map_err(disk)?;
     let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(disk)?);
     let mut hasher = Sha256::new();
     let mut written = 0u64;

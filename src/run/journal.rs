@@ -33,6 +33,115 @@ pub struct JobDef {
     /// The result URLs' lifetime asked for (Runware `ttl`), seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_secs: Option<u32>,
+    /// Where the price of a clip came from (absent in journals written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_source: Option<crate::plan::PriceSource>,
+    /// The price of one clip at the time of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_usd: Option<f64>,
+    /// The prompt as sent (camera moves appended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The shot's version this job renders takes of (from 1; a shot edited after it
+    /// rendered gets the next one, so its paid takes keep their files). Journals
+    /// written before versions existed hold version 1 only.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// The plan's render key: jobs sharing it are takes of one version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_key: Option<String>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl JobDef {
+    /// What the journal keeps of a planned job, as version `version` of its shot.
+    pub fn of(job: &crate::plan::Job, version: u32) -> JobDef {
+        JobDef {
+            shot: job.shot_id.clone(),
+            variants: job.variants.clone(),
+            provider: job.provider,
+            model: job.model_label(),
+            resolution: job.resolution.name().to_owned(),
+            duration: job.duration,
+            fps: job.fps,
+            number_results: job.number_results,
+            estimated_cost_usd: job.estimated_cost_usd,
+            version,
+            render_key: Some(job.render_key.clone()),
+            price_source: job.price_source,
+            unit_price_usd: job.unit_price_usd,
+            prompt: job.prompt.clone(),
+            extension: job.extension().to_owned(),
+            ttl_secs: job.ttl_secs,
+        }
+    }
+}
+
+/// Why a submit was not accepted, or a job or clip ended without a result: the
+/// provider's error class, or one of the runner's own. Spelled in the journal and
+/// the report as shotlist always spelled it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailClass {
+    RateLimited,
+    Transient,
+    InDoubt,
+    Rejected,
+    ContentBlocked,
+    Billing,
+    Auth,
+    /// The provider ran the task and it failed (not billed).
+    Failed,
+    /// The provider no longer knows the task (accepted, then expired).
+    Gone,
+    /// A clip seen could not be downloaded; a later run tries again, never resubmits.
+    Download,
+    /// No result by the local deadline; the remote task is kept for a later run.
+    TimedOut,
+}
+
+impl FailClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailClass::RateLimited => "rate_limited",
+            FailClass::Transient => "transient",
+            FailClass::InDoubt => "in_doubt",
+            FailClass::Rejected => "rejected",
+            FailClass::ContentBlocked => "content_blocked",
+            FailClass::Billing => "billing",
+            FailClass::Auth => "auth",
+            FailClass::Failed => "failed",
+            FailClass::Gone => "gone",
+            FailClass::Download => "download",
+            FailClass::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl std::fmt::Display for FailClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<&crate::provider::ErrorClass> for FailClass {
+    fn from(c: &crate::provider::ErrorClass) -> FailClass {
+        use crate::provider::ErrorClass as E;
+        match c {
+            E::RateLimited { .. } => FailClass::RateLimited,
+            E::Transient => FailClass::Transient,
+            E::InDoubt => FailClass::InDoubt,
+            E::Rejected => FailClass::Rejected,
+            E::ContentBlocked => FailClass::ContentBlocked,
+            E::Billing => FailClass::Billing,
+            E::Auth => FailClass::Auth,
+            E::Failed => FailClass::Failed,
+            E::Gone => FailClass::Gone,
+        }
+    }
 }
 
 fn mp4() -> String {
@@ -55,7 +164,7 @@ pub enum Record {
     Accepted { key: String, attempt: u32, task: RemoteTask, replayed: bool, at: String },
     /// The provider answered the submit without accepting it; `retryable` says
     /// whether it will be sent again.
-    NotAccepted { key: String, attempt: u32, class: String, message: String, retryable: bool, at: String },
+    NotAccepted { key: String, attempt: u32, class: FailClass, message: String, retryable: bool, at: String },
     /// The submit's outcome is unknown: the task may exist and be billed (fsynced).
     InDoubt { key: String, attempt: u32, message: String, at: String },
     /// A finished clip, as the provider described it.
@@ -63,10 +172,26 @@ pub enum Record {
     /// The clip's file is complete under its final name (fsynced).
     Downloaded { key: String, variant: u32, file: String, sha256: String, bytes: u64, at: String },
     /// The job (or one clip of it) ended without a result (fsynced).
-    Failed { key: String, variant: Option<u32>, class: String, message: String, at: String },
+    Failed { key: String, variant: Option<u32>, class: FailClass, message: String, at: String },
 }
 
 impl Record {
+    /// The record's kind and job, for the log (`SHOTLIST_LOG`).
+    fn describe(&self) -> (&'static str, &str) {
+        match self {
+            Record::Header { .. } => ("header", ""),
+            Record::Run { .. } => ("run", ""),
+            Record::Job { key, .. } => ("job", key),
+            Record::Intent { key, .. } => ("intent", key),
+            Record::Accepted { key, .. } => ("accepted", key),
+            Record::NotAccepted { key, .. } => ("not_accepted", key),
+            Record::InDoubt { key, .. } => ("in_doubt", key),
+            Record::Clip { key, .. } => ("clip", key),
+            Record::Downloaded { key, .. } => ("downloaded", key),
+            Record::Failed { key, .. } => ("failed", key),
+        }
+    }
+
     /// Records that must be on disk before anything else happens.
     fn durable(&self) -> bool {
         matches!(
@@ -183,6 +308,8 @@ impl Journal {
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
+        let (kind, key) = record.describe();
+        tracing::debug!(kind, job = key, "journal record");
         if record.durable() {
             self.file.sync_data()?;
         }
@@ -206,6 +333,17 @@ mod tests {
 
     fn header() -> Record {
         Record::Header { v: 1, run_id: Uuid::nil(), created_at: now(), tool: "test".into() }
+    }
+
+    #[test]
+    fn a_job_record_written_before_prices_and_prompts_still_reads() {
+        let old = r#"{"t":"job","key":"k","def":{"shot":"a","variants":[1],"provider":"minimax","model":"S2V-01","resolution":"720p","duration":6,"fps":25,"number_results":1,"estimated_cost_usd":null}}"#;
+        match serde_json::from_str::<Record>(old).unwrap() {
+            Record::Job { def, .. } => {
+                assert_eq!((def.price_source, def.unit_price_usd, def.prompt), (None, None, None));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

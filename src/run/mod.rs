@@ -27,6 +27,7 @@ use crate::exit;
 use crate::manifest::{self, Shot};
 use crate::plan::{Job, Plan};
 use crate::provider::{AnyClient, ApiKey, Endpoint};
+use crate::sim::SimHandle;
 use journal::{Journal, Record};
 use lane::Lane;
 use state::{Phase, RunState};
@@ -53,6 +54,31 @@ impl Outcome {
     }
 }
 
+/// Why a run could not start: nothing was submitted (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The manifest is invalid; its diagnostics are rendered already.
+    #[error("{0}")]
+    Manifest(String),
+    #[error("shotlist run: {0}")]
+    Refused(String),
+}
+
+impl RunError {
+    /// The one place a run's failure to start becomes output and an exit code.
+    fn exit(self) -> ExitCode {
+        eprint!("{self}");
+        if matches!(self, RunError::Refused(_)) {
+            eprintln!();
+        }
+        exit::code(exit::INVALID)
+    }
+}
+
+fn refused(msg: impl std::fmt::Display) -> RunError {
+    RunError::Refused(msg.to_string())
+}
+
 /// Everything fixed for the length of a run.
 pub struct Context {
     pub out: PathBuf,
@@ -74,203 +100,237 @@ impl Context {
     }
 }
 
-/// A run that cannot start; exit 2, nothing submitted.
-fn refuse(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("shotlist run: {msg}");
-    exit::code(exit::INVALID)
+/// `shotlist run`: the night as its steps.
+pub fn run(args: RunArgs) -> ExitCode {
+    match night(args) {
+        Ok(outcome) => exit::code(outcome.exit_code()),
+        Err(e) => e.exit(),
+    }
 }
 
-pub fn run(args: RunArgs) -> ExitCode {
-    let loaded = match manifest::load(&args.manifest) {
-        Ok(l) => l,
-        Err(invalid) => {
-            eprint!("{}", invalid.render(crate::cli::use_color()));
-            return exit::code(exit::INVALID);
-        }
-    };
-    if !loaded.warnings.is_empty() {
-        eprint!(
-            "{}",
-            manifest::diag::render(&loaded.warnings, &loaded.file_name, &loaded.source, crate::cli::use_color())
-        );
+fn night(args: RunArgs) -> Result<Outcome, RunError> {
+    let loaded = load(&args.manifest)?;
+    let mut plan = plan(&loaded, &args.only)?;
+    let out = out_dir(&loaded, &args);
+    let budget = args.max_cost.or(loaded.manifest.max_cost_usd);
+    if budget.is_some_and(|b| b.is_nan() || b <= 0.0) {
+        return Err(refused("--max-cost must be more than 0"));
     }
-    let mut plan = Plan::new(&loaded.manifest);
-    if !args.only.is_empty() {
-        let ids: BTreeSet<&str> = loaded.manifest.shots.iter().map(|s| s.id.as_str()).collect();
-        if let Some(bad) = args.only.iter().find(|o| !ids.contains(o.as_str())) {
-            return refuse(format!("--only: no shot `{bad}` in {}", loaded.file_name));
-        }
-        plan.jobs.retain(|j| args.only.contains(&j.shot_id));
-    }
-    let mut out = crate::cli::default_out_dir(&loaded, args.out.as_deref());
-    if args.rehearse {
-        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push("-rehearsal");
-        out.set_file_name(name);
-    }
-    let providers: BTreeSet<Provider> = plan.jobs.iter().map(|j| j.provider).collect();
+    check_keys(&args, &plan)?;
     if !args.rehearse
         && let Some(msg) =
             options::template_host_mismatch(&loaded.manifest, plan.jobs.iter().any(|j| j.template.is_some()))
     {
-        return refuse(msg);
+        return Err(refused(msg));
     }
-    if !args.rehearse {
-        let missing: Vec<String> = providers
-            .iter()
-            .filter(|p| options::api_key(**p).is_none())
-            .map(|p| {
-                format!(
-                    "{} (for {} jobs on {p})",
-                    options::key_var(*p),
-                    plan.jobs.iter().filter(|j| j.provider == *p).count()
-                )
-            })
-            .collect();
-        if !missing.is_empty() {
-            return refuse(format!(
-                "no API key in {}. Set it, or try the night first with --rehearse (the built-in simulator, no key needed).",
-                missing.join(", ")
-            ));
-        }
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => return refuse(format!("cannot start the async runtime: {e}")),
-    };
-    let budget = args.max_cost.or(loaded.manifest.max_cost_usd);
-    if budget.is_some_and(|b| b.is_nan() || b <= 0.0) {
-        return refuse("--max-cost must be more than 0");
-    }
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| refused(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
         let time_scale = args.time_scale.unwrap_or(if args.rehearse { 0.02 } else { 1.0 });
-        let mut sim = None;
-        let mut endpoints: HashMap<Provider, (String, ApiKey)> = HashMap::new();
-        if args.rehearse {
-            let mut config = match &args.sim_scenario {
-                Some(path) => match crate::sim::SimConfig::from_file(path) {
-                    Ok(c) => c,
-                    Err(e) => return refuse(e),
-                },
-                None => crate::sim::SimConfig::default(),
-            };
-            if args.sim_scenario.is_none() || args.time_scale.is_some() {
-                config.time_scale = time_scale;
-            }
-            let handle = match crate::sim::start(config, "127.0.0.1:0".parse().expect("static address")).await {
-                Ok(h) => h,
-                Err(e) => return refuse(format!("cannot start the simulator: {e}")),
-            };
-            for p in Provider::ALL {
-                endpoints.insert(p, (handle.base_url(p), ApiKey::new("rehearsal-key")));
-            }
-            eprintln!(
-                "Rehearsal: the built-in simulator at {} plays every provider; nothing is billed. Out folder: {}",
-                handle.url(),
-                out.display()
-            );
-            sim = Some(handle);
-        } else {
-            for p in &providers {
-                let key = options::api_key(*p).expect("checked above");
-                endpoints.insert(*p, (options::base_url(*p, &loaded.manifest), ApiKey::new(key)));
-            }
-        }
-        let http = crate::provider::http::default_http_client();
-        let mut clients = HashMap::new();
-        let mut lanes = HashMap::new();
-        for p in &providers {
-            let (base, key) = endpoints[p].clone();
-            clients.insert(*p, Arc::new(AnyClient::new(*p, Endpoint::new(base, key).with_http(http.clone()))));
-            let mut limits = options::limits(*p, &loaded.manifest);
-            if args.rehearse {
-                limits.max_in_flight = limits.max_in_flight.max(1);
-            }
-            lanes.insert(*p, Arc::new(Lane::new(*p, limits, time_scale)));
-        }
-        let index = plan.jobs.iter().enumerate().map(|(i, j)| (j.key.clone(), i)).collect();
-        let ctx = Context {
-            out: out.clone(),
-            plan,
-            shots: loaded.manifest.shots.clone(),
-            clients,
-            lanes,
-            http,
-            timing: Timing::new(time_scale),
-            budget_usd: budget,
-            resubmit_in_doubt: args.resubmit_in_doubt,
-            quiet: args.quiet,
-            index,
-        };
-        let code = match execute(&ctx, &loaded.file_name).await {
-            Ok(outcome) => exit::code(outcome.exit_code()),
-            Err(msg) => {
-                eprintln!("shotlist run: {msg}");
-                exit::code(exit::INVALID)
-            }
-        };
+        let sim = rehearsal(&args, time_scale, &out).await?;
+        let folder = Folder::open(&out, &loaded.file_name)?;
+        folder.state.keep_takes(&mut plan, &loaded.manifest);
+        let ctx = context(&args, &loaded, plan, out, budget, time_scale, sim.as_ref());
+        let outcome = dispatch(&ctx, folder).await;
         if let Some(handle) = sim {
-            let ledger = handle.stop().await;
-            eprintln!("Simulator {}", ledger.summary());
+            eprintln!("Simulator {}", handle.stop().await.summary());
         }
-        code
+        Ok(outcome)
     })
 }
 
-/// Opens the out folder and runs the dispatcher; the error is a message for people.
-async fn execute(ctx: &Context, manifest_name: &str) -> Result<Outcome, String> {
-    let out = &ctx.out;
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create the out folder {}: {e}", out.display()))?;
-    let _lock = lock::acquire(out).map_err(|e| e.to_string())?;
-    if let Some(prev) = &_lock.previous_holder {
-        tracing::debug!("took over the lock last held by {prev}");
-    }
-    download::remove_partials(out);
-    let path = out.join("state.jsonl");
-    let replayed = if path.exists() {
-        journal::read(&path).map_err(|e| e.to_string())?
-    } else {
-        journal::Replayed { records: Vec::new(), valid_len: 0, torn_tail: false }
-    };
-    if replayed.torn_tail {
-        eprintln!(
-            "The journal's last line was cut off by a crash; it is dropped (nothing it recorded had taken effect)."
+/// Loads and validates the manifest; its warnings are shown, its errors refuse the run.
+fn load(path: &std::path::Path) -> Result<manifest::Loaded, RunError> {
+    let loaded =
+        manifest::load(path).map_err(|invalid| RunError::Manifest(invalid.render(crate::term::use_color())))?;
+    if !loaded.warnings.is_empty() {
+        eprint!(
+            "{}",
+            manifest::diag::render(&loaded.warnings, &loaded.file_name, &loaded.source, crate::term::use_color())
         );
     }
-    let mut state = RunState::replay(&replayed.records);
-    let mut journal =
-        Journal::open(&path, replayed.valid_len).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let io = |e: std::io::Error| format!("cannot write the journal {}: {e}", path.display());
-    if replayed.records.is_empty() {
-        let header = Record::Header {
-            v: journal::JOURNAL_VERSION,
-            run_id: uuid::Uuid::new_v4(),
-            created_at: journal::now(),
-            tool: format!("shotlist {}", env!("CARGO_PKG_VERSION")),
-        };
-        journal.append(&header).map_err(io)?;
-        state.apply(&header);
+    Ok(loaded)
+}
+
+/// The plan, narrowed to `--only`.
+fn plan(loaded: &manifest::Loaded, only: &[String]) -> Result<Plan, RunError> {
+    let mut plan = Plan::new(&loaded.manifest);
+    if !only.is_empty() {
+        let ids: BTreeSet<&str> = loaded.manifest.shots.iter().map(|s| s.id.as_str()).collect();
+        if let Some(bad) = only.iter().find(|o| !ids.contains(o.as_str())) {
+            return Err(refused(format!("--only: no shot `{bad}` in {}", loaded.file_name)));
+        }
+        plan.jobs.retain(|j| only.contains(&j.shot_id));
     }
-    let run = Record::Run { at: journal::now(), pid: std::process::id(), manifest: manifest_name.to_owned() };
-    journal.append(&run).map_err(io)?;
-    state.apply(&run);
+    Ok(plan)
+}
+
+/// The out folder; a rehearsal writes beside it, into `<out>-rehearsal`.
+fn out_dir(loaded: &manifest::Loaded, args: &RunArgs) -> PathBuf {
+    crate::outdir::out_dir(loaded, args.out.as_deref(), args.rehearse)
+}
+
+/// A real night needs the key of every provider the plan uses.
+fn check_keys(args: &RunArgs, plan: &Plan) -> Result<(), RunError> {
+    if args.rehearse {
+        return Ok(());
+    }
+    let providers: BTreeSet<Provider> = plan.jobs.iter().map(|j| j.provider).collect();
+    let missing: Vec<String> = providers
+        .iter()
+        .filter(|p| options::api_key(**p).is_none())
+        .map(|p| {
+            let jobs = plan.jobs.iter().filter(|j| j.provider == *p).count();
+            format!("{} (for {jobs} jobs on {p})", options::key_var(*p))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "no API key in {}. Set it, or try the night first with --rehearse (the built-in simulator, no key needed).",
+        missing.join(", ")
+    )))
+}
+
+/// With `--rehearse`, the built-in simulator on a loopback port plays every provider.
+async fn rehearsal(args: &RunArgs, time_scale: f64, out: &std::path::Path) -> Result<Option<SimHandle>, RunError> {
+    if !args.rehearse {
+        return Ok(None);
+    }
+    let mut config = match &args.sim_scenario {
+        Some(path) => crate::sim::SimConfig::from_file(path).map_err(refused)?,
+        None => crate::sim::SimConfig::default(),
+    };
+    if args.sim_scenario.is_none() || args.time_scale.is_some() {
+        config.time_scale = time_scale;
+    }
+    let handle = crate::sim::start(config, "127.0.0.1:0".parse().expect("static address"))
+        .await
+        .map_err(|e| refused(format!("cannot start the simulator: {e}")))?;
+    eprintln!(
+        "Rehearsal: the built-in simulator at {} plays every provider; nothing is billed. Out folder: {}",
+        handle.url(),
+        out.display()
+    );
+    Ok(Some(handle))
+}
+
+/// The clients and lanes of the providers the plan uses, and the rest of the run's constants.
+fn context(
+    args: &RunArgs,
+    loaded: &manifest::Loaded,
+    plan: Plan,
+    out: PathBuf,
+    budget_usd: Option<f64>,
+    time_scale: f64,
+    sim: Option<&SimHandle>,
+) -> Context {
+    let providers: BTreeSet<Provider> = plan.jobs.iter().map(|j| j.provider).collect();
+    let http = crate::provider::http::default_http_client();
+    let mut clients = HashMap::new();
+    let mut lanes = HashMap::new();
+    for p in providers {
+        let (base, key) = match sim {
+            Some(handle) => (handle.base_url(p), ApiKey::new("rehearsal-key")),
+            None => {
+                let key = options::api_key(p).expect("checked before the run started");
+                (options::base_url(p, &loaded.manifest), ApiKey::new(key))
+            }
+        };
+        clients.insert(p, Arc::new(AnyClient::new(p, Endpoint::new(base, key).with_http(http.clone()))));
+        let mut limits = options::limits(p, &loaded.manifest);
+        if args.rehearse {
+            limits.max_in_flight = limits.max_in_flight.max(1);
+        }
+        lanes.insert(p, Arc::new(Lane::new(p, limits, time_scale)));
+    }
+    let index = plan.jobs.iter().enumerate().map(|(i, j)| (j.key.clone(), i)).collect();
+    Context {
+        out,
+        plan,
+        shots: loaded.manifest.shots.clone(),
+        clients,
+        lanes,
+        http,
+        timing: Timing::new(time_scale),
+        budget_usd,
+        resubmit_in_doubt: args.resubmit_in_doubt,
+        quiet: args.quiet,
+        index,
+    }
+}
+
+/// The out folder opened for a run: locked, cleaned of partial downloads, its
+/// journal replayed and open for appending, this run recorded.
+struct Folder {
+    _lock: lock::RunLock,
+    state: RunState,
+    journal: Journal,
+}
+
+impl Folder {
+    fn open(out: &std::path::Path, manifest_name: &str) -> Result<Folder, RunError> {
+        std::fs::create_dir_all(out)
+            .map_err(|e| refused(format!("cannot create the out folder {}: {e}", out.display())))?;
+        let lock = lock::acquire(out).map_err(refused)?;
+        if let Some(prev) = &lock.previous_holder {
+            tracing::debug!("took over the lock last held by {prev}");
+        }
+        download::remove_partials(out);
+        let path = out.join("state.jsonl");
+        let replayed = if path.exists() {
+            journal::read(&path).map_err(refused)?
+        } else {
+            journal::Replayed { records: Vec::new(), valid_len: 0, torn_tail: false }
+        };
+        if replayed.torn_tail {
+            eprintln!(
+                "The journal's last line was cut off by a crash; it is dropped (nothing it recorded had taken effect)."
+            );
+        }
+        let mut state = RunState::replay(&replayed.records);
+        let io = |e: std::io::Error| refused(format!("cannot write the journal {}: {e}", path.display()));
+        let mut journal = Journal::open(&path, replayed.valid_len).map_err(io)?;
+        if replayed.records.is_empty() {
+            let header = Record::Header {
+                v: journal::JOURNAL_VERSION,
+                run_id: uuid::Uuid::new_v4(),
+                created_at: journal::now(),
+                tool: format!("shotlist {}", env!("CARGO_PKG_VERSION")),
+            };
+            journal.append(&header).map_err(io)?;
+            state.apply(&header);
+        }
+        let run = Record::Run { at: journal::now(), pid: std::process::id(), manifest: manifest_name.to_owned() };
+        journal.append(&run).map_err(io)?;
+        state.apply(&run);
+        Ok(Folder { _lock: lock, state, journal })
+    }
+}
+
+/// Runs the dispatcher until every job is settled or the run stops, and says how it ended.
+async fn dispatch(ctx: &Context, folder: Folder) -> Outcome {
+    let Folder { _lock, state, journal } = folder;
     if let Some(line) = drift(&ctx.plan, &state) {
         eprintln!("{line}");
     }
     let total_clips: u32 = ctx.plan.jobs.iter().map(|j| j.number_results).sum();
-    eprintln!("{} jobs, {} clips → {}", ctx.plan.jobs.len(), total_clips, out.display());
+    eprintln!("{} jobs, {} clips → {}", ctx.plan.jobs.len(), total_clips, ctx.out.display());
+    let path = journal.path().to_path_buf();
+    tracing::info!(jobs = ctx.plan.jobs.len(), clips = total_clips, out = %ctx.out.display(), "run started");
     match dispatcher::Dispatcher::new(ctx, state, journal).run().await {
         Ok((outcome, state)) => {
             summary(ctx, &state, &outcome);
-            Ok(outcome)
+            outcome
         }
         // The journal cannot be appended to (disk full, read-only): stop at once.
         // Every record already written is whole (a cut-off last line is dropped on
         // the next start), so the same command continues once the folder is writable.
         Err(e) => {
-            let why = io(e);
+            let why = format!("cannot write the journal {}: {e}", path.display());
             eprintln!("Halted: {why}. Free space (or make the folder writable) and run the same command again.");
-            Ok(Outcome::Halted(why))
+            Outcome::Halted(why)
         }
     }
 }
@@ -305,7 +365,7 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
     let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
     for job in &ctx.plan.jobs {
         for v in &job.variants {
-            *counts.entry(report::clip_status(state.jobs.get(&job.key), *v)).or_default() += 1;
+            *counts.entry(report::clip_status(state.jobs.get(&job.key), *v).name()).or_default() += 1;
         }
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
@@ -316,9 +376,63 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
         Outcome::Interrupted => "Interrupted; run the same command again to continue".to_owned(),
     };
     eprintln!("{verdict}: {}. Report: {}", parts.join(", "), ctx.out.join("report.csv").display());
+    tracing::info!("{verdict}: {}", parts.join(", "));
+    // What was billed, per provider: the figures the providers' invoices show.
+    let rows = report::rows(&ctx.plan, state);
+    let money = report::money(&rows);
+    for (p, m) in &money {
+        eprintln!("  {p}: {}", status::money_line(m));
+    }
+    if money.len() > 1 {
+        eprintln!("  total: {}", status::money_line(&status::total_money(&money)));
+    }
+    let troubled: Vec<&report::Row> =
+        rows.iter().filter(|r| matches!(r.status.as_str(), "failed" | "in_doubt")).collect();
+    for (status, title) in [("failed", "Failed"), ("in_doubt", "In doubt")] {
+        let these: Vec<&&report::Row> = troubled.iter().filter(|r| r.status == status).collect();
+        if these.is_empty() {
+            continue;
+        }
+        eprintln!("{title}:");
+        for r in these.iter().take(20) {
+            eprintln!("  {} #{} ({}): {}", r.shot_id, r.variant, r.provider, status::reason(&r.status, &r.error));
+        }
+        if these.len() > 20 {
+            eprintln!("  ... and {} more (shotlist status lists them)", these.len() - 20);
+        }
+    }
     if counts.get("in_doubt").is_some_and(|n| *n > 0) {
         eprintln!(
             "In doubt: those submits may have been accepted and billed; check the provider's console, then rerun with --resubmit-in-doubt to send them again."
         );
     }
+    if let Some(next) = next_command(outcome, &counts) {
+        eprintln!("Next: {next}");
+    }
+}
+
+/// The command to run next, from the command line this run was given.
+fn next_command(outcome: &Outcome, counts: &BTreeMap<&str, u32>) -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&a)).collect();
+    let same = format!("shotlist {}", args.join(" "));
+    let in_doubt = counts.get("in_doubt").copied().unwrap_or(0) > 0;
+    let failed = counts.get("failed").copied().unwrap_or(0) > 0;
+    Some(match outcome {
+        Outcome::AllDone => return None,
+        Outcome::Interrupted => same,
+        Outcome::Halted(_) => format!("{same}   (once the cause above is fixed)"),
+        Outcome::Incomplete if in_doubt && !args.iter().any(|a| a == "--resubmit-in-doubt") => {
+            format!("{same} --resubmit-in-doubt   (after checking the provider's console)")
+        }
+        Outcome::Incomplete if failed => {
+            format!("{same}   (edit the shots the provider refused first; an edited shot renders anew)")
+        }
+        Outcome::Incomplete => same,
+    })
+}
+
+/// An argument as a shell reads it back.
+fn shell_word(a: &str) -> String {
+    let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain { a.to_owned() } else { format!("'{}'", a.replace('\'', "'\\''")) }
 }

@@ -58,29 +58,8 @@ impl Timing {
     }
 }
 
-pub fn key_var(p: Provider) -> &'static str {
-    match p {
-        Provider::Runware => "RUNWARE_API_KEY",
-        Provider::Minimax => "MINIMAX_API_KEY",
-        Provider::Segmind => "SEGMIND_API_KEY",
-    }
-}
-
-pub fn base_var(p: Provider) -> &'static str {
-    match p {
-        Provider::Runware => "RUNWARE_BASE_URL",
-        Provider::Minimax => "MINIMAX_BASE_URL",
-        Provider::Segmind => "SEGMIND_BASE_URL",
-    }
-}
-
-pub fn default_base(p: Provider) -> &'static str {
-    match p {
-        Provider::Runware => "https://api.runware.ai/v1",
-        Provider::Minimax => "https://api.minimax.io",
-        Provider::Segmind => "https://api.segmind.com",
-    }
-}
+// Which variables hold a provider's key and base URL is a fact of the provider.
+pub use crate::provider::{base_var, default_base, key_var};
 
 fn env(var: &str) -> Option<String> {
     std::env::var(var).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

@@ -4,11 +4,13 @@
 
 use std::path::Path;
 
+use super::journal::JobDef;
 use super::state::{JobState, Phase, RunState};
-use crate::plan::{Job, Plan};
+use crate::catalog::Resolution;
+use crate::plan::{Job, Plan, PriceSource};
 
 /// The columns, in the contract's order.
-#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub shot_id: String,
     pub variant: u32,
@@ -22,7 +24,9 @@ pub struct Row {
     pub video_url: String,
     pub file: String,
     pub sha256: String,
+    #[serde(serialize_with = "write_usd")]
     pub cost_usd: Option<f64>,
+    #[serde(serialize_with = "write_usd")]
     pub estimated_cost_usd: Option<f64>,
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -32,90 +36,317 @@ pub struct Row {
     pub submitted_at: String,
     pub completed_at: String,
     pub error: String,
+    /// Where `cost_usd` comes from; empty when unknown.
+    pub cost_source: Option<CostSource>,
+    /// As `plan` names it (Runware's 1366×768 is 768p).
+    pub resolution: String,
+    /// The prompt as sent.
+    pub prompt: String,
+    /// Whether review marked the take as a select (`yes`); empty until then.
+    #[serde(serialize_with = "yes_no", deserialize_with = "read_yes_no", default)]
+    pub selected: Option<bool>,
+    /// The shot's version the take belongs to (from 1; an edited shot renders the next).
+    pub version: u32,
+    /// `yes` for a take of the current manifest, empty for an earlier version's.
+    pub current: String,
 }
 
-/// The row status of one clip.
-pub fn clip_status(job: Option<&JobState>, variant: u32) -> &'static str {
-    let Some(job) = job else { return "pending" };
+/// Where a clip's cost comes from (the report's `cost_source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    /// The provider's answer carried the cost.
+    Reported,
+    /// The catalog's published price (the provider reported none).
+    List,
+    /// The manifest's `prices:`.
+    Manifest,
+}
+
+impl From<PriceSource> for CostSource {
+    fn from(p: PriceSource) -> Self {
+        match p {
+            PriceSource::List => CostSource::List,
+            PriceSource::Manifest => CostSource::Manifest,
+        }
+    }
+}
+
+/// Dollars as a decimal with cents (`0.28`, `0.625`, `1.00`), never `0.2800000001`.
+pub fn format_usd(v: f64) -> String {
+    let mut s = format!("{:.4}", (v * 10_000.0).round() / 10_000.0);
+    while s.ends_with('0') && s.len() - s.find('.').unwrap_or(s.len()) > 3 {
+        s.pop();
+    }
+    s
+}
+
+fn write_usd<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&format_usd(*v)),
+        None => s.serialize_none(),
+    }
+}
+
+fn yes_no<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(true) => s.serialize_str("yes"),
+        Some(false) => s.serialize_str("no"),
+        None => s.serialize_none(),
+    }
+}
+
+fn read_yes_no<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(match text.as_deref().map(str::trim) {
+        Some("yes" | "true") => Some(true),
+        Some("no" | "false") => Some(false),
+        _ => None,
+    })
+}
+
+/// Where one clip stands, as the report's `status` column spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClipStatus {
+    Done,
+    Failed,
+    InDoubt,
+    Pending,
+    Running,
+}
+
+impl ClipStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClipStatus::Done => "done",
+            ClipStatus::Failed => "failed",
+            ClipStatus::InDoubt => "in_doubt",
+            ClipStatus::Pending => "pending",
+            ClipStatus::Running => "running",
+        }
+    }
+}
+
+impl std::fmt::Display for ClipStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// Readers of the report (and its tests) hold the status as text.
+impl PartialEq<&str> for ClipStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl PartialEq<String> for ClipStatus {
+    fn eq(&self, other: &String) -> bool {
+        self.name() == other
+    }
+}
+
+/// Where one clip stands, from its job's state.
+pub fn clip_status(job: Option<&JobState>, variant: u32) -> ClipStatus {
+    let Some(job) = job else { return ClipStatus::Pending };
     let clip = job.clips.get(&variant);
     if clip.is_some_and(|c| c.file.is_some()) {
-        return "done";
+        return ClipStatus::Done;
     }
     if clip.is_some_and(|c| c.failed.is_some()) {
-        return "failed";
+        return ClipStatus::Failed;
     }
     match &job.phase {
-        Phase::Pending => "pending",
-        Phase::Submitting { .. } | Phase::Running | Phase::Done => "running",
-        Phase::InDoubt { .. } => "in_doubt",
-        Phase::Failed { .. } => "failed",
+        Phase::Pending => ClipStatus::Pending,
+        Phase::Submitting { .. } | Phase::Running | Phase::Done => ClipStatus::Running,
+        Phase::InDoubt { .. } => ClipStatus::InDoubt,
+        Phase::Failed(_) => ClipStatus::Failed,
     }
 }
 
-/// The rows for a plan, in plan order.
-pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
-    let mut out = Vec::new();
-    for job in &plan.jobs {
-        let js = state.jobs.get(&job.key);
-        for &variant in &job.variants {
-            out.push(row(job, js, variant));
+/// What a clip the provider delivered (so billed) cost, and where the figure comes
+/// from: the provider's reported cost, else the price the run knew (the journal's,
+/// else the plan's), so totals match what is billed; `(None, None)` when no price is
+/// known. `None` for a clip not delivered (nothing billed).
+pub fn clip_cost(job: &Job, js: Option<&JobState>, variant: u32) -> Option<(Option<f64>, Option<CostSource>)> {
+    let def = js.and_then(|j| j.def.as_ref());
+    let known =
+        def.and_then(|d| d.price_source.zip(d.unit_price_usd)).or_else(|| job.price_source.zip(job.unit_price_usd));
+    cost_at(known, js, variant)
+}
+
+/// A clip's cost given the price the run knew for it (see [`clip_cost`]).
+fn cost_at(
+    known: Option<(PriceSource, f64)>,
+    js: Option<&JobState>,
+    variant: u32,
+) -> Option<(Option<f64>, Option<CostSource>)> {
+    let clip = js.and_then(|j| j.clips.get(&variant)).and_then(|c| c.clip.as_ref())?;
+    if let Some(reported) = clip.cost_usd {
+        return Some((Some(reported), Some(CostSource::Reported)));
+    }
+    Some(match known {
+        Some((source, usd)) => (Some(usd), Some(source.into())),
+        None => (None, None),
+    })
+}
+
+/// One provider's bill: reported by the provider, at a list (or manifest) price
+/// where it reports none, and the delivered clips whose price is unknown.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Money {
+    pub reported_usd: f64,
+    pub list_usd: f64,
+    pub unpriced_clips: u32,
+}
+
+impl Money {
+    pub fn add(&mut self, cost: (Option<f64>, Option<CostSource>)) {
+        match cost {
+            (Some(usd), Some(CostSource::Reported)) => self.reported_usd += usd,
+            (Some(usd), _) => self.list_usd += usd,
+            (None, _) => self.unpriced_clips += 1,
         }
+    }
+
+    /// Reported plus list, rounded to hundredths of a cent (never `-0.00`).
+    pub fn billed_usd(&self) -> f64 {
+        round4(self.reported_usd + self.list_usd) + 0.0
+    }
+}
+
+/// Per provider, what the delivered clips of these rows cost (every version's
+/// takes: earlier ones were paid for too).
+pub fn money(rows: &[Row]) -> std::collections::BTreeMap<crate::catalog::Provider, Money> {
+    let mut out: std::collections::BTreeMap<crate::catalog::Provider, Money> = Default::default();
+    for r in rows {
+        let Some(p) = crate::catalog::Provider::parse(&r.provider) else { continue };
+        // A clip the provider delivered has its URL; only those are billed.
+        if r.video_url.is_empty() && r.cost_usd.is_none() {
+            continue;
+        }
+        out.entry(p).or_default().add((r.cost_usd, r.cost_source));
+    }
+    for m in out.values_mut() {
+        m.reported_usd = round4(m.reported_usd) + 0.0;
+        m.list_usd = round4(m.list_usd) + 0.0;
     }
     out
 }
 
-fn row(job: &Job, js: Option<&JobState>, variant: u32) -> Row {
+/// The rows for a plan, in plan order, each shot's takes of earlier versions (kept on
+/// disk, paid for) before its current ones; takes of shots no longer in the plan last.
+pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
+    let planned: std::collections::HashSet<&str> = plan.jobs.iter().map(|j| j.key.as_str()).collect();
+    let mut earlier: std::collections::BTreeMap<&str, Vec<(&str, &JobDef, &JobState)>> = Default::default();
+    for (key, js) in &state.jobs {
+        if let Some(def) = &js.def
+            && !planned.contains(key.as_str())
+            && js.clips.values().any(|c| c.clip.is_some())
+        {
+            earlier.entry(def.shot.as_str()).or_default().push((key, def, js));
+        }
+    }
+    for list in earlier.values_mut() {
+        list.sort_by_key(|(_, def, _)| (def.version, def.variants.first().copied()));
+    }
+    let mut out = Vec::new();
+    let mut shot_done = std::collections::HashSet::new();
+    for job in &plan.jobs {
+        if shot_done.insert(job.shot_id.as_str()) {
+            for (key, def, js) in earlier.remove(job.shot_id.as_str()).unwrap_or_default() {
+                out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
+            }
+        }
+        let js = state.jobs.get(&job.key);
+        let mut def = js
+            .and_then(|j| j.def.clone())
+            .unwrap_or_else(|| JobDef::of(job, state.version_for(&job.shot_id, &job.render_key)));
+        // A journal written before prices and prompts were recorded: the plan knows them
+        // (same key, same job).
+        if def.price_source.is_none() {
+            (def.price_source, def.unit_price_usd) = (job.price_source, job.unit_price_usd);
+        }
+        if def.prompt.is_none() {
+            def.prompt.clone_from(&job.prompt);
+        }
+        def.resolution = job.resolution.name().to_owned();
+        out.extend(job.variants.iter().map(|v| row(&job.key, &def, js, *v, true)));
+    }
+    for (key, def, js) in earlier.into_values().flatten() {
+        out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
+    }
+    out
+}
+
+fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bool) -> Row {
     let clip_state = js.and_then(|j| j.clips.get(&variant));
     let clip = clip_state.and_then(|c| c.clip.as_ref());
     let file = clip_state.and_then(|c| c.file.as_ref());
+    let caps = crate::provider::capabilities(def.provider);
     let (w, h) = match (clip.and_then(|c| c.width), clip.and_then(|c| c.height)) {
         (Some(w), Some(h)) => (Some(w), Some(h)),
-        _ if job.provider == crate::catalog::Provider::Runware => {
-            let (w, h) = job.resolution.runware_size();
-            (Some(w), Some(h))
-        }
+        // Runware is told the size: it is known before the clip is.
+        _ if caps.sized_by_request => match Resolution::parse(&def.resolution) {
+            Some(r) => {
+                let (w, h) = r.runware_size();
+                (Some(w), Some(h))
+            }
+            None => (None, None),
+        },
         _ => (None, None),
     };
     let status = clip_status(js, variant);
+    let (cost_usd, cost_source) =
+        cost_at(def.price_source.zip(def.unit_price_usd), js, variant).unwrap_or((None, None));
     let error = match status {
-        "failed" | "in_doubt" | "pending" => {
-            clip_state.and_then(|c| c.failed.clone()).or_else(|| js.and_then(|j| j.error.clone())).unwrap_or_default()
-        }
+        ClipStatus::Failed | ClipStatus::InDoubt | ClipStatus::Pending => clip_state
+            .and_then(|c| c.failed.as_ref().map(|f| f.to_string()))
+            .or_else(|| js.and_then(|j| j.error.clone()))
+            .unwrap_or_default(),
         // Delivered and billed, but the shot's safety check flagged it: say so where a reader looks.
-        _ if clip.and_then(|c| c.nsfw) == Some(true) => NSFW_FLAGGED.to_owned(),
-        _ => String::new(),
+        ClipStatus::Done | ClipStatus::Running if clip.and_then(|c| c.nsfw) == Some(true) => NSFW_FLAGGED.to_owned(),
+        ClipStatus::Done | ClipStatus::Running => String::new(),
     };
     Row {
-        shot_id: job.shot_id.clone(),
+        shot_id: def.shot.clone(),
         variant,
-        provider: job.provider.name().to_owned(),
-        model: job.model_label(),
-        job_key: job.key.clone(),
+        provider: def.provider.name().to_owned(),
+        model: def.model.clone(),
+        job_key: key.to_owned(),
+        // Only an idempotency key the provider honours means anything to a reader.
         task_uuid: js
             .and_then(|j| j.task_uuid)
-            .filter(|_| job.provider == crate::catalog::Provider::Runware)
+            .filter(|_| caps.idempotent_submit)
             .map(|u| u.to_string())
             .unwrap_or_default(),
         provider_task_id: js.and_then(|j| j.task.as_ref()).map(|t| t.id.clone()).unwrap_or_default(),
-        status: status.to_owned(),
+        status: status.name().to_owned(),
         seed: clip.and_then(|c| c.seed),
         video_url: clip.map(|c| c.video_url.clone()).unwrap_or_default(),
         file: file.map(|f| f.file.clone()).unwrap_or_default(),
         sha256: file.map(|f| f.sha256.clone()).unwrap_or_default(),
-        cost_usd: clip.and_then(|c| c.cost_usd),
-        estimated_cost_usd: job.estimated_cost_usd.map(|c| round4(c / f64::from(job.number_results.max(1)))),
+        cost_usd,
+        estimated_cost_usd: def.estimated_cost_usd.map(|c| round4(c / f64::from(def.number_results.max(1)))),
         width: w,
         height: h,
         // A template decides its own length and rate: unknown, so empty.
-        duration_s: Some(job.duration).filter(|_| job.template.is_none()),
-        fps: Some(job.fps).filter(|_| job.template.is_none()),
+        duration_s: Some(def.duration).filter(|_| !def.model.starts_with("template:")),
+        fps: Some(def.fps).filter(|_| !def.model.starts_with("template:")),
         attempts: js.map_or(0, |j| j.attempts),
         submitted_at: js.and_then(|j| j.submitted_at.clone()).unwrap_or_default(),
         completed_at: file
             .map(|f| f.at.clone())
-            .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == "failed"))
+            .or_else(|| js.and_then(|j| j.completed_at.clone()).filter(|_| status == ClipStatus::Failed))
             .unwrap_or_default(),
         error,
+        cost_source,
+        resolution: def.resolution.clone(),
+        prompt: def.prompt.clone().unwrap_or_default(),
+        selected: None,
+        version: def.version.max(1),
+        current: if current { "yes".into() } else { String::new() },
     }
 }
 
@@ -129,11 +360,13 @@ fn round4(v: f64) -> f64 {
 /// Writes the report to `path` atomically.
 pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new().prefix(".report").suffix(".part").tempfile_in(dir)?;
+    let tmp = super::download::temp_in(dir, ".report")?;
     {
         let mut w = csv::Writer::from_writer(tmp.as_file());
+        let selects = selected_marks(dir);
         for r in rows {
-            w.serialize(r).map_err(std::io::Error::other)?;
+            let selected = selects.is_selected(&r.job_key, r.variant).then_some(true);
+            w.serialize(Row { selected, ..r.clone() }).map_err(std::io::Error::other)?;
         }
         if rows.is_empty() {
             w.write_record(HEADER)?;
@@ -145,8 +378,17 @@ pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The review marks of the out folder; a damaged selects.yaml leaves the column
+/// empty (with a warning) rather than stop a night's report.
+fn selected_marks(out: &Path) -> crate::selects::Selects {
+    crate::selects::load(out).unwrap_or_else(|e| {
+        eprintln!("shotlist: {e}; report.csv's `selected` column is left empty");
+        crate::selects::Selects::default()
+    })
+}
+
 /// The header line, for an empty report.
-pub const HEADER: [&str; 22] = [
+pub const HEADER: [&str; 28] = [
     "shot_id",
     "variant",
     "provider",
@@ -169,6 +411,12 @@ pub const HEADER: [&str; 22] = [
     "submitted_at",
     "completed_at",
     "error",
+    "cost_source",
+    "resolution",
+    "prompt",
+    "selected",
+    "version",
+    "current",
 ];
 
 #[cfg(test)]
@@ -184,5 +432,19 @@ mod tests {
         // Unknown numbers are empty cells, not 0.
         let second = text.lines().nth(1).unwrap();
         assert!(second.contains(",,,"), "{second}");
+    }
+
+    #[test]
+    fn costs_are_written_with_cents_and_no_float_noise() {
+        assert_eq!(format_usd(0.1 + 0.2 - 0.02), "0.28");
+        assert_eq!(format_usd(0.28), "0.28");
+        assert_eq!(format_usd(0.336), "0.336");
+        assert_eq!(format_usd(1.0), "1.00");
+        assert_eq!(format_usd(0.625), "0.625");
+        let row = Row { cost_usd: Some(0.2800000001), selected: None, ..Row::default() };
+        let mut w = csv::Writer::from_writer(vec![]);
+        w.serialize(&row).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert!(text.lines().nth(1).unwrap().contains(",0.28,"), "{text}");
     }
 }

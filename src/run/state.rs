@@ -5,8 +5,30 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::journal::{JobDef, Record};
+use super::journal::{FailClass, JobDef, Record};
 use crate::provider::{Clip, RemoteTask};
+
+/// Why a run stopped sending new work, in rising order: a halt only ever rises
+/// (a disk that fills after a Ctrl-C still stops the downloads).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Halt {
+    /// Ctrl-C: no new submissions; what is in flight finishes.
+    Interrupted,
+    /// The next job does not fit the budget: no new submissions.
+    Budget(String),
+    /// A provider refused the API key: nothing more is sent.
+    Auth(String),
+    /// The out folder cannot be written: nothing more is sent or saved.
+    Disk(String),
+}
+
+impl Halt {
+    /// Whether a submit already admitted may still be sent (only a budget leaves
+    /// the jobs it admitted to go: they fit it).
+    pub fn lets_admitted_go(&self) -> bool {
+        matches!(self, Halt::Budget(_))
+    }
+}
 
 /// Where a job stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,9 +42,22 @@ pub enum Phase {
     /// The submit's outcome is unknown; never resubmitted without the user's word.
     InDoubt { message: String },
     /// Ended without every result.
-    Failed { class: String, message: String },
+    Failed(Failure),
     /// Every clip is on disk.
     Done,
+}
+
+/// Why a job or clip ended without a result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub class: FailClass,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
 }
 
 /// A clip's file, complete under its final name.
@@ -39,7 +74,7 @@ pub struct FileRec {
 pub struct ClipState {
     pub clip: Option<Clip>,
     pub file: Option<FileRec>,
-    pub failed: Option<String>,
+    pub failed: Option<Failure>,
 }
 
 /// One job as the journal tells it.
@@ -53,6 +88,9 @@ pub struct JobState {
     pub task_uuid: Option<Uuid>,
     /// The accepted remote task, kept after a failure so a later run can collect it.
     pub task: Option<RemoteTask>,
+    /// The attempt whose submit was accepted last: an intent of a later attempt is
+    /// unanswered (or was refused) even though `task` holds an earlier one.
+    pub accepted_attempt: Option<u32>,
     pub clips: BTreeMap<u32, ClipState>,
     pub submitted_at: Option<String>,
     pub completed_at: Option<String>,
@@ -68,6 +106,7 @@ impl JobState {
             attempts: 0,
             task_uuid: None,
             task: None,
+            accepted_attempt: None,
             clips: BTreeMap::new(),
             submitted_at: None,
             completed_at: None,
@@ -84,6 +123,21 @@ impl JobState {
             return Some(*v);
         }
         variants.iter().copied().find(|v| self.clips.get(v).is_none_or(|c| c.clip.is_none()))
+    }
+
+    /// The idempotency key of the job's latest submit when that submit was never
+    /// accepted: it may have reached the provider (a kill can cut the answer off), so
+    /// only this key may be sent again, never a new one.
+    pub fn unaccepted_task_uuid(&self) -> Option<Uuid> {
+        self.task_uuid.filter(|_| self.accepted_attempt != Some(self.attempts))
+    }
+
+    /// Whether the job holds takes, or may still yield some: accepted, perhaps
+    /// accepted, or with a clip seen.
+    pub fn may_hold_takes(&self) -> bool {
+        self.task.is_some()
+            || matches!(self.phase, Phase::Submitting { .. } | Phase::InDoubt { .. })
+            || self.clips.values().any(|c| c.clip.is_some())
     }
 
     /// Whether every variant has its file.
@@ -105,6 +159,19 @@ pub struct RunState {
     pub run_id: Uuid,
     pub jobs: BTreeMap<String, JobState>,
     pub runs: u32,
+    /// Per shot, the versions its journaled jobs render (kept by `apply`, so a new
+    /// job's version needs no walk over every job).
+    versions: BTreeMap<String, ShotVersions>,
+    /// Every file a clip was saved as, and whose it is: a paid take's file is never
+    /// the target of another download.
+    files: std::collections::HashMap<String, (String, u32)>,
+}
+
+/// The versions of one shot's takes.
+#[derive(Clone, Debug, Default)]
+struct ShotVersions {
+    by_render: BTreeMap<String, u32>,
+    highest: u32,
 }
 
 impl RunState {
@@ -116,6 +183,57 @@ impl RunState {
         s
     }
 
+    /// The version a new job of `shot` that renders `render_key` belongs to: the
+    /// version of earlier takes of the same render, else one past the shot's highest.
+    pub fn version_for(&self, shot: &str, render_key: &str) -> u32 {
+        match self.versions.get(shot) {
+            Some(v) => v.by_render.get(render_key).copied().unwrap_or(v.highest + 1),
+            None => 1,
+        }
+    }
+
+    /// Where variant `variant` of job `key` is saved, relative to the out folder:
+    /// `<shot>/<shot>_<variant>.<ext>` for a shot's first version (the names shotlist
+    /// always used), `<shot>/<shot>_v002_<variant>.<ext>` for later ones, so a shot's
+    /// files sort by version. A name already holding another clip's file (journals
+    /// from before versions) gets the job's key, so no paid take is written over.
+    pub fn take_file(&self, key: &str, variant: u32, ext: &str) -> String {
+        let Some(def) = self.jobs.get(key).and_then(|j| j.def.as_ref()) else {
+            return format!("{key}_{variant}.{ext}");
+        };
+        let shot = &def.shot;
+        let name = match def.version {
+            0 | 1 => format!("{shot}/{shot}_{variant}.{ext}"),
+            v => format!("{shot}/{shot}_v{v:03}_{variant}.{ext}"),
+        };
+        match self.files.get(&name) {
+            Some((k, v)) if (k.as_str(), *v) != (key, variant) => {
+                format!("{shot}/{shot}_v{:03}_{variant}-{}.{ext}", def.version, &key[..key.len().min(8)])
+            }
+            _ => name,
+        }
+    }
+
+    /// Fits the plan to the takes the journal holds (see [`Plan::keep_takes`]): a
+    /// journaled job counts when it was accepted, may have been, or has a clip seen;
+    /// one never accepted holds nothing paid and is simply planned anew.
+    pub fn keep_takes(&self, plan: &mut crate::plan::Plan, manifest: &crate::manifest::Manifest) {
+        let mut by_render: std::collections::HashMap<&str, Vec<(String, Vec<u32>)>> = Default::default();
+        for (key, j) in &self.jobs {
+            let (Some(def), true) = (&j.def, j.may_hold_takes()) else { continue };
+            if let Some(render) = &def.render_key {
+                by_render.entry(render).or_default().push((key.clone(), def.variants.clone()));
+            }
+        }
+        if by_render.is_empty() {
+            return;
+        }
+        for list in by_render.values_mut() {
+            list.sort_by_key(|(_, v)| v.first().copied());
+        }
+        plan.keep_takes(manifest, &|render| by_render.get(render).cloned().unwrap_or_default());
+    }
+
     pub fn job_mut(&mut self, key: &str) -> &mut JobState {
         self.jobs.entry(key.to_owned()).or_insert_with(|| JobState::new(key))
     }
@@ -125,7 +243,14 @@ impl RunState {
         match record {
             Record::Header { run_id, .. } => self.run_id = *run_id,
             Record::Run { .. } => self.runs += 1,
-            Record::Job { key, def } => self.job_mut(key).def = Some(def.clone()),
+            Record::Job { key, def } => {
+                let v = self.versions.entry(def.shot.clone()).or_default();
+                v.highest = v.highest.max(def.version);
+                if let Some(render) = &def.render_key {
+                    v.by_render.entry(render.clone()).or_insert(def.version);
+                }
+                self.job_mut(key).def = Some(def.clone());
+            }
             Record::Intent { key, attempt, task_uuid, at } => {
                 let j = self.job_mut(key);
                 j.attempts = j.attempts.max(*attempt);
@@ -134,9 +259,10 @@ impl RunState {
                 j.submitted_at = Some(at.clone());
                 j.error = None;
             }
-            Record::Accepted { key, task, .. } => {
+            Record::Accepted { key, task, attempt, .. } => {
                 let j = self.job_mut(key);
                 j.task = Some(task.clone());
+                j.accepted_attempt = Some(*attempt);
                 j.phase = Phase::Running;
             }
             Record::NotAccepted { key, class, message, retryable, .. } => {
@@ -145,7 +271,7 @@ impl RunState {
                 j.phase = if *retryable {
                     Phase::Pending
                 } else {
-                    Phase::Failed { class: class.clone(), message: message.clone() }
+                    Phase::Failed(Failure { class: *class, message: message.clone() })
                 };
             }
             Record::InDoubt { key, message, .. } => {
@@ -159,6 +285,7 @@ impl RunState {
                 c.clip = Some(clip.clone());
             }
             Record::Downloaded { key, variant, file, sha256, bytes, at } => {
+                self.files.insert(file.clone(), (key.clone(), *variant));
                 let j = self.job_mut(key);
                 let c = j.clips.entry(*variant).or_default();
                 c.file = Some(FileRec { file: file.clone(), sha256: sha256.clone(), bytes: *bytes, at: at.clone() });
@@ -169,25 +296,25 @@ impl RunState {
                     j.error = None;
                 } else if j.all_settled() {
                     // The last file of a job whose other variants failed: the job ends failed.
-                    let failed = j.clips.values().find_map(|c| c.failed.clone()).unwrap_or_default();
-                    let (class, message) = failed.split_once(": ").unwrap_or(("failed", &failed));
-                    j.phase = Phase::Failed { class: class.to_owned(), message: message.to_owned() };
-                    j.completed_at = Some(at.clone());
+                    if let Some(failed) = j.clips.values().find_map(|c| c.failed.clone()) {
+                        j.phase = Phase::Failed(failed);
+                        j.completed_at = Some(at.clone());
+                    }
                 }
             }
             Record::Failed { key, variant: None, class, message, at } => {
                 let j = self.job_mut(key);
                 j.error = Some(format!("{class}: {message}"));
                 j.completed_at = Some(at.clone());
-                j.phase = Phase::Failed { class: class.clone(), message: message.clone() };
+                j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
             }
             Record::Failed { key, variant: Some(v), class, message, at } => {
                 let j = self.job_mut(key);
-                j.clips.entry(*v).or_default().failed = Some(format!("{class}: {message}"));
+                j.clips.entry(*v).or_default().failed = Some(Failure { class: *class, message: message.clone() });
                 j.error = Some(format!("{class}: {message}"));
                 if j.all_settled() {
                     j.completed_at = Some(at.clone());
-                    j.phase = Phase::Failed { class: class.clone(), message: message.clone() };
+                    j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
                 }
             }
         }

@@ -15,22 +15,26 @@ use crate::plan::Plan;
 /// `status` and `report` options.
 #[derive(clap::Args, Debug, Clone)]
 pub struct StatusArgs {
+    /// The manifest (YAML) whose out folder to read.
     pub manifest: PathBuf,
     /// The out folder (default as for `run`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print JSON on stdout.
+    /// Read the rehearsal's folder (`<out>-rehearsal`, as `run --rehearse` writes).
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Print JSON on stdout (`report`: the rows).
     #[arg(long)]
     pub json: bool,
 }
 
 fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
     let loaded = manifest::load(&args.manifest).map_err(|invalid| {
-        eprint!("{}", invalid.render(crate::cli::use_color()));
+        eprint!("{}", invalid.render(crate::term::use_color()));
         exit::code(exit::INVALID)
     })?;
-    let plan = Plan::new(&loaded.manifest);
-    let out = crate::cli::default_out_dir(&loaded, args.out.as_deref());
+    let mut plan = Plan::new(&loaded.manifest);
+    let out = crate::outdir::out_dir(&loaded, args.out.as_deref(), args.rehearse);
     let path = out.join("state.jsonl");
     let state = if path.exists() {
         let replayed = journal::read(&path).map_err(|e| {
@@ -41,6 +45,7 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
     } else {
         RunState::default()
     };
+    state.keep_takes(&mut plan, &loaded.manifest);
     Ok((plan, out, state))
 }
 
@@ -58,14 +63,18 @@ pub fn status(args: StatusArgs) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let rows = report::rows(&plan, &state);
+    let all_rows = report::rows(&plan, &state);
+    let earlier = all_rows.iter().filter(|r| r.current.is_empty()).count();
+    // The counts are of the current manifest's takes; earlier versions' are kept aside.
+    let rows: Vec<&report::Row> = all_rows.iter().filter(|r| !r.current.is_empty()).collect();
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     let mut by_provider: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for r in &rows {
         *counts.entry(r.status.clone()).or_default() += 1;
         *by_provider.entry(r.provider.clone()).or_default().entry(r.status.clone()).or_default() += 1;
     }
-    let spent: f64 = rows.iter().filter_map(|r| r.cost_usd).sum();
+    let money = report::money(&all_rows);
+    let total = total_money(&money);
     let problems: Vec<ShotLine> = rows
         .iter()
         .filter(|r| matches!(r.status.as_str(), "failed" | "in_doubt"))
@@ -74,38 +83,84 @@ pub fn status(args: StatusArgs) -> ExitCode {
             variant: r.variant,
             provider: r.provider.clone(),
             status: r.status.clone(),
-            error: r.error.clone(),
+            error: reason(&r.status, &r.error).to_owned(),
         })
         .collect();
     if args.json {
+        let money: BTreeMap<&str, &report::Money> = money.iter().map(|(p, m)| (p.name(), m)).collect();
         let doc = serde_json::json!({
             "out": out.display().to_string(),
             "runs": state.runs,
             "clips": rows.len(),
             "status": counts,
             "providers": by_provider,
-            "spentUsd": (spent * 10_000.0).round() / 10_000.0,
+            "spentUsd": total.billed_usd(),
+            "money": money,
             "estimatedUsd": plan.totals.estimated_cost_usd,
             "problems": problems,
+            "earlierTakes": earlier,
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("status serialises"));
         return exit::code(exit::OK);
     }
     if state.runs == 0 {
         println!("{}: nothing has run yet ({} clips planned).", out.display(), rows.len());
+        let rehearsal = crate::outdir::rehearsal(&out);
+        if !args.rehearse && rehearsal.join("state.jsonl").exists() {
+            println!("  A rehearsal ran into {}: add --rehearse to see it.", rehearsal.display());
+        }
         return exit::code(exit::OK);
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!("{}: {} clips: {} (after {} run(s))", out.display(), rows.len(), parts.join(", "), state.runs);
     for (p, c) in &by_provider {
         let parts: Vec<String> = c.iter().map(|(s, n)| format!("{n} {s}")).collect();
-        println!("  {p}: {}", parts.join(", "));
+        let m = crate::catalog::Provider::parse(p).and_then(|p| money.get(&p)).cloned().unwrap_or_default();
+        println!("  {p}: {}; {}", parts.join(", "), money_line(&m));
     }
-    println!("  spent ${spent:.2} reported (estimate ${:.2})", plan.totals.estimated_cost_usd);
+    println!("  total: {} (estimate ${:.2})", money_line(&total), plan.totals.estimated_cost_usd);
+    if earlier > 0 {
+        println!("  {earlier} take(s) of earlier versions kept on disk (listed in report.csv, `current` empty)");
+    }
     for p in problems.iter().take(50) {
         println!("  {} #{} ({}) {}: {}", p.shot, p.variant, p.provider, p.status, p.error);
     }
     exit::code(exit::OK)
+}
+
+/// A clip's error without the status repeated (`failed: failed: ...`).
+pub fn reason<'e>(status: &str, error: &'e str) -> &'e str {
+    let status = if status == "in_doubt" { "in doubt" } else { status };
+    let e = error.strip_prefix(status).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(error);
+    // `content_blocked: runware content_blocked (...)`: the class once is enough.
+    let e = match e.split_once(": ") {
+        Some((class, rest)) if rest.contains(class) => rest,
+        _ => e,
+    };
+    if e.is_empty() { "no reason recorded" } else { e }
+}
+
+/// The providers' bills added up.
+pub fn total_money(money: &BTreeMap<crate::catalog::Provider, report::Money>) -> report::Money {
+    let mut t = report::Money::default();
+    for m in money.values() {
+        t.reported_usd += m.reported_usd;
+        t.list_usd += m.list_usd;
+        t.unpriced_clips += m.unpriced_clips;
+    }
+    t.reported_usd = (t.reported_usd * 10_000.0).round() / 10_000.0 + 0.0;
+    t.list_usd = (t.list_usd * 10_000.0).round() / 10_000.0 + 0.0;
+    t
+}
+
+/// `$1.26 billed (reported) + $0.56 at list price, 1 clip with no price`.
+pub fn money_line(m: &report::Money) -> String {
+    let mut s = format!("${:.2} billed (reported) + ${:.2} at list price", m.reported_usd + 0.0, m.list_usd + 0.0);
+    if m.unpriced_clips > 0 {
+        let n = m.unpriced_clips;
+        s.push_str(&format!(", {n} clip{} with no price", if n == 1 { "" } else { "s" }));
+    }
+    s
 }
 
 pub fn rebuild_report(args: StatusArgs) -> ExitCode {
@@ -122,6 +177,10 @@ pub fn rebuild_report(args: StatusArgs) -> ExitCode {
     match report::write(&path, &rows) {
         Ok(()) => {
             eprintln!("wrote {} ({} rows)", path.display(), rows.len());
+            if args.json {
+                // The same rows as report.csv, with the same column names.
+                println!("{}", serde_json::to_string_pretty(&json_rows(&rows)).expect("rows serialise"));
+            }
             exit::code(exit::OK)
         }
         Err(e) => {
@@ -129,4 +188,19 @@ pub fn rebuild_report(args: StatusArgs) -> ExitCode {
             exit::code(exit::INVALID)
         }
     }
+}
+
+/// The rows as JSON: costs as numbers (the CSV writes them as text with cents).
+fn json_rows(rows: &[report::Row]) -> serde_json::Value {
+    let mut v = serde_json::to_value(rows).expect("rows serialise");
+    for row in v.as_array_mut().into_iter().flatten() {
+        for key in ["cost_usd", "estimated_cost_usd"] {
+            if let Some(text) = row[key].as_str()
+                && let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
+            {
+                row[key] = serde_json::Value::Number(n);
+            }
+        }
+    }
+    v
 }

@@ -5,8 +5,36 @@ use std::process::ExitCode;
 
 use super::config::SimConfig;
 use crate::catalog::Provider;
-use crate::cli::SimArgs;
 use crate::exit;
+
+/// Knobs of `shotlist sim`; a scenario file sets the rest (see `sim::SimConfig`).
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8931")]
+    pub listen: std::net::SocketAddr,
+    /// A scenario file (YAML); the flags below override it.
+    #[arg(long)]
+    pub scenario: Option<std::path::PathBuf>,
+    /// Seed of every random draw (same seed, same scenario: same answers).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Real seconds per simulated second (0.01: a 2-minute render takes 1.2 s).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// A fault rate for every provider, e.g. `--fault http5xx=0.1` (repeatable).
+    #[arg(long, value_name = "KIND=RATE")]
+    pub fault: Vec<String>,
+    /// Submits per minute a provider accepts, e.g. `--rpm minimax=5` (repeatable).
+    #[arg(long, value_name = "PROVIDER=N")]
+    pub rpm: Vec<String>,
+    /// Tasks a provider renders at once, e.g. `--concurrency runware=8` (repeatable).
+    #[arg(long, value_name = "PROVIDER=N")]
+    pub concurrency: Vec<String>,
+    /// Accepted jobs after which a provider answers "insufficient credits" (repeatable).
+    #[arg(long, value_name = "PROVIDER=N")]
+    pub credits_after: Vec<String>,
+}
 
 pub fn run(args: SimArgs) -> ExitCode {
     let config = match config(&args) {

@@ -1,15 +1,9 @@
-//! The simulator's books: every accepted task with what it bills, and request
-//! counts per provider. Tests read them (`GET /__sim/ledger`, `/__sim/stats`) to
+//! The simulator's books (data only): every accepted task with what it bills, and
+//! request counts per provider. `state` fills them in. Tests read them (`GET /__sim/ledger`, `/__sim/stats`) to
 //! prove exactly-once billing and to count rate-limited answers.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Instant;
 
-use axum::Json;
-use axum::extract::State;
-
-use super::state::{Outcome, Sim};
 use crate::catalog::Provider;
 
 /// One accepted task. A provider bills each clip it delivers; failed clips are free.
@@ -101,39 +95,6 @@ pub struct Stats {
     pub providers: BTreeMap<String, ProviderStats>,
 }
 
-impl Sim {
-    pub fn ledger(&self) -> Ledger {
-        let now = Instant::now();
-        let inner = self.lock();
-        let mut ledger = Ledger::default();
-        for entry in &inner.ledger {
-            let mut e = entry.clone();
-            if let Some(task) = inner.tasks.get(&(e.provider, e.task_id.clone())) {
-                e.clips_billed =
-                    task.results.iter().filter(|r| r.outcome == Outcome::Success && r.ready_at <= now).count() as u32;
-                e.billed_usd = round4(e.unit_cost_usd.unwrap_or(0.0) * f64::from(e.clips_billed));
-            }
-            ledger.total_usd += e.billed_usd;
-            ledger.entries.push(e);
-        }
-        ledger.total_usd = round4(ledger.total_usd);
-        ledger
-    }
-
-    pub fn stats(&self) -> Stats {
-        let inner = self.lock();
-        Stats { providers: inner.stats.iter().map(|(p, s)| (p.name().to_owned(), s.clone())).collect() }
-    }
-}
-
-fn round4(v: f64) -> f64 {
+pub fn round4(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
-}
-
-pub async fn ledger_json(State(sim): State<Arc<Sim>>) -> Json<Ledger> {
-    Json(sim.ledger())
-}
-
-pub async fn stats_json(State(sim): State<Arc<Sim>>) -> Json<Stats> {
-    Json(sim.stats())
 }

@@ -102,8 +102,10 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
         return answer(&sim, empty, 1026, "input new_sensitive");
     }
     let task_id = sim.numeric_id();
-    // MiniMax publishes no per-clip price and reports none: the ledger's figure is the simulator's own.
-    let unit = (4.5 * f64::from(duration) * if resolution == Resolution::P1080 { 1.8 } else { 1.0 }).round() / 100.0;
+    // MiniMax reports no cost: it bills its pay-as-you-go list price (the catalog's);
+    // where none is published the simulator charges its own.
+    let own = (4.5 * f64::from(duration) * if resolution == Resolution::P1080 { 1.8 } else { 1.0 }).round() / 100.0;
+    let unit = model.price(resolution, duration).unwrap_or(own);
     let _ = mode;
     sim.accept(
         P,

@@ -22,8 +22,9 @@ mod state;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use tokio::sync::oneshot;
 
 pub use config::{ErrorShape, Faults, ProviderSim, RenderTime, SimConfig, UnknownTask};
@@ -116,7 +117,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v2/{slug}", post(segmind::submit))
         // The simulator's own: clip downloads and the books.
         .route("/__sim/files/{name}", get(files::download))
-        .route("/__sim/ledger", get(ledger::ledger_json))
-        .route("/__sim/stats", get(ledger::stats_json))
+        .route("/__sim/ledger", get(|State(sim): State<Arc<Sim>>| async move { Json(sim.ledger()) }))
+        .route("/__sim/stats", get(|State(sim): State<Arc<Sim>>| async move { Json(sim.stats()) }))
         .with_state(sim)
 }

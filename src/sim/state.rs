@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::config::{Faults, SimConfig};
-use super::ledger::{LedgerEntry, ProviderStats, SeenOptions};
+use super::ledger::{Ledger, LedgerEntry, ProviderStats, SeenOptions, Stats, round4};
 use crate::catalog::Provider;
 use crate::catalog::output::OutputFormat;
 
@@ -367,4 +367,30 @@ pub fn uuid_from(s: &str) -> uuid::Uuid {
 /// A digest of a request body, to group submits of the same content in the ledger.
 pub fn digest(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..8])
+}
+
+/// The books as the outside sees them (`GET /__sim/ledger`, `/__sim/stats`).
+impl Sim {
+    pub fn ledger(&self) -> Ledger {
+        let now = Instant::now();
+        let inner = self.lock();
+        let mut ledger = Ledger::default();
+        for entry in &inner.ledger {
+            let mut e = entry.clone();
+            if let Some(task) = inner.tasks.get(&(e.provider, e.task_id.clone())) {
+                e.clips_billed =
+                    task.results.iter().filter(|r| r.outcome == Outcome::Success && r.ready_at <= now).count() as u32;
+                e.billed_usd = round4(e.unit_cost_usd.unwrap_or(0.0) * f64::from(e.clips_billed));
+            }
+            ledger.total_usd += e.billed_usd;
+            ledger.entries.push(e);
+        }
+        ledger.total_usd = round4(ledger.total_usd);
+        ledger
+    }
+
+    pub fn stats(&self) -> Stats {
+        let inner = self.lock();
+        Stats { providers: inner.stats.iter().map(|(p, s)| (p.name().to_owned(), s.clone())).collect() }
+    }
 }

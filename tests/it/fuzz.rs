@@ -107,9 +107,9 @@ proptest! {
             let key = format!("k{}", i % 3);
             records.push(match i % 4 {
                 0 => Record::Downloaded { key, variant, file: "../x".into(), sha256: "0".into(), bytes: 0, at: "x".into() },
-                1 => Record::Failed { key, variant: Some(variant), class: "odd".into(), message: String::new(), at: "x".into() },
+                1 => Record::Failed { key, variant: Some(variant), class: shotlist::run::journal::FailClass::Gone, message: String::new(), at: "x".into() },
                 2 => Record::InDoubt { key, attempt: 0, message: String::new(), at: "x".into() },
-                _ => Record::NotAccepted { key, attempt: 9, class: "x".into(), message: String::new(), retryable: i % 2 == 0, at: "x".into() },
+                _ => Record::NotAccepted { key, attempt: 9, class: shotlist::run::journal::FailClass::Transient, message: String::new(), retryable: i % 2 == 0, at: "x".into() },
             });
         }
         let _ = shotlist::run::state::RunState::replay(&records);

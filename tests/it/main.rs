@@ -2,13 +2,18 @@
 //! real `shotlist` binary or the library through the helpers in `util`.
 
 mod clients;
+mod commands;
 mod faults;
 mod fuzz;
 mod identity;
 mod invalid_manifests;
+mod money;
 mod options;
 mod plan;
 mod proof;
+mod review;
 mod run;
+mod screen;
 mod sim;
+mod takes;
 mod util;

@@ -33,7 +33,7 @@ fn unknown_prices_are_counted_apart_never_as_zero() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("m.yaml"),
-        "version: 1\nshots:\n  - id: a\n    provider: minimax\n    model: hailuo-2.3\n    prompt: a quiet lake at dawn\n    numberResults: 3\n  - id: b\n    provider: runware\n    model: hailuo-2.3\n    prompt: a quiet lake at dawn\n",
+        "version: 1\nshots:\n  - id: a\n    provider: minimax\n    model: video-01\n    prompt: a quiet lake at dawn\n    numberResults: 3\n  - id: b\n    provider: runware\n    model: hailuo-2.3\n    prompt: a quiet lake at dawn\n",
     )
     .unwrap();
     let doc = plan_json(dir.path(), "m.yaml");

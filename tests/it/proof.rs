@@ -342,8 +342,8 @@ async fn no_key_appears_in_output_logs_journal_report_or_any_file() {
     config.faults.provider_failure = 0.1;
     let night = Night::start(config).await;
     night.write("m.yaml", &mixed_manifest(4, 2, 2));
-    let mut cmd = night.command(&["run", "m.yaml", "--out", "out", "--time-scale", SCALE]);
-    cmd.env("SHOTLIST_LOG", "trace");
+    let mut cmd = night.command(&["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-vvv"]);
+    cmd.env("SHOTLIST_LOG", night.out("night.log"));
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     let status = night.run(&["status", "m.yaml", "--out", "out", "--json"]).await;
@@ -353,6 +353,7 @@ async fn no_key_appears_in_output_logs_journal_report_or_any_file() {
         ("status".to_owned(), stdout(&status)),
     ];
     assert!(stderr(&out).contains("TRACE") || stderr(&out).contains("DEBUG"), "logging was on");
+    assert!(std::fs::metadata(night.out("night.log")).is_ok_and(|m| m.len() > 0), "the log file was written");
     let files = crate::util::files_under(night.dir.path());
     for p in &files {
         texts.push((p.display().to_string(), String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()));

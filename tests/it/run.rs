@@ -65,8 +65,14 @@ async fn example_night_delivers_every_clip_with_costs_equal_to_the_ledger() {
         let billed: f64 = ledger.entries.iter().filter(|e| e.provider == p).map(|e| e.billed_usd).sum();
         assert!((reported - billed).abs() < 1e-6, "{p}: report {reported} vs ledger {billed}");
     }
-    // MiniMax reports no cost: the cell stays empty, never 0.
-    assert!(rows.iter().filter(|r| r["provider"] == "minimax").all(|r| r["cost_usd"].is_empty()));
+    // MiniMax reports no cost: its list price stands in where the catalog has one
+    // (Hailuo 2.3 at 768p, 10 s: $0.56), else the cell stays empty, never 0.
+    for r in rows.iter().filter(|r| r["provider"] == "minimax") {
+        match r["model"].as_str() {
+            "S2V-01" => assert!(r["cost_usd"].is_empty() && r["cost_source"].is_empty(), "{r:?}"),
+            _ => assert_eq!((r["cost_usd"].as_str(), r["cost_source"].as_str()), ("0.56", "list"), "{r:?}"),
+        }
+    }
     assert_eq!(ledger.count(Provider::Minimax), 2);
     let jobs: BTreeSet<&str> = rows.iter().map(|r| r["job_key"].as_str()).collect();
     assert_eq!(ledger.entries.len(), jobs.len(), "one billed task per job");
@@ -343,7 +349,7 @@ async fn a_failed_job_with_clips_seen_is_collected_not_sent_again() {
     j.append(&Record::Failed {
         key,
         variant: None,
-        class: "failed".into(),
+        class: journal::FailClass::Failed,
         message: "the render failed after its results".into(),
         at: journal::now(),
     })
@@ -353,4 +359,60 @@ async fn a_failed_job_with_clips_seen_is_collected_not_sent_again() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(night.sim.ledger().count(Provider::Runware), 1, "billed once: not sent again");
     assert_eq!(assert_files_match(&night, "out"), 2, "both clips fetched from the first task");
+}
+
+/// Regression (found by the crash loop): a Runware job whose task failed was given
+/// another chance under a new taskUUID; a kill after that send and before its answer
+/// left the intent unanswered, and the next run sent yet another taskUUID, so the
+/// job was billed twice. The unanswered key is the only one ever sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_after_a_failed_task_keeps_its_task_uuid_across_a_kill() {
+    let night = Night::start(quick()).await;
+    night.write("m.yaml", &mixed_manifest(2, 0, 0).replace("numberResults: 2", "numberResults: 1"));
+    let args = ["run", "m.yaml", "--out", "out", "--time-scale", SCALE, "-q"];
+    assert_eq!(night.run(&args).await.status.code(), Some(0));
+    // As a kill would leave it: the task failed (nothing seen), then a new attempt's
+    // intent was written and sent, and the run died before the answer.
+    let path = night.out("out").join("state.jsonl");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"t\":\"downloaded\"") && !l.contains("\"t\":\"clip\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, &kept).unwrap();
+    std::fs::remove_dir_all(night.out("out").join("rw000")).unwrap();
+    let recs = records(&night, "out");
+    let run_id = recs.iter().find_map(|r| if let Record::Header { run_id, .. } = r { Some(*run_id) } else { None });
+    let key = recs
+        .iter()
+        .find_map(|r| if let Record::Job { key, def } = r { (def.shot == "rw000").then(|| key.clone()) } else { None })
+        .unwrap();
+    let second = shotlist::run::dispatcher::task_uuid(run_id.unwrap(), &key, 2);
+    let mut j = journal::Journal::open(&path, kept.len() as u64).unwrap();
+    j.append(&Record::Failed {
+        key: key.clone(),
+        variant: None,
+        class: journal::FailClass::Failed,
+        message: "the render failed".into(),
+        at: journal::now(),
+    })
+    .unwrap();
+    j.append(&Record::Intent { key: key.clone(), attempt: 2, task_uuid: second, at: journal::now() }).unwrap();
+    drop(j);
+    let out = night.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let accepted: Vec<String> = records(&night, "out")
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Accepted { key: k, task, .. } if k == key => Some(task.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepted.last(), Some(&second.to_string()), "the unanswered taskUUID was sent again: {accepted:?}");
+    let intents = records(&night, "out")
+        .iter()
+        .filter(|r| matches!(r, Record::Intent { key: k, attempt, .. } if *k == key && *attempt > 2))
+        .count();
+    assert_eq!(intents, 0, "no third taskUUID");
 }

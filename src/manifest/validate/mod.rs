@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 mod options;
+mod prices;
 mod prompt;
 mod shot;
 mod template;
@@ -73,11 +74,13 @@ pub fn validate(raw: &RawManifest, source: &str, dir: &Path, problems: &mut Prob
         }
         None => {}
     }
+    let prices = v.prices(&raw.prices);
     Manifest {
         name: raw.name.as_ref().map(|f| f.value.clone()),
         output,
         providers,
         max_cost_usd,
+        prices,
         shots,
         path: Default::default(),
         dir: dir.to_path_buf(),

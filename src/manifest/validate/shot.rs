@@ -105,6 +105,7 @@ impl Validator<'_> {
             return None;
         };
         let mut ok = self.mode_supported(ctx, model, mode);
+        let resolution = resolution.map(|(r, e)| (model.read_resolution(r), e));
         let resolution_value = resolution.as_ref().map_or(model.default_resolution, |(r, _)| *r);
         let duration_value = duration.as_ref().map_or(model.default_duration, |(n, _)| *n);
         if ok {

@@ -5,7 +5,7 @@ use super::*;
 
 impl Dispatcher<'_> {
     pub(super) fn spawn_downloads(&mut self) {
-        if self.disk_halt.is_some() {
+        if matches!(self.halt, Some(Halt::Disk(_))) {
             return; // Nothing can be saved; the next run downloads what is left.
         }
         let mut work = Vec::new();
@@ -28,7 +28,7 @@ impl Dispatcher<'_> {
         });
         for (key, v, clip, task) in work {
             let job = self.ctx.job(&key);
-            let file = format!("{}/{}_{}.{}", job.shot_id, job.shot_id, v, job.extension());
+            let file = self.state.take_file(&key, v, job.extension());
             let dest = self.ctx.out.join(&file);
             if let Some(dir) = dest.parent()
                 && let Err(e) = std::fs::create_dir_all(dir)
@@ -90,7 +90,7 @@ impl Dispatcher<'_> {
             Err(e) => {
                 let shot = &self.ctx.job(key).shot_id;
                 self.note(&format!("{shot} clip {variant}: download failed: {e}"));
-                self.failed(key, Some(variant), "download", e.to_string())?;
+                self.failed(key, Some(variant), FailClass::Download, e.to_string())?;
             }
         }
         self.report_dirty = true;
@@ -99,11 +99,9 @@ impl Dispatcher<'_> {
 
     /// The out folder cannot be written: no more downloads or submits; a rerun resumes.
     pub(super) fn disk_halted(&mut self, msg: String) {
-        if self.disk_halt.is_none() {
-            self.note(&format!(
-                "Halted: {msg}. Free space (or make the folder writable) and run the same command again."
-            ));
-            self.disk_halt = Some(msg);
+        let line = format!("Halted: {msg}. Free space (or make the folder writable) and run the same command again.");
+        if self.raise(Halt::Disk(msg)) {
+            self.note(&line);
         }
     }
 }

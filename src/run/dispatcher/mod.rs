@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::journal::{self, JobDef, Journal, Record};
-use super::state::{Phase, RunState};
+use super::journal::{self, FailClass, JobDef, Journal, Record};
+use super::state::{Halt, Phase, RunState};
 use super::worker::{self, Event};
 use super::{Context, Outcome};
 use crate::catalog::Provider;
@@ -74,11 +74,10 @@ pub struct Dispatcher<'a> {
     events_tx: worker::Events,
     events: mpsc::UnboundedReceiver<Event>,
     halted: HashMap<Provider, String>,
-    run_halt: Option<String>,
-    budget_halt: bool,
-    /// The out folder cannot be written: stop everything once workers return.
-    disk_halt: Option<String>,
-    stopping: bool,
+    /// Why new work stopped, if it did; only ever rises (see [`Halt`]).
+    halt: Option<Halt>,
+    /// Ctrl-C presses: the second quits at once.
+    interrupts: u32,
     progress: super::progress::Progress,
     report_dirty: bool,
     last_report: Instant,
@@ -114,10 +113,8 @@ impl<'a> Dispatcher<'a> {
             events_tx,
             events,
             halted: HashMap::new(),
-            run_halt: None,
-            budget_halt: false,
-            disk_halt: None,
-            stopping: false,
+            halt: None,
+            interrupts: 0,
             progress: super::progress::Progress::new(total, ctx.quiet),
             report_dirty: true,
             last_report: Instant::now(),
@@ -135,8 +132,8 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Journals a failure: of the whole job (`variant` None) or of one variant.
-    fn failed(&mut self, key: &str, variant: Option<u32>, class: &str, message: String) -> std::io::Result<()> {
-        self.append(Record::Failed { key: key.into(), variant, class: class.into(), message, at: journal::now() })
+    fn failed(&mut self, key: &str, variant: Option<u32>, class: FailClass, message: String) -> std::io::Result<()> {
+        self.append(Record::Failed { key: key.into(), variant, class, message, at: journal::now() })
     }
 
     /// Journals a submit the provider did not accept: retryable leaves the job pending.
@@ -144,12 +141,21 @@ impl<'a> Dispatcher<'a> {
         &mut self,
         key: &str,
         attempt: u32,
-        class: &str,
+        class: FailClass,
         message: &str,
         retryable: bool,
     ) -> std::io::Result<()> {
-        let (key, class, message) = (key.into(), class.into(), message.into());
+        let (key, message) = (key.into(), message.into());
         self.append(Record::NotAccepted { key, attempt, class, message, retryable, at: journal::now() })
+    }
+
+    /// Raises the run's halt to `halt` unless it stands higher already; says so once.
+    fn raise(&mut self, halt: Halt) -> bool {
+        if self.halt.as_ref().is_some_and(|h| *h >= halt) {
+            return false;
+        }
+        self.halt = Some(halt);
+        true
     }
 
     fn note(&self, msg: &str) {
@@ -160,13 +166,17 @@ impl<'a> Dispatcher<'a> {
     /// (or the run stops), and says how it ended.
     pub async fn run(mut self) -> std::io::Result<(Outcome, RunState)> {
         self.resume()?;
+        if let Some(why) = self.unpriced_under_budget() {
+            self.note(&format!("Not sent: {why}."));
+        }
         let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
         let mut last_progress = Instant::now() - Duration::from_secs(1);
         loop {
             self.schedule()?;
             self.refresh_report(false)?;
             if last_progress.elapsed() >= Duration::from_millis(200) {
-                self.progress.update(&self.snapshot());
+                let snapshot = self.snapshot();
+                self.progress.update(&snapshot);
                 last_progress = Instant::now();
             }
             if self.settled() {
@@ -183,21 +193,28 @@ impl<'a> Dispatcher<'a> {
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = &mut ctrl_c => {
-                    if self.stopping {
+                    self.interrupts += 1;
+                    if self.interrupts > 1 {
                         // Second Ctrl-C: out at once; every record written is whole.
                         self.journal.sync()?;
                         self.refresh_report(true)?;
-                        return Ok((Outcome::Interrupted, self.state));
+                        let outcome = self.outcome();
+                        return Ok((outcome, self.state));
                     }
-                    self.stopping = true;
-                    self.note("Interrupted: no new submissions; waiting for jobs in flight (Ctrl-C again to quit now; the journal is consistent).");
+                    self.raise(Halt::Interrupted);
+                    if self.outcome() == Outcome::AllDone {
+                        self.note("Ctrl-C: every clip is already in, so nothing is interrupted; finishing (exit 0).");
+                    } else {
+                        self.note("Interrupted: no new submissions; waiting for jobs in flight (Ctrl-C again to quit now; the journal is consistent).");
+                    }
                     ctrl_c.set(tokio::signal::ctrl_c());
                 }
             }
         }
         self.journal.sync()?;
         self.refresh_report(true)?;
-        self.progress.finish(&self.snapshot());
+        let snapshot = self.snapshot();
+        self.progress.finish(&snapshot);
         let outcome = self.outcome();
         Ok((outcome, self.state))
     }
@@ -211,12 +228,8 @@ impl<'a> Dispatcher<'a> {
         for p in self.providers.clone() {
             // Submits.
             let cap = self.ctx.lanes[&p].limits.max_in_flight;
-            let open = !self.stopping
-                && self.run_halt.is_none()
-                && self.disk_halt.is_none()
-                && !self.halted.contains_key(&p)
-                && !self.budget_halt;
-            if self.disk_halt.is_some() {
+            let open = self.halt.is_none() && !self.halted.contains_key(&p);
+            if matches!(self.halt, Some(Halt::Disk(_))) {
                 continue;
             }
             if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
@@ -275,7 +288,7 @@ impl<'a> Dispatcher<'a> {
         if queued().chain(polled()).any(|i| live(i).busy) {
             return false;
         }
-        if self.disk_halt.is_some() {
+        if matches!(self.halt, Some(Halt::Disk(_))) {
             return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
         }
         if polled().any(|i| live(i).next_poll.is_some() && !live(i).results_complete) {
@@ -291,7 +304,7 @@ impl<'a> Dispatcher<'a> {
         if self.to_fetch.iter().any(waiting) {
             return false;
         }
-        let can_submit = !self.stopping && self.run_halt.is_none() && !self.budget_halt;
+        let can_submit = self.halt.is_none();
         !queued().any(|i| {
             let job = &ctx.plan.jobs[*i];
             can_submit && !self.halted.contains_key(&job.provider) && self.may_submit(&job.key)

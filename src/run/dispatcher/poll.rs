@@ -69,6 +69,7 @@ impl Dispatcher<'_> {
         let outcomes = match result {
             Ok(o) => o,
             Err(e) => {
+                self.unreachable(p, &e);
                 if e.class == ErrorClass::Auth {
                     self.key_refused(p, &format!("{e} (while polling)"));
                 }
@@ -109,7 +110,7 @@ impl Dispatcher<'_> {
                             deadline
                         );
                         self.finish_polling(key);
-                        self.failed(key, None, "timed_out", message)?;
+                        self.failed(key, None, FailClass::TimedOut, message)?;
                         continue;
                     }
                     l.next_poll = Some(Instant::now() + l.poll_interval);
@@ -126,7 +127,7 @@ impl Dispatcher<'_> {
                 }
                 PollOutcome::Failed(e) => {
                     self.finish_polling(key);
-                    self.failed(key, None, e.class.name(), e.to_string())?;
+                    self.failed(key, None, (&e.class).into(), e.to_string())?;
                 }
                 PollOutcome::PartlyFailed { clips, error } => {
                     // The finished clips are billed: collect them; the rest failed.
@@ -142,7 +143,7 @@ impl Dispatcher<'_> {
                         .filter(|v| js.clips.get(v).is_none_or(|c| c.clip.is_none()))
                         .collect();
                     for v in without {
-                        self.failed(key, Some(v), error.class.name(), error.to_string())?;
+                        self.failed(key, Some(v), (&error.class).into(), error.to_string())?;
                     }
                 }
             }

@@ -12,7 +12,7 @@ impl Dispatcher<'_> {
             let Some(js) = self.state.jobs.get(&key).cloned() else { continue };
             let job = self.ctx.job(&key);
             match &js.phase {
-                Phase::Submitting { attempt, .. } if job.provider != Provider::Runware => {
+                Phase::Submitting { attempt, .. } if !self.idempotent(&key) => {
                     if self.ctx.resubmit_in_doubt {
                         self.live_mut(&key).second_chance = true; // A fresh attempt, as the user asked.
                         continue;
@@ -29,18 +29,19 @@ impl Dispatcher<'_> {
                 Phase::Running => self.start_polling(&key, false),
                 // Runware: the same taskUUID again, which cannot bill twice; others only when asked.
                 Phase::InDoubt { .. } => {
-                    self.live_mut(&key).second_chance = job.provider == Provider::Runware || self.ctx.resubmit_in_doubt;
+                    self.live_mut(&key).second_chance = self.idempotent(&key) || self.ctx.resubmit_in_doubt;
                 }
                 // A generation that failed on the provider (not billed) or a submit never
                 // accepted is tried once more. Refused input, blocked content and lost
                 // (`gone`) results are not: the first two would fail again, the last was paid.
                 // Nor is a job with any clip seen, on disk or not: its task was billed.
-                Phase::Failed { class, .. }
-                    if (class == "failed" || class == "transient") && js.clips.values().all(|c| c.clip.is_none()) =>
+                Phase::Failed(f)
+                    if matches!(f.class, FailClass::Failed | FailClass::Transient)
+                        && js.clips.values().all(|c| c.clip.is_none()) =>
                 {
                     self.live_mut(&key).second_chance = true;
                 }
-                Phase::Failed { class, .. } if class == "download" => {
+                Phase::Failed(f) if f.class == FailClass::Download => {
                     // A failed download never resubmits; a later run tries the download again.
                     let j = self.state.job_mut(&key);
                     for c in j.clips.values_mut() {
@@ -51,7 +52,7 @@ impl Dispatcher<'_> {
                     j.phase = Phase::Running;
                     self.live_mut(&key).results_complete = true;
                 }
-                Phase::Failed { class, .. } if class == "timed_out" && js.task.is_some() => {
+                Phase::Failed(f) if f.class == FailClass::TimedOut && js.task.is_some() => {
                     // A local deadline is not a remote failure: collect it now.
                     self.state.job_mut(&key).phase = Phase::Running;
                     self.start_polling(&key, false);

@@ -4,26 +4,72 @@
 use super::*;
 
 impl Dispatcher<'_> {
-    /// Money reported spent, plus estimates for jobs accepted but not yet priced.
+    /// What the out folder's campaign may be billed, at most: for every journaled
+    /// job (earlier versions too: their takes were paid), the cost reported for each
+    /// clip seen, else its price; and for a job that may still bill (being sent,
+    /// accepted, in doubt) its worst case for the clips not yet seen or failed. Jobs
+    /// admitted whose intent is not written yet count at their worst case too.
     pub(super) fn committed_usd(&self) -> f64 {
         let mut total = 0.0;
-        for job in &self.ctx.plan.jobs {
-            let js = self.state.jobs.get(&job.key);
-            let busy = self.live.get(&job.key).is_some_and(|l| l.busy);
-            let in_flight = busy
-                || js.is_some_and(|j| {
-                    matches!(j.phase, Phase::Running | Phase::Submitting { .. } | Phase::InDoubt { .. })
-                });
-            let reported: Vec<f64> = js
-                .map(|j| j.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).collect())
-                .unwrap_or_default();
-            total += reported.iter().sum::<f64>();
-            let missing = (job.number_results as usize).saturating_sub(reported.len());
-            if in_flight && missing > 0 {
-                total += job.estimated_cost_usd.unwrap_or(0.0) / f64::from(job.number_results.max(1)) * missing as f64;
+        for js in self.state.jobs.values() {
+            let Some(def) = &js.def else { continue };
+            let unit = def
+                .unit_price_usd
+                .or_else(|| def.estimated_cost_usd.map(|usd| usd / f64::from(def.number_results.max(1))));
+            let mut open = 0u32;
+            for v in &def.variants {
+                match js.clips.get(v) {
+                    Some(c) if c.clip.is_some() => {
+                        let clip = c.clip.as_ref().expect("checked");
+                        total += clip.cost_usd.or(unit).unwrap_or(0.0);
+                    }
+                    Some(c) if c.failed.is_some() => {}
+                    _ => open += 1,
+                }
+            }
+            let may_bill = matches!(js.phase, Phase::Submitting { .. } | Phase::Running | Phase::InDoubt { .. })
+                || self.live.get(&js.key).is_some_and(|l| l.busy);
+            if may_bill {
+                total += unit.unwrap_or(0.0) * f64::from(open);
+            }
+        }
+        for (key, l) in &self.live {
+            if l.busy && self.state.jobs.get(key).is_none_or(|j| j.def.is_none()) {
+                total += self.ctx.job(key).worst_case_usd().unwrap_or(0.0);
             }
         }
         total
+    }
+
+    /// Under a budget, the shots whose jobs have no known price are not sent: the
+    /// budget could not be kept. Says which, and how to price them.
+    pub(super) fn unpriced_under_budget(&self) -> Option<String> {
+        self.ctx.budget_usd?;
+        let mut shots: Vec<&str> = Vec::new();
+        for job in &self.ctx.plan.jobs {
+            let js = self.state.jobs.get(&job.key);
+            let done = job
+                .variants
+                .iter()
+                .all(|v| crate::run::report::clip_status(js, *v) == crate::run::report::ClipStatus::Done);
+            if job.worst_case_usd().is_none() && !done && !shots.contains(&job.shot_id.as_str()) {
+                shots.push(&job.shot_id);
+            }
+        }
+        if shots.is_empty() {
+            return None;
+        }
+        let more = if shots.len() > 8 { format!(" and {} more", shots.len() - 8) } else { String::new() };
+        Some(format!(
+            "budget: {} shot(s) not sent, no known price: {}{more}; give their model, resolution and duration a price in the manifest's `prices:` list",
+            shots.len(),
+            shots[..shots.len().min(8)].join(", ")
+        ))
+    }
+
+    /// Whether the job's provider honours our idempotency key (Runware `taskUUID`).
+    pub(super) fn idempotent(&self, key: &str) -> bool {
+        crate::provider::capabilities(self.ctx.job(key).provider).idempotent_submit
     }
 
     /// Whether this job may be submitted now.
@@ -37,11 +83,16 @@ impl Dispatcher<'_> {
     /// never a loop within a run, never a second payment for a lost result.
     pub(super) fn may_submit(&self, key: &str) -> bool {
         let l = &self.live[key];
-        let runware = self.ctx.job(key).provider == Provider::Runware;
+        // A provider that honours our own idempotency key takes an unanswered submit again.
+        let idempotent = self.idempotent(key);
+        // Under a budget a job with no known price is never sent (DESIGN rule 6).
+        if self.ctx.budget_usd.is_some() && self.ctx.job(key).worst_case_usd().is_none() {
+            return false;
+        }
         match self.state.jobs.get(key).map(|j| &j.phase) {
             None | Some(Phase::Pending) => l.submit_tries < SUBMIT_TRIES,
             // Runware: an unanswered intent is sent again with the same taskUUID.
-            Some(Phase::Submitting { .. }) => (runware && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
+            Some(Phase::Submitting { .. }) => (idempotent && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
             Some(Phase::InDoubt { .. } | Phase::Failed { .. }) => l.second_chance,
             Some(Phase::Running | Phase::Done) => false,
         }
@@ -67,16 +118,22 @@ impl Dispatcher<'_> {
             if !self.submittable(key, now) {
                 continue;
             }
-            let est = ctx.job(key).estimated_cost_usd.unwrap_or(0.0);
             if let Some(budget) = ctx.budget_usd {
-                if committed + est > budget + 1e-9 {
-                    self.budget_halt = true;
-                    self.note(&format!(
-                        "Budget reached: ${committed:.2} committed, next job ~${est:.2}, budget ${budget:.2}. No new submissions; finishing jobs in flight."
-                    ));
+                // Priced: `may_submit` keeps unpriced jobs out under a budget.
+                let worst = ctx.job(key).worst_case_usd().unwrap_or(f64::INFINITY);
+                if committed + worst > budget + 1e-9 {
+                    let left = (budget - committed).max(0.0);
+                    let why = format!(
+                        "budget reached: ${committed:.2} committed of ${budget:.2}; the next job (up to ${worst:.2}) does not fit the ${left:.2} left"
+                    );
+                    if self.raise(Halt::Budget(why)) {
+                        self.note(&format!(
+                            "Budget reached: ${committed:.2} committed of ${budget:.2}, next job up to ${worst:.2}. No new submissions; finishing jobs in flight."
+                        ));
+                    }
                     break;
                 }
-                committed += est;
+                committed += worst;
             }
             result = self.spawn_submit(key);
             if result.is_err() {
@@ -95,7 +152,7 @@ impl Dispatcher<'_> {
             Ok(r) => r,
             Err(e) => {
                 let message = format!("cannot read a frame of {}: {e}", job.shot_id);
-                return self.failed(key, None, "rejected", message);
+                return self.failed(key, None, FailClass::Rejected, message);
             }
         };
         let l = self.live_mut(key);
@@ -125,39 +182,30 @@ impl Dispatcher<'_> {
     /// Writes the intent (fsynced) just before the request goes, or calls it off.
     pub(super) fn intent(&mut self, key: &str) -> std::io::Result<Option<(u32, uuid::Uuid)>> {
         let job = self.ctx.job(key);
-        if self.stopping || self.run_halt.is_some() || self.halted.contains_key(&job.provider) {
+        if self.halt.as_ref().is_some_and(|h| !h.lets_admitted_go()) || self.halted.contains_key(&job.provider) {
             return Ok(None);
         }
         let js = self.state.jobs.get(key);
         if js.is_none_or(|j| j.def.is_none()) {
-            let def = JobDef {
-                shot: job.shot_id.clone(),
-                variants: job.variants.clone(),
-                provider: job.provider,
-                model: job.model_label(),
-                resolution: job.resolution.name().to_owned(),
-                duration: job.duration,
-                fps: job.fps,
-                number_results: job.number_results,
-                estimated_cost_usd: job.estimated_cost_usd,
-                extension: job.extension().to_owned(),
-                ttl_secs: job.ttl_secs,
-            };
+            let def = JobDef::of(job, self.state.version_for(&job.shot_id, &job.render_key));
             self.append(Record::Job { key: key.to_owned(), def })?;
         }
         let js = &self.state.jobs[key];
         // Runware: the same taskUUID until it is accepted. A resend
         // answered 5xx or 429 says nothing of an earlier send of it that a kill left
         // unanswered (which may have been billed); only the same taskUUID is safe.
-        if job.provider == Provider::Runware
-            && js.task.is_none()
-            && let Some(task_uuid) = js.task_uuid
+        // Idempotent providers: the same key until it is accepted. A resend answered
+        // 5xx or 429 says nothing of an earlier send of it that a kill left unanswered
+        // (which may have been billed); only the same key is safe. That holds after a
+        // failed task is given another chance too: its new key is kept until accepted.
+        if self.idempotent(key)
+            && let Some(task_uuid) = js.unaccepted_task_uuid()
         {
+            let attempt = js.attempts;
             match js.phase {
-                Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((js.attempts, task_uuid))),
+                Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((attempt, task_uuid))),
                 _ => {
-                    // Pending or failed before any acceptance: the intent is written again.
-                    let attempt = js.attempts;
+                    // Pending or failed before this key was accepted: the intent is written again.
                     self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
                     return Ok(Some((attempt, task_uuid)));
                 }
@@ -191,9 +239,9 @@ impl Dispatcher<'_> {
             Err(e) => {
                 self.submit_done(key);
                 let message = e.to_string();
-                let class = e.class.name().to_owned();
+                let class = FailClass::from(&e.class);
                 match &e.class {
-                    ErrorClass::InDoubt if p == Provider::Runware => {
+                    ErrorClass::InDoubt if self.idempotent(key) => {
                         // The intent stands; the same taskUUID is sent again (a conflict then means accepted).
                         self.retry_later(key, &e);
                         if self.live[key].submit_tries >= SUBMIT_TRIES {
@@ -211,20 +259,21 @@ impl Dispatcher<'_> {
                         self.append(Record::InDoubt { key: key.into(), attempt, message, at: journal::now() })?;
                     }
                     ErrorClass::RateLimited { .. } | ErrorClass::Transient => {
+                        self.unreachable(p, &e);
                         let tries = self.live[key].submit_tries + 1;
                         let retryable = tries < SUBMIT_TRIES;
-                        self.not_accepted(key, attempt, &class, &message, retryable)?;
+                        self.not_accepted(key, attempt, class, &message, retryable)?;
                         if retryable {
                             self.retry_later(key, &e);
                         } else {
-                            self.failed(key, None, &class, message)?;
+                            self.failed(key, None, class, message)?;
                         }
                     }
                     // Nothing was accepted and the job stays pending; the provider (no
                     // credits) or the whole run (a refused key) stops.
                     ErrorClass::Billing | ErrorClass::Auth => {
                         let auth = e.class == ErrorClass::Auth;
-                        self.not_accepted(key, attempt, &class, &message, true)?;
+                        self.not_accepted(key, attempt, class, &message, true)?;
                         if auth {
                             self.key_refused(p, &message);
                         } else if !self.halted.contains_key(&p) {
@@ -235,7 +284,7 @@ impl Dispatcher<'_> {
                         }
                     }
                     ErrorClass::Rejected | ErrorClass::ContentBlocked | ErrorClass::Failed | ErrorClass::Gone => {
-                        self.failed(key, None, &class, message)?;
+                        self.failed(key, None, class, message)?;
                     }
                 }
             }
@@ -258,10 +307,9 @@ impl Dispatcher<'_> {
 
     /// A provider refused the API key: the whole run halts (exit 3, naming the variable).
     pub(super) fn key_refused(&mut self, p: Provider, message: &str) {
-        if self.run_halt.is_none() {
-            let var = crate::run::options::key_var(p);
+        let var = crate::run::options::key_var(p);
+        if self.raise(Halt::Auth(format!("{p} refused the key in {var}"))) {
             self.note(&format!("Run halted: {p} refused the API key in {var}: {message}"));
-            self.run_halt = Some(format!("{p} refused the key in {var}"));
         }
     }
 }

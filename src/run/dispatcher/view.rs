@@ -2,6 +2,7 @@
 //! outcome.
 
 use super::*;
+use crate::run::report::ClipStatus;
 
 impl Dispatcher<'_> {
     pub(super) fn refresh_report(&mut self, force: bool) -> std::io::Result<()> {
@@ -22,8 +23,9 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    pub(super) fn snapshot(&self) -> crate::run::progress::Snapshot {
+    pub(super) fn snapshot(&mut self) -> crate::run::progress::Snapshot {
         let mut s = crate::run::progress::Snapshot { budget_usd: self.ctx.budget_usd, ..Default::default() };
+        let mut money: BTreeMap<Provider, crate::run::report::Money> = BTreeMap::new();
         for job in &self.ctx.plan.jobs {
             s.clips_total += u64::from(job.number_results);
             match job.estimated_cost_usd {
@@ -31,45 +33,70 @@ impl Dispatcher<'_> {
                 None => s.unpriced_clips += u64::from(job.number_results),
             }
             let js = self.state.jobs.get(&job.key);
+            let m = money.entry(job.provider).or_default();
             for v in &job.variants {
                 match crate::run::report::clip_status(js, *v) {
-                    "done" => s.clips_done += 1,
-                    "failed" => s.failed += 1,
-                    "in_doubt" => s.in_doubt += 1,
-                    _ => {}
+                    ClipStatus::Done => s.clips_done += 1,
+                    ClipStatus::Failed => s.failed += 1,
+                    ClipStatus::InDoubt => s.in_doubt += 1,
+                    ClipStatus::Pending | ClipStatus::Running => {}
                 }
-            }
-            if let Some(js) = js {
-                s.spent_usd += js.clips.values().filter_map(|c| c.clip.as_ref().and_then(|c| c.cost_usd)).sum::<f64>();
+                if let Some(cost) = crate::run::report::clip_cost(job, js, *v) {
+                    m.add(cost);
+                }
             }
         }
         for p in &self.providers {
-            let cooling = self.ctx.lanes[p].cooling();
-            s.lanes.push((p.name().to_owned(), *self.in_flight.get(p).unwrap_or(&0), cooling));
+            let m = money.remove(p).unwrap_or_default();
+            s.spent_usd += m.reported_usd + m.list_usd;
+            s.lanes.push(crate::run::progress::LaneView {
+                name: p.name().to_owned(),
+                in_flight: *self.in_flight.get(p).unwrap_or(&0),
+                cooling: self.ctx.lanes[p].cooling(),
+                money: m,
+            });
         }
+        // Failed and in-doubt clips are not waited for: they are not left to do.
+        let settled = s.clips_done + s.failed + s.in_doubt;
+        s.eta = self.progress.eta(s.clips_done, s.clips_total.saturating_sub(settled - s.clips_done));
         s
     }
 
+    /// A provider that cannot be reached (refused connection, DNS, TLS) is named on
+    /// screen at once, and again at most every 5 minutes while it lasts; before, only
+    /// the journal said why nothing moved.
+    pub(super) fn unreachable(&mut self, p: Provider, e: &ProviderError) {
+        if !e.is_unreachable() {
+            return;
+        }
+        let base = crate::run::options::base_var(p);
+        let msg = format!(
+            "{p} cannot be reached ({}). shotlist keeps retrying with backoff; a connection never made bills nothing, and jobs not sent stay pending. Check the network, or {base}.",
+            e.message
+        );
+        self.progress.note_every(&format!("unreachable:{p}"), Duration::from_secs(300), &msg);
+    }
+
     pub(super) fn outcome(&self) -> Outcome {
-        if self.stopping {
-            return Outcome::Interrupted;
+        let unfinished = self.ctx.plan.jobs.iter().any(|job| {
+            let js = self.state.jobs.get(&job.key);
+            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != ClipStatus::Done)
+        });
+        // Every clip in: the night is done, whatever stopped new work meanwhile.
+        if !unfinished {
+            return Outcome::AllDone;
         }
-        if let Some(why) = &self.disk_halt {
-            return Outcome::Halted(why.clone());
-        }
-        if let Some(why) = &self.run_halt {
-            return Outcome::Halted(why.clone());
-        }
-        if self.budget_halt {
-            return Outcome::Halted("budget reached".into());
+        match &self.halt {
+            Some(Halt::Interrupted) => return Outcome::Interrupted,
+            Some(Halt::Budget(why) | Halt::Auth(why) | Halt::Disk(why)) => return Outcome::Halted(why.clone()),
+            None => {}
         }
         if let Some((p, why)) = self.halted.iter().next() {
             return Outcome::Halted(format!("{p}: {why}"));
         }
-        let unfinished = self.ctx.plan.jobs.iter().any(|job| {
-            let js = self.state.jobs.get(&job.key);
-            job.variants.iter().any(|v| crate::run::report::clip_status(js, *v) != "done")
-        });
-        if unfinished { Outcome::Incomplete } else { Outcome::AllDone }
+        if let Some(why) = self.unpriced_under_budget() {
+            return Outcome::Halted(why);
+        }
+        Outcome::Incomplete
     }
 }
