@@ -3,8 +3,13 @@
 //! where a price is published. Validation and the cost estimate read only this.
 //!
 //! Sources: `shared/reference/runware-protocol.md` §2.3, `minimax-segmind-protocol.md`
-//! A3.2, A3.3 and B9, and the seed pages. A price not published there is `None`:
-//! unknown is shown as unknown, never as 0.
+//! A3.2, A3.3 and B9, and the seed pages (stored copies of the providers' pages, read
+//! 2026-12). A price not published there is `None`: unknown is shown as unknown, never
+//! as 0. The clip options and which model takes them: `output`; MiniMax's video
+//! templates per host: `templates` (each with its pages and dates).
+
+pub mod output;
+pub mod templates;
 
 use std::fmt;
 
@@ -63,6 +68,8 @@ pub enum Mode {
     Subject,
     /// MiniMax H3 references: images, videos and audio the clip draws on (never with frames).
     Reference,
+    /// A MiniMax video template: its own endpoint, inputs instead of a model and prompt.
+    Template,
 }
 
 impl Mode {
@@ -73,6 +80,7 @@ impl Mode {
             Mode::FirstLast => "first and last frame",
             Mode::Subject => "subject reference",
             Mode::Reference => "references",
+            Mode::Template => "video template",
         }
     }
 }
@@ -587,6 +595,26 @@ pub fn lookup(provider: Provider, name: &str, has_first_frame: bool) -> Result<&
     if offered_by.is_empty() { Err(LookupError::Unknown) } else { Err(LookupError::NotOnProvider { offered_by }) }
 }
 
+/// Which provider a model name written without `provider:` means: `Ok` when it is
+/// a provider's own id on exactly one provider (`minimax:3@1` is Runware's);
+/// otherwise the providers it could mean (an alias, or an id several providers
+/// share), empty when no provider knows the name.
+pub fn implied_provider(name: &str) -> Result<Provider, Vec<Provider>> {
+    let mut by_id: Vec<Provider> = MODELS.iter().filter(|m| m.id == name).map(|m| m.provider).collect();
+    by_id.dedup();
+    if let [only] = by_id[..] {
+        return Ok(only);
+    }
+    if !by_id.is_empty() {
+        return Err(by_id);
+    }
+    Err(ALIASES
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
+        .map(|a| a.per_provider.iter().map(|(p, _, _)| *p).collect())
+        .unwrap_or_default())
+}
+
 fn by_id(provider: Provider, id: &str) -> Option<&'static Model> {
     MODELS.iter().find(|m| m.provider == provider && m.id == id)
 }
@@ -669,6 +697,16 @@ mod tests {
                 assert!(price.usd > 0.0);
             }
         }
+    }
+
+    #[test]
+    fn an_id_on_one_provider_implies_it_and_an_alias_does_not() {
+        assert_eq!(implied_provider("minimax:3@1"), Ok(Runware));
+        assert_eq!(implied_provider("MiniMax-Hailuo-02"), Ok(Minimax));
+        assert_eq!(implied_provider("minimax-hailuo-2"), Ok(Segmind));
+        assert_eq!(implied_provider("hailuo-02"), Err(vec![Runware, Minimax, Segmind]));
+        assert_eq!(implied_provider("live"), Err(vec![Runware, Minimax]));
+        assert_eq!(implied_provider("sora"), Err(vec![]));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub use diag::{Level, Problem};
 pub use frames::Image;
 pub use references::{Media, MediaKind, References};
 
+use crate::catalog::output::ClipOptions;
 use crate::catalog::{Mode, Model, Provider, Ratio, Resolution};
 
 /// A validated manifest.
@@ -82,6 +83,18 @@ pub struct Shot {
     pub ratio: Option<Ratio>,
     /// H3: reference images, videos and audio (never together with frames).
     pub references: References,
+    /// Output container, quality, safety check, MiniMax pretreatment and watermark.
+    pub options: ClipOptions,
+    /// A MiniMax video template shot (`mode` is `Template`, `model` the template stand-in).
+    pub template: Option<TemplateShot>,
+}
+
+/// A template and the inputs a shot fills it with, checked against its slots.
+#[derive(Clone, Debug)]
+pub struct TemplateShot {
+    pub template: &'static crate::catalog::templates::Template,
+    pub media: Vec<Image>,
+    pub text: Vec<String>,
 }
 
 /// A manifest that loaded, with the warnings it raised.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::http::{self, Answer, Exchange, json_str};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask};
-use super::{SubmitRequest, VideoApi};
+use super::{SubmitRequest, TaskKind, VideoApi, minimax_template};
 use crate::catalog::{Api, Mode, Provider};
 
 const P: Provider = Provider::Minimax;
@@ -37,6 +37,9 @@ impl MinimaxClient {
     }
 
     async fn poll_one(&self, target: &PollTarget<'_>) -> Result<PollOutcome, ProviderError> {
+        if target.task.kind == TaskKind::Template {
+            return minimax_template::poll(&self.endpoint, target.task).await;
+        }
         let query = ("task_id", target.task.id.as_str());
         let answer = http::exchange(P, Exchange::Read, self.get("/v1/query/video_generation", query)).await?;
         let (file_id, width, height) = match classify_query(&answer)? {
@@ -55,6 +58,7 @@ impl MinimaxClient {
                     height,
                     usage_secs: None,
                     list_cost_usd: None,
+                    nsfw: None,
                 }],
             },
             Retrieved::Failed(e) => PollOutcome::Failed(e),
@@ -71,6 +75,9 @@ impl VideoApi for MinimaxClient {
         let scrub = |e| http::scrub(&self.endpoint.key, e);
         if is_v2(&request.model_id) {
             return super::minimax_v2::submit(&self.endpoint, request).await.map_err(scrub);
+        }
+        if let Some(template) = &request.template {
+            return minimax_template::submit(&self.endpoint, template).await.map_err(scrub);
         }
         let body = submit_body(request)?;
         let e = &self.endpoint;
@@ -121,6 +128,9 @@ impl VideoApi for MinimaxClient {
                 .await
                 .map_err(|e| http::scrub(&self.endpoint.key, e));
         }
+        if task.kind == TaskKind::Template {
+            return Ok(None); // A template's video_url is direct (valid 9 h); there is no file to retrieve.
+        }
         match self.retrieve(&clip.remote_id).await.map_err(|e| http::scrub(&self.endpoint.key, e))? {
             Retrieved::Url(url) => Ok(Some(url)),
             Retrieved::Failed(e) => Err(http::scrub(&self.endpoint.key, e)),
@@ -163,6 +173,17 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         Mode::Reference => {
             return Err(ProviderError::new(P, ErrorClass::Rejected, "references are sent by the v2 API (MiniMax H3)"));
         }
+        // Templates have their own endpoint (`minimax_template`); the client sends them there.
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "a template is not a video_generation request"));
+        }
+    }
+    // Sent only when asked for, so a shot without them sends what it always did.
+    if r.options.fast_pretreatment {
+        body["fast_pretreatment"] = json!(true);
+    }
+    if r.options.watermark {
+        body["aigc_watermark"] = json!(true);
     }
     if is_hailuo(&r.model_id) {
         body["duration"] = json!(r.duration);
@@ -179,7 +200,7 @@ fn base_resp(v: &Value) -> (i64, String) {
 }
 
 /// What a non-zero `base_resp.status_code` means (error-code page, reference A7).
-fn code_class(code: i64) -> ErrorClass {
+pub(super) fn code_class(code: i64) -> ErrorClass {
     match code {
         1002 | 1039 | 1041 | 2045 => ErrorClass::RateLimited { retry_after: None },
         // 2038: the account needs real-name verification; no request can succeed.
@@ -193,7 +214,7 @@ fn code_class(code: i64) -> ErrorClass {
 
 /// On a query or retrieve nothing can be "rejected input": an unknown code is
 /// retried later (the runner's deadline bounds it).
-fn read_code_class(code: i64) -> ErrorClass {
+pub(super) fn read_code_class(code: i64) -> ErrorClass {
     match code_class(code) {
         ErrorClass::Rejected => ErrorClass::Transient,
         class => class,
@@ -205,7 +226,7 @@ fn trace_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// An error with MiniMax's code, its message and the `Trace-Id`.
-fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
+pub(super) fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
     let class = match class {
         ErrorClass::RateLimited { retry_after: None } => {
             ErrorClass::RateLimited { retry_after: http::retry_after(&a.headers) }
@@ -222,7 +243,7 @@ fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> P
 }
 
 /// A non-2xx answer: its message from `base_resp`, an `error` object, or the text.
-fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
+pub(super) fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
     let v = a.json().unwrap_or(Value::Null);
     let (code, msg) = base_resp(&v);
     let nested = v.get("error").and_then(|e| json_str(e, "message"));
@@ -255,7 +276,13 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
     // polling it settles what happened, resubmitting could pay twice.
     if let Some(id) = json_str(&v, "task_id") {
         return Ok(Accepted {
-            task: RemoteTask { id, status_url: None, response_url: None, api: Default::default() },
+            task: RemoteTask {
+                id,
+                status_url: None,
+                response_url: None,
+                api: Default::default(),
+                kind: Default::default(),
+            },
             replayed: false,
         });
     }
@@ -273,7 +300,7 @@ pub(crate) enum Query {
     Success { file_id: String, width: Option<u32>, height: Option<u32> },
 }
 
-fn read_http_error(a: &Answer) -> ProviderError {
+pub(super) fn read_http_error(a: &Answer) -> ProviderError {
     let class = match a.status {
         429 => ErrorClass::RateLimited { retry_after: None },
         401 | 403 => ErrorClass::Auth,

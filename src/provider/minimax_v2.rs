@@ -192,6 +192,7 @@ pub(crate) fn create_body(r: &SubmitRequest) -> Result<CreateBody<'_>, ProviderE
             );
         }
         Mode::Subject => return Err(refuse("v2 takes no subject reference; use S2V-01".into())),
+        Mode::Template => return Err(refuse("a template is not a v2 video_generation request".into())),
     }
     // Text-to-video needs a fixed ratio; with frames the clip is always adaptive.
     let ratio = match r.mode {
@@ -361,7 +362,7 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
     });
     match id {
         Some(id) => Ok(Accepted {
-            task: RemoteTask { id, status_url: None, response_url: None, api: Api::V2 },
+            task: RemoteTask { id, status_url: None, response_url: None, api: Api::V2, kind: Default::default() },
             replayed: false,
         }),
         None => Err(error_at(a, ErrorClass::InDoubt, format!("a 2xx answer without a task_id: {}", a.text()))),
@@ -425,6 +426,7 @@ pub(crate) fn outcome(t: &TaskObj) -> PollOutcome {
                     height: None,
                     usage_secs: usage.total_seconds.or(output),
                     list_cost_usd,
+                    nsfw: None,
                 }],
             }
         }

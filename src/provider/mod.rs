@@ -9,6 +9,7 @@
 pub mod error;
 pub mod http;
 pub mod minimax;
+pub mod minimax_template;
 pub mod minimax_v2;
 pub mod reconcile;
 pub mod request;
@@ -22,7 +23,7 @@ use std::time::Duration;
 pub use error::{ErrorClass, ProviderError};
 pub use http::{ApiKey, Endpoint};
 pub use reconcile::{Reconciled, Window};
-pub use request::{ImageInput, ReferenceInputs, SubmitRequest};
+pub use request::{ImageInput, ReferenceInputs, SubmitRequest, TemplateRequest};
 
 use crate::catalog::Provider;
 
@@ -98,7 +99,7 @@ pub fn default_base(p: Provider) -> &'static str {
 }
 
 /// A task the provider accepted, as needed to poll it later (journaled by the runner).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteTask {
     /// Runware `taskUUID`, MiniMax `task_id`, Segmind `request_id`.
     pub id: String,
@@ -111,6 +112,25 @@ pub struct RemoteTask {
     /// MiniMax: the API the task lives on (H3 tasks are on v2); absent means v1.
     #[serde(default, skip_serializing_if = "crate::catalog::Api::is_v1")]
     pub api: crate::catalog::Api,
+    /// Which MiniMax endpoint family the task lives on (left out for a video task).
+    #[serde(default, skip_serializing_if = "TaskKind::is_video")]
+    pub kind: TaskKind,
+}
+
+/// MiniMax polls a template task on its own query endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    #[default]
+    Video,
+    /// `/v1/video_template_generation`.
+    Template,
+}
+
+impl TaskKind {
+    pub fn is_video(&self) -> bool {
+        *self == TaskKind::Video
+    }
 }
 
 /// The answer to a submit that the provider accepted.
@@ -146,6 +166,9 @@ pub struct Clip {
     /// provider itself says, and MiniMax says none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list_cost_usd: Option<f64>,
+    /// Runware's `NSFWContent` verdict, when the shot asked for a safety check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsfw: Option<bool>,
 }
 
 /// What a poll found for one task.

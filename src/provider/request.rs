@@ -4,6 +4,7 @@
 use base64::Engine;
 use uuid::Uuid;
 
+use crate::catalog::output::ClipOptions;
 use crate::catalog::{Mode, Resolution};
 use crate::manifest::{Image, Shot};
 use crate::plan::Job;
@@ -46,6 +47,14 @@ impl ImageInput {
     }
 }
 
+/// A MiniMax video template submit: the template's id and its filled slots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateRequest {
+    pub template_id: String,
+    pub media: Vec<ImageInput>,
+    pub text: Vec<String>,
+}
+
 /// One submit, wire-neutral.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitRequest {
@@ -67,6 +76,12 @@ pub struct SubmitRequest {
     pub ratio: Option<crate::catalog::Ratio>,
     /// H3: reference media, as sent.
     pub references: ReferenceInputs,
+    /// Container, quality, safety check, MiniMax pretreatment and watermark.
+    pub options: ClipOptions,
+    /// Runware `ttl`: how long the result URLs must stay valid.
+    pub ttl_secs: Option<u32>,
+    /// Set for a MiniMax video template job (`mode` is then `Template`).
+    pub template: Option<TemplateRequest>,
 }
 
 /// H3 references as sent: URLs, or local files inlined as data URIs.
@@ -117,6 +132,16 @@ impl SubmitRequest {
             subject: image(&shot.subject)?,
             ratio: shot.ratio,
             references: ReferenceInputs::read(&shot.references)?,
+            options: shot.options,
+            ttl_secs: job.ttl_secs,
+            template: match &shot.template {
+                Some(t) => Some(TemplateRequest {
+                    template_id: t.template.id.to_owned(),
+                    media: t.media.iter().map(ImageInput::from_image).collect::<std::io::Result<_>>()?,
+                    text: t.text.clone(),
+                }),
+                None => None,
+            },
         })
     }
 

@@ -120,6 +120,9 @@ impl VideoApi for RunwareClient {
 
 /// The submit body: a one-task array. Refuses (without sending) what Runware cannot do.
 pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
+    if r.mode == Mode::Template {
+        return Err(ProviderError::new(P, ErrorClass::Rejected, "Runware has no MiniMax video templates"));
+    }
     if r.mode == Mode::Subject || r.subject.is_some() {
         return Err(ProviderError::new(
             P,
@@ -144,8 +147,8 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         "fps": r.fps,
         "numberResults": r.number_results,
         "outputType": "URL",
-        "outputFormat": "MP4",
-        "outputQuality": 95,
+        "outputFormat": r.options.output_format.wire(),
+        "outputQuality": r.options.quality(),
         "deliveryMethod": "async",
         "includeCost": true,
         // Lower-case "minimax": every real example uses it (reference §2.1).
@@ -153,6 +156,12 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
     });
     if let Some(prompt) = &r.prompt {
         task["positivePrompt"] = json!(prompt);
+    }
+    if let Some(ttl) = r.ttl_secs {
+        task["ttl"] = json!(ttl);
+    }
+    if let Some(mode) = r.options.safety {
+        task["safety"] = json!({"checkContent": true, "mode": mode.name()});
     }
     let mut frames = Vec::new();
     if let (Mode::FirstFrame | Mode::FirstLast, Some(first)) = (r.mode, &r.first_frame) {
@@ -215,6 +224,9 @@ fn h3_body(r: &SubmitRequest, model: &crate::catalog::Model) -> Result<Value, Pr
             task["inputs"] = json!({"referenceImages": images});
         }
         Mode::Text | Mode::Subject => {}
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Runware has no MiniMax video templates"));
+        }
     }
     Ok(json!([task]))
 }
@@ -358,7 +370,13 @@ fn with_wait(class: ErrorClass, headers: &HeaderMap) -> ErrorClass {
 pub(crate) fn classify_submit(a: &Answer, uuid: &str) -> Result<Accepted, ProviderError> {
     let ok = (200..300).contains(&a.status);
     let accepted = |replayed| Accepted {
-        task: RemoteTask { id: uuid.to_owned(), status_url: None, response_url: None, api: Default::default() },
+        task: RemoteTask {
+            id: uuid.to_owned(),
+            status_url: None,
+            response_url: None,
+            api: Default::default(),
+            kind: Default::default(),
+        },
         replayed,
     };
     let Some(v) = a.json() else {
@@ -489,6 +507,7 @@ fn clip_of(item: &Value) -> Result<Clip, ProviderError> {
     let video_url = http::video_url(P, &url)?;
     let remote_id = json_str(item, "videoUUID").or_else(|| json_str(item, "resultIndex")).unwrap_or(url);
     let seed = item.get("seed").and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
+    let nsfw = item.get("NSFWContent").and_then(Value::as_bool);
     Ok(Clip {
         video_url,
         remote_id,
@@ -498,6 +517,7 @@ fn clip_of(item: &Value) -> Result<Clip, ProviderError> {
         height: None,
         usage_secs: None,
         list_cost_usd: None,
+        nsfw,
     })
 }
 

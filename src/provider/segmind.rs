@@ -113,6 +113,9 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         Mode::Reference => {
             return Err(ProviderError::new(P, ErrorClass::Rejected, "Segmind takes no H3 references from shotlist"));
         }
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Segmind has no MiniMax video templates"));
+        }
     }
     match slug {
         "hailuo-2.3" | "hailuo-2.3-fast" => {
@@ -190,6 +193,7 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
                 status_url: Some(status_url),
                 response_url: Some(response_url),
                 api: Default::default(),
+                kind: Default::default(),
             };
             return Ok(Accepted { task, replayed: false });
         }
@@ -324,6 +328,7 @@ pub(crate) fn classify_result(a: &Answer, request_id: &str) -> Result<PollOutcom
         height: None,
         usage_secs: None,
         list_cost_usd: None,
+        nsfw: None,
     };
     Ok(PollOutcome::Done { clips: vec![clip] })
 }

@@ -42,6 +42,9 @@ pub fn request(model: &str) -> SubmitRequest {
         subject: None,
         ratio: None,
         references: Default::default(),
+        options: Default::default(),
+        ttl_secs: None,
+        template: None,
     }
 }
 

@@ -117,6 +117,12 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
         return Err(refused("--max-cost must be more than 0"));
     }
     check_keys(&args, &plan)?;
+    if !args.rehearse
+        && let Some(msg) =
+            options::template_host_mismatch(&loaded.manifest, plan.jobs.iter().any(|j| j.template.is_some()))
+    {
+        return Err(refused(msg));
+    }
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| refused(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {

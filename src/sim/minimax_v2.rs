@@ -237,7 +237,11 @@ fn task_object(sim: &Sim, task: &Task, meta: &Value) -> Value {
         (status, Value::Null, Value::Null)
     } else {
         match r.outcome {
-            Outcome::Success => ("succeeded", json!({"url": sim.signed_url(&r.clip_id)}), Value::Null),
+            Outcome::Success => (
+                "succeeded",
+                json!({"url": sim.signed_url(&r.clip_id, crate::catalog::output::OutputFormat::Mp4)}),
+                Value::Null,
+            ),
             Outcome::ProviderFailure => ("failed", Value::Null, json!({"code": 1000, "message": "generation failed"})),
             Outcome::OutputBlocked | Outcome::InputBlocked => {
                 ("failed", Value::Null, json!({"code": 1027, "message": "output new_sensitive"}))

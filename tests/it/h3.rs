@@ -140,6 +140,8 @@ async fn an_unsent_intent_is_proven_not_accepted_and_sent_again() {
         price_source: None,
         unit_price_usd: None,
         prompt: None,
+        extension: "mp4".into(),
+        ttl_secs: None,
     };
     let lines = [
         Record::Header { v: 1, run_id, created_at: at.clone(), tool: "test".into() },

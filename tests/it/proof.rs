@@ -326,6 +326,7 @@ async fn a_huge_answer_body_is_refused_and_the_poll_retried() {
         status_url: None,
         response_url: None,
         api: Default::default(),
+        kind: Default::default(),
     };
     let targets = [shotlist::provider::PollTarget { task: &task, number_results: 1 }];
     let e = shotlist::provider::VideoApi::poll(&client, &targets).await.unwrap_err();

@@ -52,11 +52,13 @@ impl Validator<'_> {
         ctx: &ShotCtx<'_>,
         prompt: Option<&Effective<'_, String>>,
         camera_moves: &[&'static str],
-        model: &Model,
+        model: Option<&Model>,
         mode: Mode,
         ok: &mut bool,
     ) -> Option<String> {
         let Some(e) = prompt else {
+            // Without a model (no or an unknown provider) only what holds for every model is checked.
+            let model = model?;
             if mode == Mode::Text || model.prompt_required {
                 *ok = false;
                 let why = if mode == Mode::Text { "a text-only shot" } else { "every shot on this model" };
@@ -76,7 +78,7 @@ impl Validator<'_> {
         };
         let chars = full.chars().count();
         // H3 (the v2 API) takes longer prompts.
-        let max = model.h3.map_or(PROMPT_MAX, |s| s.prompt_max);
+        let max = model.and_then(|m| m.h3).map_or(PROMPT_MAX, |s| s.prompt_max);
         if !(PROMPT_MIN..=max).contains(&chars) {
             *ok = false;
             let extra = if camera_moves.is_empty() { "" } else { " (with the camera moves added)" };
@@ -94,7 +96,7 @@ impl Validator<'_> {
             );
         }
         // `[...]` camera commands are a v1 convention; H3 prompts are free prose.
-        let groups = if model.h3.is_some() { Vec::new() } else { camera::bracket_groups(text) };
+        let groups = if model.is_some_and(|m| m.h3.is_some()) { Vec::new() } else { camera::bracket_groups(text) };
         for group in groups {
             let unknown = group.unknown_parts();
             let loc = self.sub_loc(e.field.loc, group.text);
@@ -120,7 +122,7 @@ impl Validator<'_> {
                         .label("free text in brackets")
                         .help("the model may still follow it; documented moves are more reliable (e.g. [Pan left], [Zoom in])"),
                 );
-            } else if !model.camera {
+            } else if let Some(model) = model.filter(|m| !m.camera) {
                 self.problems.push(
                     Problem::warning(
                         loc,

@@ -56,7 +56,13 @@ impl Dispatcher<'_> {
             let shot = &job.shot_id;
             match verdict {
                 Ok(Reconciled::Matched(id)) => {
-                    let task = RemoteTask { id, status_url: None, response_url: None, api: job.model.api };
+                    let task = RemoteTask {
+                        id,
+                        status_url: None,
+                        response_url: None,
+                        api: job.model.api,
+                        kind: Default::default(),
+                    };
                     self.note(&format!("{shot}: the lost submit was found as MiniMax task {}; collecting it", task.id));
                     self.append(Record::Accepted {
                         key: key.clone(),
