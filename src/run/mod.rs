@@ -11,6 +11,7 @@ pub mod lock;
 pub mod options;
 pub mod progress;
 pub mod report;
+pub mod schedule;
 pub mod state;
 pub mod status;
 pub mod worker;

@@ -40,12 +40,10 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// When to poll and when to give up.
+/// The run's clock and when to give up (when to poll is `schedule`'s).
 #[derive(Clone, Debug)]
 pub struct Timing {
     pub time_scale: f64,
-    pub poll_start: Duration,
-    pub poll_cap: Duration,
     /// A job with no result by then fails as timed out (its remote task is kept).
     pub deadline: Duration,
 }
@@ -53,8 +51,7 @@ pub struct Timing {
 impl Timing {
     pub fn new(time_scale: f64) -> Timing {
         let s = |secs: f64| Duration::from_secs_f64(secs * time_scale);
-        // The first poll waits for part of the model's typical render (catalog).
-        Timing { time_scale, poll_start: s(8.0), poll_cap: s(30.0), deadline: s(3.0 * 3600.0) }
+        Timing { time_scale, deadline: s(3.0 * 3600.0) }
     }
 }
 
