@@ -101,6 +101,7 @@ pub fn limits(p: Provider, manifest: &Manifest) -> LaneLimits {
     if let Some(s) = manifest.providers.get(&p) {
         if let Some(rpm) = s.requests_per_minute {
             l.submits_per_minute = rpm;
+            l.rate_given = true;
             l.polls_per_minute = l.polls_per_minute.max(rpm);
         }
         if let Some(n) = s.max_in_flight {
