@@ -5,6 +5,7 @@
 
 pub mod dispatcher;
 pub mod download;
+pub mod eta;
 pub mod journal;
 pub mod lane;
 pub mod lock;

@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub budget_usd: Option<f64>,
     /// Per provider: name, jobs in flight, cooling down.
     pub lanes: Vec<(String, u32, bool)>,
+    /// Until the last clip (`run::eta`), None when nothing is left.
+    pub eta: Option<Duration>,
 }
 
 impl Snapshot {
@@ -49,6 +51,9 @@ impl Snapshot {
         if !lanes.is_empty() {
             s.push_str(&format!("; {}", lanes.join(", ")));
         }
+        if let Some(eta) = self.eta {
+            s.push_str(&format!("; ETA {}", crate::run::eta::show(eta)));
+        }
         s
     }
 }
@@ -66,7 +71,7 @@ impl Progress {
         let bar = tty.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} clips  eta {eta}  {wide_msg}")
+                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} clips settled  {wide_msg}")
                     .expect("static template")
                     .progress_chars("█▉▊▋▌▍▎▏ "),
             );
@@ -79,7 +84,8 @@ impl Progress {
     pub fn update(&mut self, s: &Snapshot) {
         match &self.bar {
             Some(bar) => {
-                bar.set_position(s.clips_done);
+                // Failed clips are settled too: they move the bar.
+                bar.set_position(s.clips_done + s.failed);
                 bar.set_message(s.line());
             }
             None if self.last_line.elapsed() >= self.every => {

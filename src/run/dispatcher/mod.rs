@@ -4,6 +4,7 @@
 //! effect, then into state. It also rewrites the report and feeds progress.
 
 mod fetch;
+mod pace;
 mod poll;
 mod resume;
 mod submit;

@@ -47,6 +47,7 @@ impl Dispatcher<'_> {
             let cooling = self.ctx.lanes[p].cooling();
             s.lanes.push((p.name().to_owned(), *self.in_flight.get(p).unwrap_or(&0), cooling));
         }
+        s.eta = self.eta_now();
         s
     }
 
