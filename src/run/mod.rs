@@ -198,6 +198,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             quiet: args.quiet,
             index,
         };
+        let started = std::time::Instant::now();
         let code = match execute(&ctx, &loaded.file_name).await {
             Ok(outcome) => exit::code(outcome.exit_code()),
             Err(msg) => {
@@ -208,6 +209,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         if let Some(handle) = sim {
             let ledger = handle.stop().await;
             eprintln!("Simulator {}", ledger.summary());
+            let night = started.elapsed().div_f64(time_scale.max(1e-9));
+            eprintln!(
+                "At real speed this night would take about {} (rehearsed at time scale {time_scale}).",
+                crate::run::eta::show(night)
+            );
         }
         code
     })

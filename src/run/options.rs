@@ -29,8 +29,9 @@ pub struct RunArgs {
     /// Send again the submits whose outcome is unknown (they may be billed twice).
     #[arg(long)]
     pub resubmit_in_doubt: bool,
-    /// Real seconds per simulated second, for rehearsals and tests (scales polling and limits).
-    #[arg(long, hide = true)]
+    /// With --rehearse: real seconds per simulated second (default 0.02: 50× faster;
+    /// 1: real speed). Renders, limits, polling and the ETA all follow it.
+    #[arg(long, value_name = "F")]
     pub time_scale: Option<f64>,
     /// A simulator scenario for --rehearse (faults, limits), for tests.
     #[arg(long, hide = true)]
