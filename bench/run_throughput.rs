@@ -1,31 +1,38 @@
 //! Benchmark: what a night costs in provider quota and in wall time. `shotlist run`
 //! (the release binary, as users run it) renders generated manifests against the
 //! simulator (in this process, fixed seed and scenario from `bench/scenarios/`), and
-//! the official Runware SDK runs workload (a) against the same simulator as the peer.
-//! It prints one JSON line per configuration; it asserts nothing about time.
+//! the official Runware SDK (`bench/peer_runware_sdk.py`) runs the same workloads
+//! against fresh simulators with the same scenario, in the same run. It prints one
+//! JSON line per configuration; it asserts nothing about time.
 //!
-//!     cargo bench --bench run_throughput                   # everything (about 8 min on 2 cores)
-//!     cargo bench --bench run_throughput -- --only a,peer  # some configurations
-//!     bash bench/run.sh                                    # prepares the peer's venv, then the above
+//!     bash bench/run.sh                                    # prepares the SDK's venv, then everything
+//!     cargo bench --bench run_throughput -- --only s2,s15  # some configurations
 //!
 //! Configurations (see bench/README.md for the figures and what limits each):
+//!   s2, s15, s45  400 / 240 / 120 Runware jobs rendering 2-4 / 15-30 / 45-90 s, 60 in
+//!                 flight, 600/min (counted over any 10 s), shotlist then the SDK
+//!                 (`<name>-sdk` lines, with ratios)
+//!   m30   MiniMax with no limit in the manifest, the simulator enforcing 30/min: the
+//!         pace of accepted submits after the first two minutes
 //!   a     1,000 Runware jobs, told 600/min, simulator enforces 600/min, renders 20-60 s
-//!   b     the same, simulator enforces 300/min (a limit shotlist must discover)
+//!   peer  workload (a) with the SDK
+//!   b     as (a), simulator enforces 300/min (a limit shotlist must discover)
 //!   c     500 MiniMax jobs at 20/min
-//!   d     10,000 shots: plan time, replay of the finished 10,000-job journal, and
-//!         the rehearsal's peak memory
-//!   peer  workload (a) with PyPI `runware-sdk` (bench/peer_runware_sdk.py), with
-//!         ratios to (a)
+//!   d     100,000 shots: plan time, replay of the finished journal, and the
+//!         rehearsal's peak memory
 //!
 //! Without `--bench` (how `cargo test --all-targets` runs it) or with `--quick`: small
-//! job counts, a few seconds, no peer, and every run must come out right (exit 0,
+//! job counts, a few seconds, no SDK, and every run must come out right (exit 0,
 //! every clip in, each job billed once); times are still never asserted.
 //!
-//! Environment: BENCH_ONLY=a,b,...; BENCH_PYTHON (the peer's interpreter, default
-//! target/conformance-venv/bin/python); BENCH_PEER=1 runs the peer in quick mode too;
-//! BENCH_JOBS, BENCH_CONCURRENCY, BENCH_TIME_SCALE override a, b and the peer; BENCH_SHOTS d;
-//! BENCH_KEEP=1 keeps the scratch folders; BENCH_BIN=PATH measures another shotlist
-//! binary (an older build, to compare two builds side by side).
+//! Environment: BENCH_ONLY=s2,m30,...; BENCH_PYTHON (the SDK's interpreter, default
+//! target/conformance-venv/bin/python); BENCH_PEER=1 runs the SDK in quick mode too;
+//! BENCH_JOBS, BENCH_CONCURRENCY, BENCH_TIME_SCALE override a, b and peer;
+//! BENCH_SPEED_TIME_SCALE the speeds (default 1: real time, as the SDK polls on the
+//! wall clock); BENCH_SPEED_SCENARIO another scenario for them (e.g.
+//! runware-600.yaml, the one-minute window); BENCH_SHOTS d; BENCH_KEEP=1 keeps the
+//! scratch folders; BENCH_BIN=PATH measures another shotlist binary (an older build,
+//! side by side).
 
 mod common;
 use common::best_of;
@@ -355,7 +362,7 @@ fn write_manifest(
     path
 }
 
-/// The 10,000-shot manifest of (d): one job per shot, a quarter on each of Runware
+/// The big manifest of (d): one job per shot, a quarter on each of Runware
 /// text, Runware first frame with camera moves, MiniMax first + last frame, and
 /// Segmind 1080p; limits high enough that the rehearsal is bound by the runner.
 fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
@@ -363,7 +370,7 @@ fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
     std::fs::copy(frames.join("ok-first.png"), dir.join("first.png")).expect("frame");
     std::fs::copy(frames.join("ok-last.png"), dir.join("last.png")).expect("frame");
     let mut y = String::from(
-        "version: 1\nname: bench-10k\ndefaults:\n  provider: runware\n  model: hailuo-2.3\n  duration: 6\n\
+        "version: 1\nname: bench-big\ndefaults:\n  provider: runware\n  model: hailuo-2.3\n  duration: 6\n\
          providers:\n  runware: { requestsPerMinute: 6000, maxInFlight: 1000 }\n  \
          minimax: { requestsPerMinute: 6000, maxInFlight: 1000 }\n  \
          segmind: { requestsPerMinute: 6000, maxInFlight: 1000 }\nshots:\n",
@@ -382,7 +389,7 @@ fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
         };
         y.push_str(&format!("  - id: s{i:05}\n{body}"));
     }
-    let path = dir.join("bench-10k.yaml");
+    let path = dir.join("bench-big.yaml");
     std::fs::write(&path, y).expect("write the manifest");
     path
 }
