@@ -13,7 +13,7 @@
 #
 # Environment: BENCH_VENV (default: $CONFORMANCE_VENV or target/conformance-venv);
 # BENCH_NO_PEER=1 skips the venv (the peer line then says "skipped"); the harness's
-# own variables (BENCH_ONLY, BENCH_JOBS, ...) are described in benches/run_throughput.rs.
+# own variables (BENCH_ONLY, BENCH_JOBS, ...) are described in bench/run_throughput.rs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

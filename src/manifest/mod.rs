@@ -185,7 +185,14 @@ pub fn load_str(source: String, file_name: String, dir: &Path) -> Result<Loaded,
 /// A YAML syntax error as a problem at its place.
 fn yaml_problem(e: &serde_saphyr::Error, source: &str) -> Problem {
     use serde_saphyr::MessageFormatter;
-    let message = serde_saphyr::UserMessageFormatter.format_message(e.without_snippet()).into_owned();
+    let mut message = serde_saphyr::UserMessageFormatter.format_message(e.without_snippet()).into_owned();
+    if yaml::is_budget(e) {
+        // Name the rule: a resource limit is not a syntax slip.
+        message = format!(
+            "{message}: aliases that expand to more nodes than the file has bytes, and nesting deeper than {} levels, are refused",
+            yaml::MAX_DEPTH
+        );
+    }
     let loc = e
         .location()
         .map(|l| {

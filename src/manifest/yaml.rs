@@ -133,6 +133,33 @@ impl<'de> Deserialize<'de> for NodeKind {
     }
 }
 
+/// Nesting deeper than this is refused (a shot list needs about six levels).
+pub const MAX_DEPTH: usize = 64;
+
+/// The parser's resource limits for a file of `len` bytes. Node, event and scalar
+/// limits grow with the file (a node takes at least a couple of bytes of text, so a
+/// plain file never reaches one node per byte), so a 100,000-shot manifest loads;
+/// what only aliases can produce (many more nodes than the text has bytes: an alias
+/// bomb) and deep nesting are still refused.
+pub fn budget_for(len: usize) -> serde_saphyr::Budget {
+    let mut b = serde_saphyr::Budget::default();
+    b.max_nodes = b.max_nodes.max(len);
+    b.max_events = b.max_events.max(len.saturating_mul(2));
+    b.max_total_scalar_bytes = b.max_total_scalar_bytes.max(len.saturating_mul(2));
+    b.max_depth = MAX_DEPTH;
+    b.flow_nesting_limit = MAX_DEPTH;
+    b
+}
+
+/// Whether the parser refused the text for a resource limit (alias expansion,
+/// nesting), not for its syntax.
+pub fn is_budget(e: &serde_saphyr::Error) -> bool {
+    let text = e.to_string();
+    matches!(e, serde_saphyr::Error::Budget { .. })
+        || text.contains("budget breached")
+        || text.contains("recursion limit")
+}
+
 /// Parses YAML text into a node tree. Only YAML itself can fail here (syntax,
 /// duplicate keys, resource budgets); meaning is checked later.
 pub fn parse(source: &str) -> Result<Node, serde_saphyr::Error> {
@@ -140,6 +167,7 @@ pub fn parse(source: &str) -> Result<Node, serde_saphyr::Error> {
         strict_booleans: true,
         with_snippet: false,
         leading_zero_numbers_as_strings: true,
+        budget: Some(budget_for(source.len())),
     };
     let root: Spanned<NodeKind> = serde_saphyr::from_str_with_options(source, options)?;
     Ok(root.into())
@@ -148,6 +176,38 @@ pub fn parse(source: &str) -> Result<Node, serde_saphyr::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_plain_list_passes_where_the_default_budget_refused_it() {
+        // 52,000 list items of 5 nodes each: more than the default 250,000 nodes.
+        let mut src = String::from("shots:\n");
+        for i in 0..52_000 {
+            src.push_str(&format!("  - {{id: s{i}, p: x}}\n"));
+        }
+        let root = parse(&src).expect("parses");
+        let NodeKind::Map(top) = &root.kind else { panic!() };
+        assert!(matches!(&top[0].1.kind, NodeKind::Seq(v) if v.len() == 52_000));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse(&src).expect_err("10^8 nodes from a few hundred bytes");
+        assert!(is_budget(&e), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let src = format!("{}x{}", "[".repeat(MAX_DEPTH + 10), "]".repeat(MAX_DEPTH + 10));
+        let e = parse(&src).expect_err("too deep");
+        assert!(is_budget(&e), "{e}");
+    }
 
     #[test]
     fn nodes_carry_lines_columns_and_byte_ranges() {

@@ -16,7 +16,10 @@ use crate::catalog::{Mode, Provider};
 const P: Provider = Provider::Runware;
 
 /// Most `getResponse` tasks in one POST: one request serves a poll cycle of many jobs.
-pub const MAX_POLL_BATCH: usize = 25;
+/// Neither the docs ("a JSON array with one or more objects") nor the official SDKs
+/// (`runware-sdk` 1.8.0 sends any batch whole) set a maximum; 100 keeps a poll body
+/// near 8 KB and its answer bounded, and sweeps 100 tasks in flight per request.
+pub const MAX_POLL_BATCH: usize = 100;
 
 const CONFLICT: &str = "conflictTaskUUID";
 const RATE_CODES: &[&str] = &["rateLimitExceeded", "inferenceRateLimitExceeded", "providerRateLimitExceeded"];

@@ -395,7 +395,7 @@ async fn poll_batches_every_target_into_one_post() {
     assert!(matches!(out[0], PollOutcome::Done { .. }));
     assert!(matches!(out[1], PollOutcome::Pending { .. }));
     assert_eq!(failed_class(out[2].clone()), ErrorClass::Gone);
-    assert_eq!(client.max_poll_batch(), 25);
+    assert_eq!(client.max_poll_batch(), 100);
 }
 
 /// A tiny Runware: acknowledges the submit, answers "processing" once, then two videos.

@@ -1,13 +1,18 @@
-//! One provider's lane: a governor limiter for submits and one for polls, and a
+//! One provider's lane: the pace of submits, a governor limiter for polls, and a
 //! shared cooldown. After a rate-limited answer (HTTP 429, MiniMax 1002) every
 //! worker of that provider waits (Retry-After, else a growing backoff, plus
-//! jitter) and the submit rate drops to just under what the provider accepted in
-//! the last minute (for a sliding-window limit, that count is the limit); the
-//! learnt ceiling creeps up slowly afterwards in case the provider's limit rises. Lanes are independent: a MiniMax cooldown
+//! jitter). Submits are paced AIMD: each accepted submit adds one request per minute
+//! to the pace (up to the ceiling, when one is known), a rate-limited submit cuts
+//! the pace to just under what the provider accepted in the last minute (for a
+//! sliding-window limit, that count is the limit), and that ceiling then creeps up
+//! by about one request per minute in case the limit rises. A limit from the
+//! manifest is never passed; without one the lane starts at the provider's
+//! documented limit and probes upward. Lanes are independent: a MiniMax cooldown
 //! never slows Runware.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -15,36 +20,42 @@ use rand::Rng;
 
 use crate::catalog::Provider;
 
-/// The lowest fraction of the configured rate the lane slows to.
-const MIN_FACTOR: f64 = 1.0 / 16.0;
-/// A rate that met a limit is too high: the ceiling drops below it by this much.
-const CEILING_CUT: f64 = 0.9;
-/// After a limit, the rate restarts this far below the new ceiling.
-const RESTART: f64 = 0.85;
-/// How much of the distance to the ceiling one success closes.
-const APPROACH: f64 = 0.1;
-/// How much the ceiling rises per accepted submit (of the configured rate), to probe upward.
-const CREEP: f64 = 0.0005;
+/// The slowest pace a lane slows to (submits per minute).
+const MIN_RPM: f64 = 1.0;
+/// Without an accepted count to go by, a limited pace is cut by this factor.
+const CUT: f64 = 0.7;
 /// The share of the observed limit the lane settles at.
 const MARGIN: f64 = 0.95;
+/// How much the ceiling rises per accepted submit: 0.2 %, so the next limit is met
+/// after about 25 to 35 submits (a rate-limited share near 3 %).
+const CREEP: f64 = 0.002;
+/// Submits handed to the lane ahead of their turn: this many simulated seconds' worth.
+const AHEAD_SECS: f64 = 2.0;
 
 /// The limits a lane enforces.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LaneLimits {
+    /// The pace submits start at.
     pub submits_per_minute: u32,
     pub polls_per_minute: u32,
     pub max_in_flight: u32,
+    /// The manifest gave `submits_per_minute`: keep to it (never probe above).
+    pub rate_given: bool,
 }
 
 impl LaneLimits {
-    /// Documented or conservative defaults: MiniMax allows 5 video RPM; Segmind's
-    /// free plan 5 RPM; Runware documents no hard limit.
+    /// Documented defaults. MiniMax allows 5 video RPM (free plan; 20 paid) and
+    /// Segmind's free plan 5 RPM: lanes start there and probe upward. Runware
+    /// documents no hard limit (its 429/503/504 are queue back-pressure): it starts
+    /// at 120/min and probes upward. None documents a cap on tasks in flight, so
+    /// the default cap is high enough never to be what bounds a night.
     pub fn default_for(p: Provider) -> LaneLimits {
-        match p {
-            Provider::Runware => LaneLimits { submits_per_minute: 120, polls_per_minute: 120, max_in_flight: 8 },
-            Provider::Minimax => LaneLimits { submits_per_minute: 5, polls_per_minute: 60, max_in_flight: 5 },
-            Provider::Segmind => LaneLimits { submits_per_minute: 5, polls_per_minute: 60, max_in_flight: 5 },
-        }
+        let (submits_per_minute, polls_per_minute, max_in_flight) = match p {
+            Provider::Runware => (120, 600, 10_000),
+            Provider::Minimax => (5, 60, 1_000),
+            Provider::Segmind => (5, 60, 1_000),
+        };
+        LaneLimits { submits_per_minute, polls_per_minute, max_in_flight, rate_given: false }
     }
 }
 
@@ -53,11 +64,11 @@ struct Gate {
     cooldown_until: Instant,
     /// Rate limits in a row (for the backoff when no Retry-After came).
     strikes: u32,
-    /// The submit rate as a fraction of the configured one.
-    factor: f64,
-    /// The highest fraction believed safe (learnt from rate limits).
-    ceiling: f64,
-    /// The next moment a slowed submit may go.
+    /// The submit pace, per (simulated) minute.
+    rpm: f64,
+    /// The highest pace believed safe, once a limit was met (or the manifest's).
+    ceiling: Option<f64>,
+    /// The next moment a submit may go.
     next_slot: Instant,
     /// Accepted submits in the last (simulated) minute.
     accepted: std::collections::VecDeque<Instant>,
@@ -73,10 +84,10 @@ pub enum Kind {
 pub struct Lane {
     pub provider: Provider,
     pub limits: LaneLimits,
-    submit: DefaultDirectRateLimiter,
     poll: DefaultDirectRateLimiter,
-    submit_interval: Duration,
     gate: Mutex<Gate>,
+    /// Submits handed to the lane and not yet through `before_submit`.
+    queued: AtomicU32,
     /// Real seconds per simulated second (1 outside rehearsals and tests).
     time_scale: f64,
 }
@@ -91,20 +102,20 @@ fn per_minute(n: u32, time_scale: f64) -> Quota {
 impl Lane {
     pub fn new(provider: Provider, limits: LaneLimits, time_scale: f64) -> Lane {
         let now = Instant::now();
+        let rpm = f64::from(limits.submits_per_minute.max(1));
         Lane {
             provider,
-            submit: RateLimiter::direct(per_minute(limits.submits_per_minute, time_scale)),
             poll: RateLimiter::direct(per_minute(limits.polls_per_minute, time_scale)),
-            submit_interval: Duration::from_secs_f64(60.0 / f64::from(limits.submits_per_minute.max(1)) * time_scale),
-            limits,
             gate: Mutex::new(Gate {
                 cooldown_until: now,
                 strikes: 0,
-                factor: 1.0,
-                ceiling: 1.0,
+                rpm,
+                ceiling: limits.rate_given.then_some(rpm),
                 next_slot: now,
                 accepted: Default::default(),
             }),
+            limits,
+            queued: AtomicU32::new(0),
             time_scale,
         }
     }
@@ -123,29 +134,32 @@ impl Lane {
         }
     }
 
-    /// Waits until a submit may go: cooldown, the configured rate, and the
-    /// slower pace left by recent rate limits.
+    /// Whether the dispatcher may hand this lane another submit: a couple of seconds'
+    /// worth wait their turn, not the whole in-flight cap (each holds its request).
+    pub fn wants_submit(&self) -> bool {
+        let ahead = (self.gate().rpm / 60.0 * AHEAD_SECS).ceil().max(4.0) as u32;
+        self.queued.load(Ordering::Relaxed) < ahead
+    }
+
+    /// A submit handed to the lane (before its worker waits in `before_submit`).
+    pub fn submit_queued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits until a submit may go: cooldown and the pace. Ends the `submit_queued` turn.
     pub async fn before_submit(&self) {
         loop {
             self.wait_cooldown().await;
-            self.submit.until_ready().await;
             let slot = {
                 let mut g = self.gate();
-                if g.factor >= 1.0 {
-                    None
-                } else {
-                    // Slowed, submits take turns at the slower interval (the limiter
-                    // alone would let them through at the configured rate).
-                    let slot = g.next_slot.max(Instant::now());
-                    g.next_slot = slot + self.submit_interval.mul_f64(1.0 / g.factor);
-                    Some(slot)
-                }
+                let slot = g.next_slot.max(Instant::now());
+                g.next_slot = slot + Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
+                slot
             };
-            if let Some(slot) = slot {
-                tokio::time::sleep_until(slot.into()).await;
-            }
+            tokio::time::sleep_until(slot.into()).await;
             // A limit that struck meanwhile voids the turn: queue again behind the cooldown.
             if !self.cooling() {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
         }
@@ -157,13 +171,17 @@ impl Lane {
         self.poll.until_ready().await;
     }
 
-    /// A rate-limited answer: everyone waits; a limited submit also slows submits
-    /// to just under the rate the provider accepted over the last minute.
+    fn minute(&self) -> Duration {
+        Duration::from_secs_f64(60.0 * self.time_scale)
+    }
+
+    /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
+    /// just under the rate the provider accepted over the last minute.
     pub fn rate_limited(&self, kind: Kind, retry_after: Option<Duration>) {
         let mut g = self.gate();
         g.strikes += 1;
         let now = Instant::now();
-        let minute = Duration::from_secs_f64(60.0 * self.time_scale);
+        let minute = self.minute();
         while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
             g.accepted.pop_front();
         }
@@ -186,29 +204,43 @@ impl Lane {
         if kind == Kind::Poll {
             return;
         }
-        let seen = g.accepted.len() as f64 / f64::from(self.limits.submits_per_minute.max(1));
-        let ceiling = if seen > 0.0 { seen * MARGIN } else { g.factor * CEILING_CUT };
+        // The accepted rate over the last minute, or over the time since the first
+        // accepted submit when the lane is younger (else a limit met early would
+        // read as a tiny rate).
+        let seen = match g.accepted.front() {
+            Some(oldest) if g.accepted.len() >= 2 => {
+                let span = now.duration_since(*oldest).max(minute / 10).min(minute);
+                g.accepted.len() as f64 * minute.as_secs_f64() / span.as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        // Multiplicative decrease: under the pace that met the limit, and under what passed.
+        let ceiling = if seen > 0.0 { seen.min(g.rpm) * MARGIN } else { g.rpm * CUT };
         // Only lower: a burst of limits must not raise the ceiling again.
-        g.ceiling = g.ceiling.min(ceiling).max(MIN_FACTOR);
-        let restart = if seen > 0.0 { 1.0 } else { RESTART };
-        g.factor = g.factor.min(g.ceiling * restart).max(MIN_FACTOR);
-        tracing::debug!(provider = %self.provider, seen = g.accepted.len(), ceiling = g.ceiling, factor = g.factor, ?wait, "rate limited");
+        let ceiling = g.ceiling.map_or(ceiling, |c| c.min(ceiling)).max(MIN_RPM);
+        g.ceiling = Some(ceiling);
+        g.rpm = g.rpm.min(ceiling);
+        tracing::debug!(provider = %self.provider, seen, ceiling, rpm = g.rpm, ?wait, "rate limited");
     }
 
-    /// An accepted submit: the rate closes in on the ceiling, which creeps up.
+    /// An accepted submit: one more request per minute, up to the ceiling, which
+    /// creeps up by `CREEP` (never past a limit the manifest gave).
     pub fn submit_accepted(&self) {
         let mut g = self.gate();
         g.strikes = 0;
         let now = Instant::now();
         g.accepted.push_back(now);
-        if g.accepted.len() > 100_000 {
+        let minute = self.minute();
+        while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
             g.accepted.pop_front();
         }
-        g.ceiling = (g.ceiling + CREEP).min(1.0);
-        g.factor = (g.factor + (g.ceiling - g.factor) * APPROACH).min(g.ceiling);
-        if g.ceiling >= 1.0 && g.factor > 0.999 {
-            g.factor = 1.0;
+        let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)));
+        if let Some(c) = g.ceiling {
+            let crept = c * (1.0 + CREEP);
+            g.ceiling = Some(given.map_or(crept, |m| crept.min(m)));
         }
+        let top = g.ceiling.unwrap_or(f64::INFINITY);
+        g.rpm = (g.rpm + 1.0).min(top);
     }
 
     /// An answered poll ends a run of rate limits.
@@ -220,82 +252,102 @@ impl Lane {
     pub fn cooling(&self) -> bool {
         self.gate().cooldown_until > Instant::now()
     }
+
+    /// The submit pace now, per simulated minute (for the ETA).
+    pub fn pace_per_minute(&self) -> f64 {
+        self.gate().rpm
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lane() -> Lane {
-        Lane::new(
-            Provider::Minimax,
-            LaneLimits { submits_per_minute: 600, polls_per_minute: 600, max_in_flight: 2 },
-            1.0,
-        )
+    fn limits(rpm: u32, given: bool) -> LaneLimits {
+        LaneLimits { submits_per_minute: rpm, polls_per_minute: 600, max_in_flight: 9, rate_given: given }
     }
 
     #[tokio::test]
-    async fn retry_after_makes_every_worker_wait_and_success_recovers_the_rate() {
-        let l = lane();
+    async fn retry_after_makes_every_worker_wait_and_success_recovers_the_pace() {
+        let l = Lane::new(Provider::Minimax, limits(600, true), 1.0);
         l.rate_limited(Kind::Submit, Some(Duration::from_millis(150)));
         assert!(l.cooling());
         let t = Instant::now();
         l.before_poll().await;
         assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
-        assert!(l.gate().factor < 1.0);
-        assert!(l.gate().ceiling < 1.0, "the rate that met the limit is remembered");
-        for _ in 0..200 {
+        assert!(l.pace_per_minute() < 600.0 * CUT + 1e-9, "cut: {}", l.pace_per_minute());
+        for _ in 0..2000 {
             l.submit_accepted();
         }
-        assert!(l.gate().factor > 0.8 && l.gate().factor < 1.0, "most of the way back, carefully: {}", l.gate().factor);
-        for _ in 0..4000 {
-            l.submit_accepted();
-        }
-        assert_eq!(l.gate().factor, 1.0, "and all the way back eventually");
+        // The ceiling that met the limit creeps back up, never past the manifest's 600.
+        assert_eq!(l.pace_per_minute(), 600.0);
+        assert!(l.pace_per_minute() <= 600.0);
     }
 
     #[tokio::test]
     async fn submits_keep_the_configured_spacing() {
-        let l = lane(); // 600 per minute: one per 100 ms, burst 1
+        let l = Lane::new(Provider::Minimax, limits(600, true), 1.0); // one per 100 ms
         let t = Instant::now();
         for _ in 0..4 {
+            l.submit_queued();
             l.before_submit().await;
         }
         let e = t.elapsed();
         assert!(e >= Duration::from_millis(290), "4 submits at 10/s take ≥ 0.3 s, took {e:?}");
+        assert_eq!(l.queued.load(Ordering::Relaxed), 0);
     }
-}
-
-#[cfg(test)]
-mod limit_tests {
-    use super::*;
 
     #[test]
-    fn a_limited_submit_settles_just_under_what_was_accepted_in_the_last_minute() {
-        // 60 per minute configured; 30 accepted in the last minute when the limit struck.
-        let l = Lane::new(
-            Provider::Runware,
-            LaneLimits { submits_per_minute: 60, polls_per_minute: 60, max_in_flight: 9 },
-            1.0,
-        );
+    fn without_a_manifest_limit_the_pace_starts_at_the_documented_one_and_probes_upward() {
+        let l = Lane::new(Provider::Minimax, LaneLimits::default_for(Provider::Minimax), 1.0);
+        assert_eq!(l.pace_per_minute(), 5.0, "MiniMax documents 5/min");
+        for _ in 0..25 {
+            l.submit_accepted();
+        }
+        assert_eq!(l.pace_per_minute(), 30.0, "one more per minute for each accepted submit");
+        // With a limit in the manifest, never above it.
+        let given = Lane::new(Provider::Minimax, limits(20, true), 1.0);
+        for _ in 0..500 {
+            given.submit_accepted();
+        }
+        assert_eq!(given.pace_per_minute(), 20.0);
+    }
+
+    #[test]
+    fn a_limited_submit_cuts_the_pace_just_under_what_met_the_limit_then_creeps() {
+        let l = Lane::new(Provider::Runware, limits(5, false), 1.0);
         for _ in 0..30 {
             l.submit_accepted();
         }
+        // The pace had reached 35/min; 30 were accepted within moments (a fast
+        // lane): the cut goes just under the pace that met the limit.
         l.rate_limited(Kind::Submit, None);
-        let g = l.gate();
-        assert!((g.ceiling - 0.475).abs() < 1e-9, "{}", g.ceiling);
-        assert!(g.factor <= g.ceiling);
+        assert!((l.pace_per_minute() - 33.25).abs() < 1e-9, "{}", l.pace_per_minute());
+        // 0.2 % more per accepted submit: back over the pace that met the limit
+        // after about 26 submits, so limited answers stay near 3 %.
+        for _ in 0..29 {
+            l.submit_accepted();
+        }
+        let p = l.pace_per_minute();
+        assert!((35.0..35.3).contains(&p), "{p}");
     }
 
     #[test]
-    fn a_limited_poll_cools_down_but_leaves_the_submit_rate() {
-        let l = Lane::new(
-            Provider::Minimax,
-            LaneLimits { submits_per_minute: 60, polls_per_minute: 60, max_in_flight: 9 },
-            1.0,
-        );
+    fn a_limited_poll_cools_down_but_leaves_the_pace() {
+        let l = Lane::new(Provider::Minimax, limits(60, true), 1.0);
         l.rate_limited(Kind::Poll, Some(Duration::from_millis(50)));
         assert!(l.cooling());
-        assert_eq!(l.gate().factor, 1.0);
+        assert_eq!(l.pace_per_minute(), 60.0);
+    }
+
+    #[test]
+    fn only_a_few_seconds_of_submits_wait_in_the_lane() {
+        let l = Lane::new(Provider::Runware, limits(600, true), 1.0);
+        let mut n = 0;
+        while l.wants_submit() {
+            l.submit_queued();
+            n += 1;
+        }
+        assert_eq!(n, 20, "2 s at 10/s");
     }
 }

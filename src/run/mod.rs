@@ -5,12 +5,14 @@
 
 pub mod dispatcher;
 pub mod download;
+pub mod eta;
 pub mod journal;
 pub mod lane;
 pub mod lock;
 pub mod options;
 pub mod progress;
 pub mod report;
+pub mod schedule;
 pub mod state;
 pub mod status;
 pub mod worker;
@@ -131,9 +133,15 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
         let folder = Folder::open(&out, &loaded.file_name)?;
         folder.state.keep_takes(&mut plan, &loaded.manifest);
         let ctx = context(&args, &loaded, plan, out, budget, time_scale, sim.as_ref());
+        let started = std::time::Instant::now();
         let outcome = dispatch(&ctx, folder).await;
         if let Some(handle) = sim {
             eprintln!("Simulator {}", handle.stop().await.summary());
+            let night = started.elapsed().div_f64(time_scale.max(1e-9));
+            eprintln!(
+                "At real speed this night would take about {} (rehearsed at time scale {time_scale}).",
+                crate::run::eta::show(night)
+            );
         }
         Ok(outcome)
     })

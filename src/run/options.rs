@@ -29,8 +29,9 @@ pub struct RunArgs {
     /// Send again the submits whose outcome is unknown (they may be billed twice).
     #[arg(long)]
     pub resubmit_in_doubt: bool,
-    /// Real seconds per simulated second, for rehearsals and tests (scales polling and limits).
-    #[arg(long, hide = true)]
+    /// With --rehearse: real seconds per simulated second (default 0.02: 50× faster;
+    /// 1: real speed). Renders, limits, polling and the ETA all follow it.
+    #[arg(long, value_name = "F")]
     pub time_scale: Option<f64>,
     /// A simulator scenario for --rehearse (faults, limits), for tests.
     #[arg(long, hide = true)]
@@ -40,12 +41,10 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// When to poll and when to give up.
+/// The run's clock and when to give up (when to poll is `schedule`'s).
 #[derive(Clone, Debug)]
 pub struct Timing {
     pub time_scale: f64,
-    pub poll_start: Duration,
-    pub poll_cap: Duration,
     /// A job with no result by then fails as timed out (its remote task is kept).
     pub deadline: Duration,
 }
@@ -53,8 +52,7 @@ pub struct Timing {
 impl Timing {
     pub fn new(time_scale: f64) -> Timing {
         let s = |secs: f64| Duration::from_secs_f64(secs * time_scale);
-        // The first poll waits for part of the model's typical render (catalog).
-        Timing { time_scale, poll_start: s(8.0), poll_cap: s(30.0), deadline: s(3.0 * 3600.0) }
+        Timing { time_scale, deadline: s(3.0 * 3600.0) }
     }
 }
 
@@ -106,6 +104,7 @@ pub fn limits(p: Provider, manifest: &Manifest) -> LaneLimits {
     if let Some(s) = manifest.providers.get(&p) {
         if let Some(rpm) = s.requests_per_minute {
             l.submits_per_minute = rpm;
+            l.rate_given = true;
             l.polls_per_minute = l.polls_per_minute.max(rpm);
         }
         if let Some(n) = s.max_in_flight {

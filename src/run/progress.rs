@@ -173,7 +173,8 @@ impl Progress {
     pub fn update(&mut self, s: &Snapshot) {
         match &self.bar {
             Some(bar) => {
-                bar.set_position(s.clips_done);
+                // Failed clips are settled too: they move the bar.
+                bar.set_position(s.clips_done + s.failed);
                 let mut msg = s.line(WIDTH - BAR - 1);
                 for d in s.details(WIDTH, "  ") {
                     msg.push('\n');

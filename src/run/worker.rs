@@ -50,6 +50,7 @@ pub enum Event {
 pub type Events = mpsc::UnboundedSender<Event>;
 
 pub fn submit(lane: Arc<Lane>, client: Arc<AnyClient>, key: String, mut request: SubmitRequest, events: Events) {
+    lane.submit_queued();
     tokio::spawn(async move {
         lane.before_submit().await;
         let (tx, rx) = oneshot::channel();

@@ -58,6 +58,10 @@ pub struct ProviderSim {
     pub requests_per_minute: Option<u32>,
     /// Polls allowed per real minute; more are rate-limited.
     pub polls_per_minute: Option<u32>,
+    /// The sliding window the per-minute limits are counted over, in simulated
+    /// seconds (default 60): 10 allows a tenth of the limit in any 10 s, a smoother
+    /// limit that a burst meets sooner.
+    pub rate_window_secs: Option<f64>,
     /// Tasks rendering at once; more submits are rate-limited.
     pub max_concurrent: Option<u32>,
     /// Accepted jobs after which submits fail for lack of credits.

@@ -167,10 +167,12 @@ impl Sim {
     /// `Some(wait)` when over the limit: how long until a slot frees.
     pub fn over_rate(&self, provider: Provider, poll: bool) -> Option<Duration> {
         let ps = self.cfg.provider(provider);
-        let limit = if poll { ps.polls_per_minute } else { ps.requests_per_minute }?;
+        let per_minute = if poll { ps.polls_per_minute } else { ps.requests_per_minute }?;
         let now = Instant::now();
-        // A simulated minute: limits scale with the simulated clock, as the runner's do.
-        let window = self.scaled(60.0);
+        // Simulated seconds: limits scale with the simulated clock, as the runner's do.
+        let window_secs = ps.rate_window_secs.filter(|w| *w > 0.0).unwrap_or(60.0);
+        let limit = (f64::from(per_minute) * window_secs / 60.0).ceil().max(1.0) as u32;
+        let window = self.scaled(window_secs);
         let mut inner = self.lock();
         let q = inner.windows.entry((provider, poll)).or_default();
         while q.front().is_some_and(|t| now.duration_since(*t) >= window) {

@@ -4,6 +4,7 @@
 //! effect, then into state. It also rewrites the report and feeds progress.
 
 mod fetch;
+mod pace;
 mod poll;
 mod reconcile;
 mod resume;
@@ -37,7 +38,6 @@ struct Live {
     submit_tries: u32,
     busy: bool,
     next_poll: Option<Instant>,
-    poll_interval: Duration,
     accepted_at: Option<Instant>,
     results_complete: bool,
     downloading: HashSet<u32>,
@@ -82,9 +82,8 @@ pub struct Dispatcher<'a> {
     progress: super::progress::Progress,
     report_dirty: bool,
     last_report: Instant,
-    /// The quickest render seen per model and duration in this run: the first poll
-    /// of a new job waits about that long (fewer wasted polls, no idle slots).
-    fastest: HashMap<(&'static str, u32), Duration>,
+    /// When to poll each job, and the render times learnt in this run.
+    sched: super::schedule::Schedule,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -94,7 +93,7 @@ impl<'a> Dispatcher<'a> {
         let mut live = HashMap::new();
         for (i, job) in ctx.plan.jobs.iter().enumerate() {
             submit_queue.entry(job.provider).or_default().push(i);
-            live.insert(job.key.clone(), Live { poll_interval: ctx.timing.poll_start, ..Live::default() });
+            live.insert(job.key.clone(), Live::default());
         }
         let total: u64 = ctx.plan.jobs.iter().map(|j| u64::from(j.number_results)).sum();
         Dispatcher {
@@ -119,7 +118,7 @@ impl<'a> Dispatcher<'a> {
             progress: super::progress::Progress::new(total, ctx.quiet),
             report_dirty: true,
             last_report: Instant::now(),
-            fastest: HashMap::new(),
+            sched: super::schedule::Schedule::new(ctx.timing.time_scale),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Polls: which jobs are due (batched as the protocol allows), and what each answer
-//! records: clips seen, failures, deadlines, the quickest render seen.
+//! records: clips seen, failures, deadlines, render times (the schedule itself is
+//! `run::schedule`).
 
 use super::*;
 
@@ -7,51 +8,45 @@ impl Dispatcher<'_> {
     pub(super) fn start_polling(&mut self, key: &str, fresh: bool) {
         let provider = self.ctx.job(key).provider;
         *self.in_flight.entry(provider).or_default() += 1;
-        self.polling.entry(provider).or_default().insert(self.ctx.index[key]);
+        let index = self.ctx.index[key];
+        self.polling.entry(provider).or_default().insert(index);
         let job = self.ctx.job(key);
-        let first = match (fresh, self.fastest.get(&(job.model.id, job.duration))) {
-            (false, _) => Duration::ZERO,
-            (true, Some(seen)) => seen.mul_f64(0.9),
-            (true, None) => {
-                Duration::from_secs_f64(job.model.first_poll_secs(job.duration) * self.ctx.timing.time_scale)
-            }
-        };
-        let poll_start = self.ctx.timing.poll_start;
+        let now = Instant::now();
+        let due = self.sched.start(index, (job.model.id, job.resolution, job.duration), now, fresh);
         let l = self.live_mut(key);
         l.fresh = fresh;
-        l.accepted_at = Some(Instant::now());
-        l.next_poll = Some(Instant::now() + first);
-        l.poll_interval = poll_start;
+        l.accepted_at = Some(now);
+        l.next_poll = Some(due);
         l.results_complete = false;
     }
 
-    pub(super) fn due_batch(&self, p: Provider, now: Instant) -> Vec<(String, crate::provider::RemoteTask, u32)> {
-        let max = self.ctx.clients[&p].max_poll_batch();
-        let mut due: Vec<(Instant, &String)> = Vec::new();
-        for index in self.polling.get(&p).into_iter().flatten() {
-            let key = &self.ctx.plan.jobs[*index].key;
-            let l = &self.live[key];
-            if l.busy || l.results_complete {
-                continue;
-            }
-            // Jobs due soon ride along with jobs due now: one request serves both.
-            if let Some(t) = l.next_poll
-                && t <= now + l.poll_interval / 4
-            {
-                due.push((t, key));
-            }
-        }
-        if !due.iter().any(|(t, _)| *t <= now) {
-            return Vec::new();
-        }
-        due.sort();
-        due.into_iter()
-            .take(max)
-            .filter_map(|(_, k)| {
-                let js = self.state.jobs.get(k)?;
-                Some((k.clone(), js.task.clone()?, self.ctx.job(k).number_results))
+    /// The next poll request of a provider, as the schedule picks it (marked sent).
+    pub(super) fn due_batch(&mut self, p: Provider, now: Instant) -> Vec<(String, crate::provider::RemoteTask, u32)> {
+        let ctx = self.ctx;
+        let candidates: Vec<usize> = self
+            .polling
+            .get(&p)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|i| {
+                let l = &self.live[&ctx.plan.jobs[*i].key];
+                !l.busy && !l.results_complete
             })
-            .collect()
+            .collect();
+        let cap = ctx.lanes[&p].limits.max_in_flight;
+        let to_send = self.submit_queue.get(&p).is_some_and(|q| !q.is_empty()) && self.halt.is_none();
+        let pressure = !to_send || *self.in_flight.get(&p).unwrap_or(&0) >= cap;
+        let view = super::super::schedule::LaneView { batch: ctx.clients[&p].max_poll_batch(), pressure };
+        let picked = self.sched.next_batch(p as u8, view, &candidates, now);
+        let mut batch = Vec::with_capacity(picked.len());
+        for i in picked {
+            let k = &ctx.plan.jobs[i].key;
+            let Some(task) = self.state.jobs.get(k).and_then(|js| js.task.clone()) else { continue };
+            self.sched.sent(i, now);
+            batch.push((k.clone(), task, ctx.job(k).number_results));
+        }
+        batch
     }
 
     pub(super) fn polled(
@@ -75,13 +70,14 @@ impl Dispatcher<'_> {
                 }
                 let auth = e.class == ErrorClass::Auth;
                 for k in &keys {
+                    let next = if auth { None } else { self.sched.retry(self.ctx.index[k.as_str()], Instant::now()) };
                     let l = self.live_mut(k);
                     if auth {
                         // Nothing more can be learned now; a rerun with the right key resumes.
                         l.results_complete = true;
                         l.next_poll = None;
                     } else {
-                        l.next_poll = Some(Instant::now() + l.poll_interval);
+                        l.next_poll = next;
                     }
                 }
                 if auth {
@@ -98,11 +94,8 @@ impl Dispatcher<'_> {
             match outcome {
                 PollOutcome::Pending { clips, .. } => {
                     self.record_clips(key, clips)?;
-                    let timing = &self.ctx.timing;
-                    let (cap, deadline) = (timing.poll_cap, timing.deadline);
-                    let job = self.ctx.job(key);
-                    let typical =
-                        Duration::from_secs_f64(job.model.typical_render_secs_for(job.duration) * timing.time_scale);
+                    let deadline = self.ctx.timing.deadline;
+                    let next = self.sched.pending(self.ctx.index[key.as_str()], Instant::now());
                     let l = self.live_mut(key);
                     if l.accepted_at.is_some_and(|t| t.elapsed() > deadline) {
                         let message = format!(
@@ -113,12 +106,7 @@ impl Dispatcher<'_> {
                         self.failed(key, None, FailClass::TimedOut, message)?;
                         continue;
                     }
-                    l.next_poll = Some(Instant::now() + l.poll_interval);
-                    // Polls stay close while a render may well be ending (each second a
-                    // finished job waits holds its slot); past a typical render they space out.
-                    if l.accepted_at.is_some_and(|t| t.elapsed() >= typical) {
-                        l.poll_interval = (l.poll_interval.mul_f64(1.5)).min(cap);
-                    }
+                    l.next_poll = next;
                 }
                 PollOutcome::Done { clips } => {
                     self.record_clips(key, clips)?;
@@ -151,21 +139,15 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    /// Remembers how long a fresh job took from acceptance to its results (an upper
-    /// bound of the render: polls are spaced).
+    /// Teaches the schedule this job's render time (between its last pending and
+    /// its first done answer; a job resumed from an earlier run teaches nothing).
     pub(super) fn learn_render_time(&mut self, key: &str) {
-        let job = self.ctx.job(key);
-        let slot = (job.model.id, job.duration);
-        let l = &self.live[key];
-        if let (true, Some(at)) = (l.fresh, l.accepted_at) {
-            let took = at.elapsed();
-            let e = self.fastest.entry(slot).or_insert(took);
-            *e = (*e).min(took);
-        }
+        self.sched.done(self.ctx.index[key], Instant::now());
     }
 
     pub(super) fn finish_polling(&mut self, key: &str) {
         let p = self.ctx.job(key).provider;
+        self.sched.forget(self.ctx.index[key]);
         let l = self.live_mut(key);
         if !l.results_complete {
             l.results_complete = true;

@@ -106,7 +106,7 @@ impl Dispatcher<'_> {
         // Computed once a pass; each job started here adds its estimate.
         let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
         let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
-        while seen < queue.len() && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+        while seen < queue.len() && *self.in_flight.get(&p).unwrap_or(&0) < cap && ctx.lanes[&p].wants_submit() {
             let index = queue[seen];
             seen += 1;
             let key = ctx.plan.jobs[index].key.as_str();

@@ -58,7 +58,9 @@ impl Dispatcher<'_> {
         }
         // Failed and in-doubt clips are not waited for: they are not left to do.
         let settled = s.clips_done + s.failed + s.in_doubt;
-        s.eta = self.progress.eta(s.clips_done, s.clips_total.saturating_sub(settled - s.clips_done));
+        // The estimate (`run::eta`) is shown once a clip of this run gives it data.
+        s.eta =
+            self.progress.eta(s.clips_done, s.clips_total.saturating_sub(settled - s.clips_done)).and(self.eta_now());
         s
     }
 

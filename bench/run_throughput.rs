@@ -1,31 +1,38 @@
 //! Benchmark: what a night costs in provider quota and in wall time. `shotlist run`
 //! (the release binary, as users run it) renders generated manifests against the
 //! simulator (in this process, fixed seed and scenario from `bench/scenarios/`), and
-//! the official Runware SDK runs workload (a) against the same simulator as the peer.
-//! It prints one JSON line per configuration; it asserts nothing about time.
+//! the official Runware SDK (`bench/peer_runware_sdk.py`) runs the same workloads
+//! against fresh simulators with the same scenario, in the same run. It prints one
+//! JSON line per configuration; it asserts nothing about time.
 //!
-//!     cargo bench --bench run_throughput                   # everything (about 8 min on 2 cores)
-//!     cargo bench --bench run_throughput -- --only a,peer  # some configurations
-//!     bash bench/run.sh                                    # prepares the peer's venv, then the above
+//!     bash bench/run.sh                                    # prepares the SDK's venv, then everything
+//!     cargo bench --bench run_throughput -- --only s2,s15  # some configurations
 //!
 //! Configurations (see bench/README.md for the figures and what limits each):
+//!   s2, s15, s45  400 / 240 / 120 Runware jobs rendering 2-4 / 15-30 / 45-90 s, 60 in
+//!                 flight, 600/min (counted over any 10 s), shotlist then the SDK
+//!                 (`<name>-sdk` lines, with ratios)
+//!   m30   MiniMax with no limit in the manifest, the simulator enforcing 30/min: the
+//!         pace of accepted submits after the first two minutes
 //!   a     1,000 Runware jobs, told 600/min, simulator enforces 600/min, renders 20-60 s
-//!   b     the same, simulator enforces 300/min (a limit shotlist must discover)
+//!   peer  workload (a) with the SDK
+//!   b     as (a), simulator enforces 300/min (a limit shotlist must discover)
 //!   c     500 MiniMax jobs at 20/min
-//!   d     10,000 shots: plan time, replay of the finished 10,000-job journal, and
-//!         the rehearsal's peak memory
-//!   peer  workload (a) with PyPI `runware-sdk` (bench/peer_runware_sdk.py), with
-//!         ratios to (a)
+//!   d     100,000 shots: plan time, replay of the finished journal, and the
+//!         rehearsal's peak memory
 //!
 //! Without `--bench` (how `cargo test --all-targets` runs it) or with `--quick`: small
-//! job counts, a few seconds, no peer, and every run must come out right (exit 0,
+//! job counts, a few seconds, no SDK, and every run must come out right (exit 0,
 //! every clip in, each job billed once); times are still never asserted.
 //!
-//! Environment: BENCH_ONLY=a,b,...; BENCH_PYTHON (the peer's interpreter, default
-//! target/conformance-venv/bin/python); BENCH_PEER=1 runs the peer in quick mode too;
-//! BENCH_JOBS, BENCH_CONCURRENCY, BENCH_TIME_SCALE override a, b and the peer; BENCH_SHOTS d;
-//! BENCH_KEEP=1 keeps the scratch folders; BENCH_BIN=PATH measures another shotlist
-//! binary (an older build, to compare two builds side by side).
+//! Environment: BENCH_ONLY=s2,m30,...; BENCH_PYTHON (the SDK's interpreter, default
+//! target/conformance-venv/bin/python); BENCH_PEER=1 runs the SDK in quick mode too;
+//! BENCH_JOBS, BENCH_CONCURRENCY, BENCH_TIME_SCALE override a, b and peer;
+//! BENCH_SPEED_TIME_SCALE the speeds (default 1: real time, as the SDK polls on the
+//! wall clock); BENCH_SPEED_SCENARIO another scenario for them (e.g.
+//! runware-600.yaml, the one-minute window); BENCH_SHOTS d; BENCH_KEEP=1 keeps the
+//! scratch folders; BENCH_BIN=PATH measures another shotlist binary (an older build,
+//! side by side).
 
 mod common;
 use common::best_of;
@@ -63,6 +70,10 @@ struct Settings {
     /// d (None: the rehearsal's own default time scale)
     shots_d: usize,
     scale_d: Option<f64>,
+    /// s2, s15, s45 (time scale), m30
+    scale_speeds: f64,
+    jobs_m: usize,
+    scale_m: f64,
     peer: bool,
     keep: bool,
 }
@@ -95,8 +106,11 @@ impl Settings {
                 jobs_c: 500,
                 concurrency_c: 20,
                 scale_c: 0.05,
-                shots_d: 10_000,
+                shots_d: 100_000,
                 scale_d: None,
+                scale_speeds: 1.0,
+                jobs_m: 300,
+                scale_m: 0.1,
                 peer: true,
                 keep: false,
             }
@@ -112,6 +126,9 @@ impl Settings {
                 scale_c: 0.004,
                 shots_d: 200,
                 scale_d: Some(0.002),
+                scale_speeds: 0.02,
+                jobs_m: 12,
+                scale_m: 0.004,
                 peer: std::env::var("BENCH_PEER").is_ok_and(|v| v == "1"),
                 keep: false,
             }
@@ -127,6 +144,9 @@ impl Settings {
         }
         if let Some(n) = env_parse("BENCH_SHOTS") {
             s.shots_d = n;
+        }
+        if let Some(f) = env_parse("BENCH_SPEED_TIME_SCALE") {
+            s.scale_speeds = f;
         }
         s.keep = std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1");
         s
@@ -313,12 +333,27 @@ fn ideal_sim_s(n: usize, rate_per_min: f64, concurrency: u32, (lo, hi): (f64, f6
 
 const PROMPT: &str = "a lantern-lit night market in the rain, steam rising from stalls, shoppers with umbrellas weaving between them [Pan left]";
 
-fn write_manifest(dir: &Path, name: &str, provider: Provider, n: usize, rpm: u32, in_flight: u32) -> PathBuf {
+fn write_manifest(
+    dir: &Path,
+    name: &str,
+    provider: Provider,
+    n: usize,
+    rpm: Option<u32>,
+    in_flight: Option<u32>,
+) -> PathBuf {
+    let p = provider.name();
     let mut y = format!(
-        "version: 1\nname: {name}\ndefaults:\n  provider: {p}\n  model: hailuo-02\n  resolution: 768p\n  duration: 6\n\
-         providers:\n  {p}: {{ requestsPerMinute: {rpm}, maxInFlight: {in_flight} }}\nshots:\n",
-        p = provider.name()
+        "version: 1\nname: {name}\ndefaults:\n  provider: {p}\n  model: hailuo-02\n  resolution: 768p\n  duration: 6\n"
     );
+    let limits: Vec<String> =
+        [rpm.map(|r| format!("requestsPerMinute: {r}")), in_flight.map(|n| format!("maxInFlight: {n}"))]
+            .into_iter()
+            .flatten()
+            .collect();
+    if !limits.is_empty() {
+        y.push_str(&format!("providers:\n  {p}: {{ {} }}\n", limits.join(", ")));
+    }
+    y.push_str("shots:\n");
     for i in 0..n {
         y.push_str(&format!("  - id: s{i:05}\n    prompt: \"Shot {i}: {PROMPT}\"\n"));
     }
@@ -327,7 +362,7 @@ fn write_manifest(dir: &Path, name: &str, provider: Provider, n: usize, rpm: u32
     path
 }
 
-/// The 10,000-shot manifest of (d): one job per shot, a quarter on each of Runware
+/// The big manifest of (d): one job per shot, a quarter on each of Runware
 /// text, Runware first frame with camera moves, MiniMax first + last frame, and
 /// Segmind 1080p; limits high enough that the rehearsal is bound by the runner.
 fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
@@ -335,7 +370,7 @@ fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
     std::fs::copy(frames.join("ok-first.png"), dir.join("first.png")).expect("frame");
     std::fs::copy(frames.join("ok-last.png"), dir.join("last.png")).expect("frame");
     let mut y = String::from(
-        "version: 1\nname: bench-10k\ndefaults:\n  provider: runware\n  model: hailuo-2.3\n  duration: 6\n\
+        "version: 1\nname: bench-big\ndefaults:\n  provider: runware\n  model: hailuo-2.3\n  duration: 6\n\
          providers:\n  runware: { requestsPerMinute: 6000, maxInFlight: 1000 }\n  \
          minimax: { requestsPerMinute: 6000, maxInFlight: 1000 }\n  \
          segmind: { requestsPerMinute: 6000, maxInFlight: 1000 }\nshots:\n",
@@ -354,7 +389,7 @@ fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
         };
         y.push_str(&format!("  - id: s{i:05}\n{body}"));
     }
-    let path = dir.join("bench-10k.yaml");
+    let path = dir.join("bench-big.yaml");
     std::fs::write(&path, y).expect("write the manifest");
     path
 }
@@ -402,25 +437,70 @@ async fn start_sim(config: SimConfig) -> SimHandle {
 // ---------------------------------------------------------------------------
 // a, b, c: shotlist run against the simulator
 
+#[derive(Clone, Copy)]
 struct Workload {
     name: &'static str,
     provider: Provider,
     scenario: &'static str,
     jobs: usize,
-    told_rpm: u32,
+    /// The manifest's requestsPerMinute (None: no limit in the manifest).
+    told_rpm: Option<u32>,
     concurrency: u32,
+    /// Whether the manifest gives maxInFlight (else the default cap).
+    told_in_flight: bool,
     time_scale: f64,
+    /// Render times (simulated seconds) instead of the scenario's.
+    render: Option<(f64, f64)>,
+    /// Also report the pace of accepted submits after this many simulated seconds.
+    pace_after_s: Option<f64>,
+}
+
+impl Workload {
+    fn sim_config(&self) -> SimConfig {
+        let mut config = sim_config(self.scenario, self.time_scale);
+        if let Some((lo, hi)) = self.render {
+            let p = config.providers.entry(self.provider.name().to_owned()).or_default();
+            p.render = Some(shotlist::sim::RenderTime { min_secs: lo, max_secs: hi });
+        }
+        config
+    }
+}
+
+/// Accepted submits per simulated minute in the journal, from `after_s` simulated
+/// seconds past the first accepted submit to the last one.
+fn accepted_pace(journal: &Path, after_s: f64, time_scale: f64) -> Option<f64> {
+    let r = shotlist::run::journal::read(journal).ok()?;
+    let mut at: Vec<f64> = r
+        .records
+        .iter()
+        .filter_map(|rec| match rec {
+            shotlist::run::journal::Record::Accepted { at, .. } => at.parse::<jiff::Timestamp>().ok(),
+            _ => None,
+        })
+        .map(|t| t.as_millisecond() as f64 / 1000.0)
+        .collect();
+    at.sort_by(f64::total_cmp);
+    let (first, last) = (*at.first()?, *at.last()?);
+    let from = first + after_s * time_scale;
+    let n = at.iter().filter(|t| **t >= from).count();
+    let minutes = (last - from) / (60.0 * time_scale);
+    (minutes > 0.0 && n > 1).then(|| (n - 1) as f64 / minutes)
 }
 
 async fn run_workload(s: &Settings, w: &Workload, scratch: &Path) -> Line {
-    let config = sim_config(w.scenario, w.time_scale);
-    let enforced = config.provider(w.provider).requests_per_minute.map_or(w.told_rpm, |r| r.min(w.told_rpm));
+    let config = w.sim_config();
+    let sim_rpm = config.provider(w.provider).requests_per_minute;
+    let enforced = match (sim_rpm, w.told_rpm) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).expect("a limit somewhere"),
+    };
     let render = config.render(w.provider);
     let seed = config.seed;
     let sim = start_sim(config).await;
     let dir = scratch.join(w.name);
     std::fs::create_dir_all(&dir).unwrap();
-    let manifest = write_manifest(&dir, &format!("bench-{}", w.name), w.provider, w.jobs, w.told_rpm, w.concurrency);
+    let in_flight = w.told_in_flight.then_some(w.concurrency);
+    let manifest = write_manifest(&dir, &format!("bench-{}", w.name), w.provider, w.jobs, w.told_rpm, in_flight);
     let out = dir.join("out");
     let scale = w.time_scale.to_string();
     let mut cmd = shotlist_cmd(&["run", manifest.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
@@ -437,10 +517,13 @@ async fn run_workload(s: &Settings, w: &Workload, scratch: &Path) -> Line {
     let clips = w.jobs as f64;
     let ideal =
         ideal_sim_s(w.jobs, f64::from(enforced), w.concurrency, (render.min_secs, render.max_secs)) * w.time_scale;
+    let pace = w.pace_after_s.and_then(|after| accepted_pace(&out.join("state.jsonl"), after, w.time_scale));
     let mut line = Line::new(w.name);
-    line.put("provider", w.provider.name())
+    line.put("client", "shotlist")
+        .put("scenario", w.scenario)
+        .put("provider", w.provider.name())
         .put("jobs", w.jobs)
-        .put("told_rpm", w.told_rpm)
+        .put("told_rpm", w.told_rpm.map_or(json!("none"), |r| json!(r)))
         .put("enforced_rpm", enforced)
         .put("concurrency", w.concurrency)
         .put("render_s", json!([render.min_secs, render.max_secs]))
@@ -457,6 +540,13 @@ async fn run_workload(s: &Settings, w: &Workload, scratch: &Path) -> Line {
         .num("downloads_per_clip", Some(stats.downloads as f64 / clips), 3)
         .put("rate_limited_answers", stats.rate_limited)
         .num("rate_limited_pct_of_submits", Some(100.0 * stats.rate_limited as f64 / stats.submits.max(1) as f64), 2)
+        .num(
+            "rate_limited_pct_of_requests",
+            Some(100.0 * stats.rate_limited as f64 / (stats.submits + stats.polls).max(1) as f64),
+            2,
+        )
+        .num("accepted_per_min_after", pace, 2)
+        .num("pace_of_enforced", pace.map(|p| p / f64::from(enforced)), 3)
         .put("failed_jobs", not_done + w.jobs.saturating_sub(done + not_done))
         .put("billed_tasks", billed)
         .put("exit_code", m.code)
@@ -493,7 +583,8 @@ fn peer_python() -> Option<PathBuf> {
 }
 
 async fn run_peer(s: &Settings, w: &Workload, ours: Option<&Line>, scratch: &Path) -> Line {
-    let mut line = Line::new("peer");
+    let name = if w.name == "a" { "peer".to_owned() } else { format!("{}-sdk", w.name) };
+    let mut line = Line::new(&name);
     line.put("client", "runware-sdk 1.8.0 (REST, asyncio)");
     let Some(python) = peer_python() else {
         line.put(
@@ -502,11 +593,11 @@ async fn run_peer(s: &Settings, w: &Workload, ours: Option<&Line>, scratch: &Pat
         );
         return line;
     };
-    let config = sim_config(w.scenario, w.time_scale);
-    let enforced = config.provider(Provider::Runware).requests_per_minute.unwrap_or(w.told_rpm);
+    let config = w.sim_config();
+    let enforced = config.provider(Provider::Runware).requests_per_minute.or(w.told_rpm).expect("a limit");
     let render = config.render(Provider::Runware);
     let sim = start_sim(config).await;
-    let dir = scratch.join("peer");
+    let dir = scratch.join(&name);
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new(python);
     cmd.arg(root().join("bench/peer_runware_sdk.py")).arg(sim.url()).args([
@@ -534,8 +625,9 @@ async fn run_peer(s: &Settings, w: &Workload, ours: Option<&Line>, scratch: &Pat
     let ideal =
         ideal_sim_s(w.jobs, f64::from(enforced), w.concurrency, (render.min_secs, render.max_secs)) * w.time_scale;
     let api = (stats.submits + stats.polls) as f64 / clips;
-    line.put("jobs", w.jobs)
-        .put("told_rpm", w.told_rpm)
+    line.put("scenario", w.scenario)
+        .put("jobs", w.jobs)
+        .put("told_rpm", w.told_rpm.map_or(json!("none"), |r| json!(r)))
         .put("enforced_rpm", enforced)
         .put("concurrency", w.concurrency)
         .put("render_s", json!([render.min_secs, render.max_secs]))
@@ -555,6 +647,11 @@ async fn run_peer(s: &Settings, w: &Workload, ours: Option<&Line>, scratch: &Pat
         .num("downloads_per_clip", Some(stats.downloads as f64 / clips), 3)
         .put("rate_limited_answers", stats.rate_limited)
         .num("rate_limited_pct_of_submits", Some(100.0 * stats.rate_limited as f64 / stats.submits.max(1) as f64), 2)
+        .num(
+            "rate_limited_pct_of_requests",
+            Some(100.0 * stats.rate_limited as f64 / (stats.submits + stats.polls).max(1) as f64),
+            2,
+        )
         .put("failed_jobs", failed.map_or(Value::Null, Value::from))
         .put("errors", report["errors"].clone())
         .put("billed_tasks", billed)
@@ -577,9 +674,23 @@ async fn run_peer(s: &Settings, w: &Workload, ours: Option<&Line>, scratch: &Pat
             .put("shotlist_failed_jobs", o.get("failed_jobs").unwrap_or(0.0));
     }
     if !s.full {
-        assert_eq!(m.code, 0, "peer: the SDK script exited {}", m.code);
+        assert_eq!(m.code, 0, "{name}: the SDK script exited {}", m.code);
     }
     line
+}
+
+/// One render speed: shotlist, then the official SDK, against fresh simulators with
+/// the same scenario, in the same run.
+async fn run_speed(s: &Settings, w: &Workload, scratch: &Path) {
+    let ours = run_workload(s, w, scratch).await;
+    ours.print();
+    if s.peer {
+        run_peer(s, w, Some(&ours), scratch).await.print();
+    } else {
+        let mut l = Line::new(&format!("{}-sdk", w.name));
+        l.put("skipped", "quick mode (BENCH_PEER=1 runs it)");
+        l.print();
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -686,19 +797,59 @@ fn main() {
             provider: Provider::Runware,
             scenario: "runware-600.yaml",
             jobs: s.jobs_ab,
-            told_rpm: 600,
+            told_rpm: Some(600),
             concurrency: s.concurrency_ab,
+            told_in_flight: true,
             time_scale: s.scale_ab,
+            render: None,
+            pace_after_s: None,
         };
+        // The issue's three render speeds: 60 in flight, 600/min, shotlist and the SDK.
+        let speeds = [("s2", 400, (2.0, 4.0)), ("s15", 240, (15.0, 30.0)), ("s45", 120, (45.0, 90.0))];
+        let speed_scenario: &'static str = std::env::var("BENCH_SPEED_SCENARIO")
+            .map(|s| &*Box::leak(s.into_boxed_str()))
+            .unwrap_or("runware-600-smooth.yaml");
+        for (name, jobs, render) in speeds {
+            if s.wants(name) {
+                let jobs = if s.full { jobs } else { jobs / 20 };
+                let time_scale = if s.full { s.scale_speeds } else { 0.02 };
+                let w = Workload {
+                    name,
+                    jobs,
+                    concurrency: 60,
+                    time_scale,
+                    render: Some(render),
+                    scenario: speed_scenario,
+                    ..a
+                };
+                run_speed(&s, &w, &scratch).await;
+            }
+        }
+        // MiniMax with no limit in the manifest against an enforced 30/min.
+        if s.wants("m30") {
+            let w = Workload {
+                name: "m30",
+                provider: Provider::Minimax,
+                scenario: "minimax-30.yaml",
+                jobs: s.jobs_m,
+                told_rpm: None,
+                told_in_flight: false,
+                time_scale: s.scale_m,
+                pace_after_s: Some(120.0),
+                ..a
+            };
+            run_workload(&s, &w, &scratch).await.print();
+        }
         let b = Workload { name: "b", scenario: "runware-300.yaml", ..a };
         let c = Workload {
             name: "c",
             provider: Provider::Minimax,
             scenario: "minimax-20.yaml",
             jobs: s.jobs_c,
-            told_rpm: 20,
+            told_rpm: Some(20),
             concurrency: s.concurrency_c,
             time_scale: s.scale_c,
+            ..a
         };
         let mut ours_a = None;
         if s.wants("a") {

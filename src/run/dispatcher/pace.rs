@@ -1,0 +1,71 @@
+//! What the ETA needs from the dispatcher: per provider, the jobs left, the ages of
+//! those in flight, the lane's pace and cap, the render learnt so far. The
+//! arithmetic is `run::eta`'s.
+
+use super::*;
+use crate::run::eta::{self, LaneWork};
+
+impl Dispatcher<'_> {
+    pub(super) fn eta_now(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let scale = self.ctx.timing.time_scale;
+        let mut lanes = Vec::new();
+        for p in &self.providers {
+            let lane = &self.ctx.lanes[p];
+            let jobs = &self.ctx.plan.jobs;
+            let render_of = |i: usize| {
+                let j = &jobs[i];
+                self.sched
+                    .renders
+                    .mean(&(j.model.id, j.resolution, j.duration))
+                    .map_or_else(|| j.model.typical_render_secs_for(j.duration) * scale, |d| d.as_secs_f64())
+            };
+            let queue = self.submit_queue.get(p).map(Vec::as_slice).unwrap_or_default();
+            let left: Vec<usize> = queue
+                .iter()
+                .copied()
+                .filter(|i| {
+                    let key = &jobs[*i].key;
+                    !self.live[key].busy && self.may_submit(key)
+                })
+                .collect();
+            let polled: Vec<usize> = self
+                .polling
+                .get(p)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|i| !self.live[&jobs[*i].key].results_complete)
+                .collect();
+            let mut ages: Vec<f64> = polled
+                .iter()
+                .map(|i| self.live[&jobs[*i].key].accepted_at.map_or(0.0, |t| (now - t).as_secs_f64()))
+                .collect();
+            let submitting = (*self.in_flight.get(p).unwrap_or(&0) as usize).saturating_sub(polled.len());
+            ages.extend(std::iter::repeat_n(0.0, submitting));
+            // The mean render of a sample of the jobs left (a night's jobs are mostly alike).
+            let sample: Vec<f64> = left.iter().chain(&polled).take(1000).map(|i| render_of(*i)).collect();
+            let render_secs = if sample.is_empty() { 0.0 } else { sample.iter().sum::<f64>() / sample.len() as f64 };
+            let (mut failed, mut settled) = (0u64, 0u64);
+            for (i, j) in jobs.iter().enumerate() {
+                if j.provider != *p {
+                    continue;
+                }
+                match self.state.jobs.get(&jobs[i].key).map(|s| &s.phase) {
+                    Some(Phase::Failed { .. }) => (failed, settled) = (failed + 1, settled + 1),
+                    Some(Phase::Done) => settled += 1,
+                    _ => {}
+                }
+            }
+            lanes.push(LaneWork {
+                to_submit: left.len() as u64,
+                in_flight_ages: ages,
+                cap: u64::from(lane.limits.max_in_flight),
+                pace_per_sec: lane.pace_per_minute() / 60.0 / scale.max(1e-9),
+                render_secs,
+                failed_share: failed as f64 / settled.max(1) as f64,
+            });
+        }
+        eta::estimate(&lanes)
+    }
+}

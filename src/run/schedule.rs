@@ -1,0 +1,523 @@
+//! The poll schedule: when each task in flight is next worth a poll, which tasks one
+//! poll request carries, and the render-time distribution learnt per model,
+//! resolution and duration. Pure: no clock (every call is given `now`), no I/O.
+//!
+//! Three rules:
+//! - **Age-proportional polls.** A task is polled first early (1 simulated second, as
+//!   the official SDKs do, or just before the quickest renders learnt so far), then
+//!   every `AGE_FRACTION` of its age. A render that ends between two polls is seen at
+//!   most `AGE_FRACTION` of its own render time late, whatever the render time.
+//! - **Unbiased learning.** A render ended between the last `pending` answer (its
+//!   request's send time: pending then) and the first `done` answer; the midpoint of
+//!   that interval is the sample. The interval is at most `AGE_FRACTION` of the age
+//!   wide, so a late poll cannot make renders look longer than they are. A task whose
+//!   first answer is already `done` gives only an upper bound: it pulls the first
+//!   poll earlier, it never enters the distribution.
+//! - **Sweeps where one request polls many tasks (Runware).** A sweep takes every task
+//!   due, plus the tasks due next to fill the last request, so a poll cycle costs
+//!   `ceil(due / batch)` requests. While a finished task holds nothing up (the lane
+//!   has free slots and more work to send) sweeps are pooled: at most one per
+//!   `LAZY_SWEEP` of the median render. When the lane is full with work waiting, or
+//!   nothing is left to send (the end of the night), they keep the per-task rule.
+//!   Where a request polls one task (MiniMax, Segmind), the due tasks go in order of
+//!   the chance that their render has ended since their last pending answer.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::catalog::Resolution;
+
+/// What renders are alike: model id, resolution, clip duration.
+pub type RenderKey = (&'static str, Resolution, u32);
+
+/// Seen at most this fraction of a task's age after its render ended.
+pub const AGE_FRACTION: f64 = 0.1;
+/// First poll of a task when nothing is learnt yet (simulated seconds).
+const FIRST_POLL: f64 = 1.0;
+/// Shortest gap between two polls of one task (simulated seconds).
+const MIN_GAP: f64 = 0.5;
+/// Longest gap between two polls of one task (simulated seconds).
+const MAX_GAP: f64 = 30.0;
+/// The first poll waits this fraction of the quickest renders learnt (the 5th percentile).
+const FIRST_OF_QUICKEST: f64 = 0.9;
+/// Shortest gap between two sweeps of a batched provider (simulated seconds).
+const MIN_SWEEP: f64 = 0.25;
+/// Under pressure, sweeps are at most this fraction of the quick renders (10th percentile) apart.
+const TIGHT_SWEEP: f64 = 0.05;
+/// Without pressure, sweeps are at least this fraction of the median render apart.
+const LAZY_SWEEP: f64 = 0.75;
+/// Samples kept per render key (the most recent: the provider's queue changes over a night).
+const SAMPLES: usize = 512;
+
+/// Learnt render times of one kind of render (real seconds).
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    recent: VecDeque<f64>,
+    sorted: Vec<f64>,
+    /// The smallest upper bound of a render seen done at its first poll.
+    first_done: Option<f64>,
+}
+
+impl Samples {
+    fn push(&mut self, secs: f64) {
+        if self.recent.len() == SAMPLES
+            && let Some(old) = self.recent.pop_front()
+            && let Ok(i) = self.sorted.binary_search_by(|x| x.total_cmp(&old))
+        {
+            self.sorted.remove(i);
+        }
+        self.recent.push_back(secs);
+        let i = self.sorted.partition_point(|x| *x < secs);
+        self.sorted.insert(i, secs);
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// The q-quantile (0..=1) of the samples.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.sorted.is_empty() {
+            return None;
+        }
+        let i = ((self.sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        Some(self.sorted[i])
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (!self.sorted.is_empty()).then(|| self.sorted.iter().sum::<f64>() / self.sorted.len() as f64)
+    }
+
+    /// The share of renders not longer than `t` (smoothed: never 0 or 1 on few samples).
+    fn cdf(&self, t: f64) -> f64 {
+        let n = self.sorted.len() as f64;
+        (self.sorted.partition_point(|x| *x <= t) as f64 + 0.5) / (n + 1.0)
+    }
+
+    /// The chance that a render still going at `from` has ended by `to`.
+    pub fn ended_between(&self, from: f64, to: f64) -> f64 {
+        let (a, b) = (self.cdf(from), self.cdf(to));
+        ((b - a) / (1.0 - a).max(1e-9)).clamp(0.0, 1.0)
+    }
+}
+
+/// Render times learnt in this run, per render key.
+#[derive(Clone, Debug, Default)]
+pub struct RenderTimes {
+    by_key: HashMap<RenderKey, Samples>,
+}
+
+impl RenderTimes {
+    /// A render that was still going `pending_age` after acceptance and was done by
+    /// `done_age`; `pending_age` None: done at its first poll (an upper bound only).
+    pub fn observe(&mut self, key: RenderKey, pending_age: Option<Duration>, done_age: Duration) {
+        let s = self.by_key.entry(key).or_default();
+        let hi = done_age.as_secs_f64();
+        match pending_age {
+            Some(lo) => s.push((lo.as_secs_f64() + hi) / 2.0),
+            None => s.first_done = Some(s.first_done.map_or(hi, |f| f.min(hi))),
+        }
+    }
+
+    pub fn get(&self, key: &RenderKey) -> Option<&Samples> {
+        self.by_key.get(key).filter(|s| !s.is_empty())
+    }
+
+    /// The mean render learnt for this key, else for the same model at any size.
+    pub fn mean(&self, key: &RenderKey) -> Option<Duration> {
+        let m = self.get(key).and_then(Samples::mean).or_else(|| {
+            let (n, sum) = self
+                .by_key
+                .iter()
+                .filter(|(k, _)| k.0 == key.0)
+                .flat_map(|(_, s)| s.sorted.iter())
+                .fold((0usize, 0.0), |(n, sum), x| (n + 1, sum + x));
+            (n > 0).then(|| sum / n as f64)
+        })?;
+        Some(Duration::from_secs_f64(m))
+    }
+}
+
+/// One task being polled.
+#[derive(Clone, Debug)]
+struct Task {
+    key: RenderKey,
+    accepted: Instant,
+    /// Accepted in this run: its age is its render time so far.
+    fresh: bool,
+    /// The send time of the poll in the air, if any.
+    sent: Option<Instant>,
+    /// The send time of the last poll answered pending.
+    pending: Option<Instant>,
+    due: Instant,
+}
+
+/// What the dispatcher tells about a provider's lane when asking for a poll batch.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneView {
+    /// Tasks one poll request carries.
+    pub batch: usize,
+    /// A finished task would hold something up: the lane is full with work waiting,
+    /// or nothing is left to send (every result now shortens the night).
+    pub pressure: bool,
+}
+
+/// The poll schedule of a run.
+#[derive(Debug)]
+pub struct Schedule {
+    time_scale: f64,
+    tasks: BTreeMap<usize, Task>,
+    pub renders: RenderTimes,
+    /// Per provider (its lane index), the last sweep.
+    last_sweep: HashMap<u8, Instant>,
+}
+
+impl Schedule {
+    pub fn new(time_scale: f64) -> Schedule {
+        Schedule { time_scale, tasks: BTreeMap::new(), renders: RenderTimes::default(), last_sweep: HashMap::new() }
+    }
+
+    fn sim(&self, secs: f64) -> Duration {
+        Duration::from_secs_f64((secs * self.time_scale).max(0.0))
+    }
+
+    /// How long after acceptance the first poll of a task of this kind goes.
+    pub fn first_poll(&self, key: &RenderKey) -> Duration {
+        let s = self.renders.by_key.get(key);
+        let learnt = s.and_then(|s| s.quantile(0.05)).map(|q| q * FIRST_OF_QUICKEST);
+        let upper = s.and_then(|s| s.first_done).map(|f| f * 0.5);
+        let start = self.sim(FIRST_POLL).as_secs_f64();
+        let secs = match (learnt, upper) {
+            (Some(l), Some(u)) => l.min(u),
+            (Some(l), None) => l,
+            (None, Some(u)) => u,
+            (None, None) => start,
+        };
+        Duration::from_secs_f64(secs.max(self.sim(MIN_GAP).as_secs_f64()))
+    }
+
+    /// The gap after a pending answer of a task this old.
+    pub fn gap(&self, age: Duration) -> Duration {
+        age.mul_f64(AGE_FRACTION).clamp(self.sim(MIN_GAP), self.sim(MAX_GAP))
+    }
+
+    /// A task accepted at `accepted` is to be polled; `fresh`: accepted in this run
+    /// (a resumed task is polled at once and teaches nothing). Returns its first due time.
+    pub fn start(&mut self, index: usize, key: RenderKey, accepted: Instant, fresh: bool) -> Instant {
+        let due = if fresh { accepted + self.first_poll(&key) } else { accepted };
+        self.tasks.insert(index, Task { key, accepted, fresh, sent: None, pending: None, due });
+        due
+    }
+
+    /// A poll of this task went out.
+    pub fn sent(&mut self, index: usize, now: Instant) {
+        if let Some(t) = self.tasks.get_mut(&index) {
+            t.sent = Some(now);
+        }
+    }
+
+    /// The poll answered pending: returns the next due time.
+    pub fn pending(&mut self, index: usize, now: Instant) -> Option<Instant> {
+        let first = self.tasks.get(&index).map(|t| self.first_poll(&t.key))?;
+        let t = self.tasks.get(&index)?;
+        let age = now.saturating_duration_since(t.accepted);
+        let gap = self.gap(age);
+        let t = self.tasks.get_mut(&index)?;
+        t.pending = t.sent.take().or(Some(now));
+        // A task polled early (riding along in a sweep) still waits for its first poll time.
+        t.due = (now + gap).max(t.accepted + first);
+        Some(t.due)
+    }
+
+    /// The poll failed (no answer): try again after the usual gap.
+    pub fn retry(&mut self, index: usize, now: Instant) -> Option<Instant> {
+        let age = now.saturating_duration_since(self.tasks.get(&index)?.accepted);
+        let gap = self.gap(age);
+        let t = self.tasks.get_mut(&index)?;
+        t.sent = None;
+        t.due = now + gap;
+        Some(t.due)
+    }
+
+    /// The poll answered done: learn the render time; the task leaves the schedule.
+    pub fn done(&mut self, index: usize, now: Instant) {
+        if let Some(t) = self.tasks.remove(&index)
+            && t.fresh
+        {
+            let age = |at: Instant| at.saturating_duration_since(t.accepted);
+            self.renders.observe(t.key, t.pending.map(age), age(now));
+        }
+    }
+
+    /// The task leaves the schedule without teaching anything (failed, given up).
+    pub fn forget(&mut self, index: usize) {
+        self.tasks.remove(&index);
+    }
+
+    pub fn due(&self, index: usize) -> Option<Instant> {
+        self.tasks.get(&index).map(|t| t.due)
+    }
+
+    /// The gap between sweeps of a batched provider.
+    fn sweep_gap(&self, keys: &[RenderKey], pressure: bool) -> Duration {
+        let floor = self.sim(MIN_SWEEP);
+        let q = |q: f64| {
+            keys.iter()
+                .filter_map(|k| self.renders.get(k).and_then(|s| s.quantile(q)))
+                .min_by(f64::total_cmp)
+                .map(Duration::from_secs_f64)
+        };
+        if pressure {
+            q(0.1).map_or(floor, |d| d.mul_f64(TIGHT_SWEEP).max(floor))
+        } else {
+            q(0.5).map_or(self.sim(FIRST_POLL), |d| d.mul_f64(LAZY_SWEEP)).max(floor)
+        }
+    }
+
+    /// The next poll request for one provider: plan indices of the tasks it carries,
+    /// or empty when none is due. `candidates` are the provider's tasks not busy
+    /// (no poll in the air) and still awaited; `lane` identifies the provider.
+    pub fn next_batch(&mut self, lane: u8, view: LaneView, candidates: &[usize], now: Instant) -> Vec<usize> {
+        let tasks: Vec<(usize, &Task)> = candidates
+            .iter()
+            .filter_map(|i| self.tasks.get(i).map(|t| (*i, t)))
+            .filter(|(_, t)| t.sent.is_none())
+            .collect();
+        let due: Vec<usize> = tasks.iter().filter(|(_, t)| t.due <= now).map(|(i, _)| *i).collect();
+        if due.is_empty() {
+            return Vec::new();
+        }
+        if view.batch <= 1 {
+            // One task per request: the one most likely to have ended since it was last seen pending.
+            let best = due
+                .iter()
+                .copied()
+                .max_by(|a, b| self.chance(*a, now).total_cmp(&self.chance(*b, now)).then(b.cmp(a)))
+                .expect("non-empty");
+            return vec![best];
+        }
+        let keys: Vec<RenderKey> = {
+            let mut k: Vec<RenderKey> = tasks.iter().map(|(_, t)| t.key).collect();
+            k.dedup();
+            k
+        };
+        // A sweep is one moment: every request of it goes in the same pass.
+        let last = self.last_sweep.get(&lane).copied();
+        let in_sweep = last == Some(now);
+        if !in_sweep && last.is_some_and(|l| now < l + self.sweep_gap(&keys, view.pressure)) {
+            return Vec::new();
+        }
+        self.last_sweep.insert(lane, now);
+        let mut order: Vec<(Instant, usize)> = tasks.iter().map(|(i, t)| (t.due, *i)).collect();
+        order.sort();
+        // The due ones, then the next due to fill the request: riding along costs nothing.
+        order.into_iter().take(view.batch).map(|(_, i)| i).collect()
+    }
+
+    /// The chance that a task's render ended since its last pending answer.
+    fn chance(&self, index: usize, now: Instant) -> f64 {
+        let Some(t) = self.tasks.get(&index) else { return 0.0 };
+        let age = |at: Instant| at.saturating_duration_since(t.accepted).as_secs_f64();
+        let from = t.pending.map_or(0.0, age);
+        match self.renders.get(&t.key) {
+            Some(s) if t.fresh => s.ended_between(from, age(now)),
+            // Nothing learnt (or a resumed task): the longer unseen relative to its age, the likelier.
+            _ => {
+                let a = age(now).max(1e-9);
+                ((age(now) - from) / a).min(1.0) * 0.5 + if t.fresh { 0.0 } else { 0.5 }
+            }
+        }
+    }
+
+    /// Tasks being polled.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: RenderKey = ("minimax:3@1", Resolution::P768, 6);
+    const BATCHED: LaneView = LaneView { batch: 100, pressure: true };
+
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    /// Plays one task with a fixed render against the schedule (the fake clock is
+    /// `t0 + offset`): returns how late its end was seen and how many polls it took.
+    fn play(sched: &mut Schedule, index: usize, t0: Instant, render: f64) -> (f64, u32) {
+        let mut due = sched.start(index, K, t0, true);
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            sched.sent(index, due);
+            let age = due.duration_since(t0).as_secs_f64();
+            if age >= render {
+                sched.done(index, due);
+                return (age - render, polls);
+            }
+            due = sched.pending(index, due).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_finished_render_waits_at_most_a_tenth_of_its_render_time_whatever_it_is() {
+        for render in [2.0, 3.7, 15.0, 29.0, 60.0, 90.0, 600.0] {
+            let mut sched = Schedule::new(1.0);
+            let (late, polls) = play(&mut sched, 1, Instant::now(), render);
+            let bound = (render * AGE_FRACTION).max(MIN_GAP) + 1e-6;
+            assert!(late <= bound, "render {render}: seen {late:.2} s late (bound {bound:.2})");
+            assert!(polls < 80, "render {render}: {polls} polls");
+        }
+    }
+
+    #[test]
+    fn learnt_render_times_are_not_biased_by_the_poll_schedule() {
+        // Renders of 45-90 s: the learnt median stays within 5 % of the true one,
+        // where "when a poll saw it" would be later by the whole gap.
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        let mut truth = Vec::new();
+        for i in 0..200 {
+            let render = 45.0 + 45.0 * ((i * 37) % 200) as f64 / 200.0;
+            truth.push(render);
+            play(&mut sched, i, t0 + s(i as f64), render);
+        }
+        truth.sort_by(f64::total_cmp);
+        let learnt = sched.renders.get(&K).unwrap().quantile(0.5).unwrap();
+        let real = truth[100];
+        assert!((learnt - real).abs() / real < 0.05, "learnt median {learnt:.1}, real {real:.1}");
+        // Once learnt, the first poll waits for the quickest renders, not 1 s.
+        let first = sched.first_poll(&K).as_secs_f64();
+        assert!((38.0..=46.0).contains(&first), "first poll at {first:.1} s");
+    }
+
+    #[test]
+    fn a_render_seen_done_at_its_first_poll_pulls_the_first_poll_earlier() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..20 {
+            play(&mut sched, i, t0, 40.0);
+        }
+        let before = sched.first_poll(&K);
+        assert!(before > s(30.0));
+        // The queue got faster: a render done by its first poll halves the wait.
+        let due = sched.start(99, K, t0, true);
+        sched.sent(99, due);
+        sched.done(99, due);
+        assert!(sched.first_poll(&K) <= before.mul_f64(0.51), "{:?}", sched.first_poll(&K));
+    }
+
+    #[test]
+    fn one_request_sweeps_every_task_in_flight_up_to_the_batch() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..150 {
+            sched.start(i, K, t0 + s(i as f64 * 0.01), true);
+        }
+        let all: Vec<usize> = (0..150).collect();
+        // Nothing due yet.
+        assert!(sched.next_batch(0, BATCHED, &all, t0 + s(0.5)).is_empty());
+        // One task due: the request fills up with the next due (riding along is free).
+        let now = t0 + s(1.0);
+        let first = sched.next_batch(0, BATCHED, &all, now);
+        assert_eq!(first.len(), 100);
+        for i in &first {
+            sched.sent(*i, now);
+        }
+        // The same sweep may send a second request for the rest, once they are due.
+        let rest = sched.next_batch(0, BATCHED, &all, now);
+        assert!(rest.is_empty(), "the rest is not due yet: {}", rest.len());
+        let later = t0 + s(2.6);
+        let second = sched.next_batch(0, BATCHED, &all, later);
+        assert_eq!(second.len(), 50, "the 50 not polled yet");
+    }
+
+    #[test]
+    fn without_pressure_sweeps_are_pooled_and_with_pressure_they_follow_each_task() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..30 {
+            play(&mut sched, i, t0, 3.0); // a 3 s median is learnt
+        }
+        let lazy = LaneView { batch: 100, pressure: false };
+        let polls = |view: LaneView| {
+            let mut sched = Schedule { tasks: BTreeMap::new(), last_sweep: HashMap::new(), ..sched_clone(&sched) };
+            // A task every 100 ms for 20 s, each rendering 3 s.
+            let (mut requests, mut i) = (0, 0usize);
+            let mut renders: HashMap<usize, Instant> = HashMap::new();
+            let mut now = t0;
+            while now < t0 + s(20.0) {
+                if (now - t0).as_millis() % 100 == 0 {
+                    sched.start(i, K, now, true);
+                    renders.insert(i, now + s(3.0));
+                    i += 1;
+                }
+                let cands: Vec<usize> = renders.keys().copied().collect();
+                let b = sched.next_batch(0, view, &cands, now);
+                if !b.is_empty() {
+                    requests += 1;
+                    for k in b {
+                        sched.sent(k, now);
+                        if renders[&k] <= now {
+                            sched.done(k, now);
+                            renders.remove(&k);
+                        } else {
+                            sched.pending(k, now);
+                        }
+                    }
+                }
+                now += s(0.01);
+            }
+            requests
+        };
+        let (p_lazy, p_tight) = (polls(lazy), polls(BATCHED));
+        assert!(p_lazy * 2 < p_tight, "lazy {p_lazy} requests, tight {p_tight}");
+        assert!(p_lazy <= 20 / 2 + 1, "at most one sweep per 0.75 × median: {p_lazy}");
+    }
+
+    fn sched_clone(s: &Schedule) -> Schedule {
+        Schedule {
+            time_scale: s.time_scale,
+            tasks: s.tasks.clone(),
+            renders: s.renders.clone(),
+            last_sweep: s.last_sweep.clone(),
+        }
+    }
+
+    #[test]
+    fn one_task_per_request_goes_to_the_likeliest_result() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..50 {
+            play(&mut sched, i, t0, 40.0 + (i % 10) as f64); // renders of 40-49 s
+        }
+        let view = LaneView { batch: 1, pressure: true };
+        // Task 100 is 10 s old (no render ends that soon); task 101 is 45 s old.
+        let young = t0 + s(100.0);
+        sched.start(100, K, young - s(10.0), true);
+        sched.start(101, K, young - s(45.0), true);
+        sched.tasks.get_mut(&100).unwrap().due = young;
+        sched.tasks.get_mut(&101).unwrap().due = young;
+        sched.tasks.get_mut(&101).unwrap().pending = Some(young - s(41.0));
+        assert_eq!(sched.next_batch(1, view, &[100, 101], young), vec![101]);
+    }
+
+    #[test]
+    fn time_scale_scales_the_floors() {
+        let sched = Schedule::new(0.01);
+        assert_eq!(sched.first_poll(&K), Duration::from_millis(10));
+        assert_eq!(sched.gap(Duration::ZERO), Duration::from_millis(5));
+    }
+}
