@@ -70,7 +70,10 @@ pub fn cut(c: &Campaign) -> Vec<Event> {
             shot.takes.iter().filter(|t| t.status == TakeStatus::Done && t.file_exists).collect();
         let selects: Vec<&Take> =
             playable.iter().copied().filter(|t| c.selects.is_selected(&t.row.job_key, t.row.variant)).collect();
-        let chosen: Vec<&Take> = if selects.is_empty() { playable.iter().copied().take(1).collect() } else { selects };
+        // Without selects, the first done take of the current manifest's version (an
+        // earlier version's take is what the shot was before its edit).
+        let current = || playable.iter().copied().filter(|t| !t.row.current.is_empty()).take(1);
+        let chosen: Vec<&Take> = if selects.is_empty() { current().collect() } else { selects };
         if chosen.is_empty() {
             let first = shot.takes.first();
             let fps = first.map_or(24, |t| t.fps);

@@ -101,44 +101,29 @@ impl Campaign {
     }
 }
 
-/// The rehearsal's out folder: `<out>-rehearsal`, as `run --rehearse` names it.
-fn rehearsal_dir(out: &Path) -> PathBuf {
-    let mut out = out.to_path_buf();
-    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push("-rehearsal");
-    out.set_file_name(name);
-    out
-}
-
 /// Loads the manifest, resolves the out folder and reads the campaign. The error
 /// is a message for people.
 pub fn open(manifest_path: &Path, out: Option<&Path>, rehearse: bool) -> Result<Campaign, String> {
-    let loaded = manifest::load(manifest_path).map_err(|invalid| invalid.render(crate::cli::use_color()))?;
-    let plan = Plan::new(&loaded.manifest);
-    let mut dir = crate::cli::default_out_dir(&loaded, out);
-    if rehearse {
-        dir = rehearsal_dir(&dir);
-    }
-    let prompts: std::collections::HashMap<&str, &str> =
-        loaded.manifest.shots.iter().map(|s| (s.id.as_str(), s.prompt.as_deref().unwrap_or(""))).collect();
-    let shot_order: Vec<&str> = loaded.manifest.shots.iter().map(|s| s.id.as_str()).collect();
-    read(&dir, &loaded.file_name, &plan, &prompts, &shot_order)
+    let loaded = manifest::load(manifest_path).map_err(|invalid| invalid.render(crate::term::use_color()))?;
+    let dir = crate::outdir::out_dir(&loaded, out, rehearse);
+    read(&dir, &loaded.file_name, &loaded.manifest)
 }
 
 /// Re-reads the journal and the selects of an out folder (the server does it per page).
-fn read(
-    dir: &Path,
-    manifest_name: &str,
-    plan: &Plan,
-    prompts: &std::collections::HashMap<&str, &str>,
-    shot_order: &[&str],
-) -> Result<Campaign, String> {
+fn read(dir: &Path, manifest_name: &str, manifest: &crate::manifest::Manifest) -> Result<Campaign, String> {
     let path = dir.join("state.jsonl");
     let state = if path.exists() {
         RunState::replay(&journal::read(&path).map_err(|e| e.to_string())?.records)
     } else {
         RunState::default()
     };
+    // The plan as `run` would fit it to the takes the journal holds (more results).
+    let mut plan = Plan::new(manifest);
+    state.keep_takes(&mut plan, manifest);
+    let plan = &plan;
+    let prompts: std::collections::HashMap<&str, &str> =
+        manifest.shots.iter().map(|s| (s.id.as_str(), s.prompt.as_deref().unwrap_or(""))).collect();
+    let shot_order: Vec<&str> = manifest.shots.iter().map(|s| s.id.as_str()).collect();
     let selects = selects::load(dir).map_err(|e| e.to_string())?;
     let jobs: std::collections::HashMap<&str, &crate::plan::Job> =
         plan.jobs.iter().map(|j| (j.key.as_str(), j)).collect();
@@ -149,14 +134,20 @@ fn read(
     let index: std::collections::HashMap<String, usize> =
         shots.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
     for row in report::rows(plan, &state) {
+        // Takes of shots no longer in the manifest stay in report.csv, not on the page.
+        let Some(&shot) = index.get(&row.shot_id) else { continue };
         let status = TakeStatus::parse(&row.status);
         let file_exists = !row.file.is_empty() && dir.join(&row.file).is_file();
-        let job = jobs[row.job_key.as_str()];
-        let take = Take { fps: job.fps, resolution: job.resolution.name(), status, file_exists, row };
-        shots[index[&take.row.shot_id]].takes.push(take);
+        // An earlier version's take is not in the plan: its row says what it was.
+        let (fps, resolution) = match jobs.get(row.job_key.as_str()) {
+            Some(job) => (job.fps, job.resolution.name()),
+            None => (row.fps.unwrap_or(0), crate::catalog::Resolution::parse(&row.resolution).map_or("", |r| r.name())),
+        };
+        let take = Take { fps, resolution, status, file_exists, row };
+        shots[shot].takes.push(take);
     }
     for s in &mut shots {
-        s.takes.sort_by_key(|t| t.row.variant);
+        s.takes.sort_by_key(|t| (t.row.version, t.row.variant));
     }
     Ok(Campaign { out: dir.to_path_buf(), manifest_name: manifest_name.to_owned(), shots, selects })
 }

@@ -75,6 +75,17 @@ async fn an_edited_shot_renders_a_new_version_and_keeps_every_paid_take() {
     assert_eq!(doc["earlierTakes"], 3, "{doc}");
     let check = check_night(&night, "out");
     assert_eq!((check.double_charges, check.lost_results), (0, 0), "{check:?}");
+
+    // Regression: the review page and the cut read every version's takes (they once
+    // looked each row's job up in the plan and panicked on an earlier version's).
+    let review = night.run(&["review", "m.yaml", "--out", "out"]).await;
+    assert_eq!(review.status.code(), Some(0), "{}", stderr(&review));
+    let page = std::fs::read_to_string(night.out("out").join("review.html")).unwrap();
+    assert!(page.contains("rw000_1.mp4") && page.contains("rw000_v002_1.mp4"), "both versions on the page");
+    let export = night.run(&["export", "m.yaml", "--out", "out", "--otio", "cut.otio"]).await;
+    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+    let cut = std::fs::read_to_string(night.dir.path().join("cut.otio")).unwrap();
+    assert!(cut.contains("rw000_v002_1.mp4") && !cut.contains("rw000_1.mp4"), "the cut takes the current version");
 }
 
 #[tokio::test(flavor = "multi_thread")]
