@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::http::{self, Answer, Exchange};
-use super::minimax::{code_class, error, http_error, read_code_class, read_http_error};
+use super::minimax_codes::{code_class, error, http_error, read_code_class, read_http_error};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, ProviderError, RemoteTask, TaskKind, TemplateRequest};
 use crate::catalog::Provider;
 

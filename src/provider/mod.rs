@@ -9,6 +9,7 @@
 pub mod error;
 pub mod http;
 pub mod minimax;
+mod minimax_codes;
 pub mod minimax_template;
 pub mod minimax_v2;
 pub mod reconcile;
@@ -42,6 +43,10 @@ pub struct Capabilities {
     pub refreshes_urls: bool,
     /// The output size is part of the request (known before the clip is).
     pub sized_by_request: bool,
+    /// Where a lane starts without a manifest limit: the documented submit rate per
+    /// minute, the poll rate, and a cap on jobs in flight high enough never to be what
+    /// bounds a night (none of the three documents one).
+    pub documented_limits: (u32, u32, u32),
 }
 
 /// The capabilities of each provider's protocol (see `docs/protocols.md`).
@@ -53,6 +58,8 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             batches_results: true,
             refreshes_urls: false,
             sized_by_request: true,
+            // No hard limit documented; 429/503/504 are queue back-pressure.
+            documented_limits: (120, 600, 10_000),
         },
         Provider::Minimax => Capabilities {
             idempotent_submit: false,
@@ -60,6 +67,8 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             batches_results: false,
             refreshes_urls: true,
             sized_by_request: false,
+            // 5 video requests a minute on the free plan (20 on paid plans).
+            documented_limits: (5, 60, 1_000),
         },
         Provider::Segmind => Capabilities {
             idempotent_submit: false,
@@ -67,6 +76,8 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             batches_results: false,
             refreshes_urls: false,
             sized_by_request: false,
+            // The free plan's 5 requests a minute.
+            documented_limits: (5, 60, 1_000),
         },
     }
 }

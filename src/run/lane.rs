@@ -50,11 +50,7 @@ impl LaneLimits {
     /// at 120/min and probes upward. None documents a cap on tasks in flight, so
     /// the default cap is high enough never to be what bounds a night.
     pub fn default_for(p: Provider) -> LaneLimits {
-        let (submits_per_minute, polls_per_minute, max_in_flight) = match p {
-            Provider::Runware => (120, 600, 10_000),
-            Provider::Minimax => (5, 60, 1_000),
-            Provider::Segmind => (5, 60, 1_000),
-        };
+        let (submits_per_minute, polls_per_minute, max_in_flight) = crate::provider::capabilities(p).documented_limits;
         LaneLimits { submits_per_minute, polls_per_minute, max_in_flight, rate_given: false }
     }
 }
@@ -262,6 +258,7 @@ impl Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Provider::{Minimax, Runware};
 
     fn limits(rpm: u32, given: bool) -> LaneLimits {
         LaneLimits { submits_per_minute: rpm, polls_per_minute: 600, max_in_flight: 9, rate_given: given }
@@ -269,7 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn retry_after_makes_every_worker_wait_and_success_recovers_the_pace() {
-        let l = Lane::new(Provider::Minimax, limits(600, true), 1.0);
+        let l = Lane::new(Minimax, limits(600, true), 1.0);
         l.rate_limited(Kind::Submit, Some(Duration::from_millis(150)));
         assert!(l.cooling());
         let t = Instant::now();
@@ -286,7 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn submits_keep_the_configured_spacing() {
-        let l = Lane::new(Provider::Minimax, limits(600, true), 1.0); // one per 100 ms
+        let l = Lane::new(Minimax, limits(600, true), 1.0); // one per 100 ms
         let t = Instant::now();
         for _ in 0..4 {
             l.submit_queued();
@@ -299,14 +296,14 @@ mod tests {
 
     #[test]
     fn without_a_manifest_limit_the_pace_starts_at_the_documented_one_and_probes_upward() {
-        let l = Lane::new(Provider::Minimax, LaneLimits::default_for(Provider::Minimax), 1.0);
+        let l = Lane::new(Minimax, LaneLimits::default_for(Minimax), 1.0);
         assert_eq!(l.pace_per_minute(), 5.0, "MiniMax documents 5/min");
         for _ in 0..25 {
             l.submit_accepted();
         }
         assert_eq!(l.pace_per_minute(), 30.0, "one more per minute for each accepted submit");
         // With a limit in the manifest, never above it.
-        let given = Lane::new(Provider::Minimax, limits(20, true), 1.0);
+        let given = Lane::new(Minimax, limits(20, true), 1.0);
         for _ in 0..500 {
             given.submit_accepted();
         }
@@ -315,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_limited_submit_cuts_the_pace_just_under_what_met_the_limit_then_creeps() {
-        let l = Lane::new(Provider::Runware, limits(5, false), 1.0);
+        let l = Lane::new(Runware, limits(5, false), 1.0);
         for _ in 0..30 {
             l.submit_accepted();
         }
@@ -334,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_limited_poll_cools_down_but_leaves_the_pace() {
-        let l = Lane::new(Provider::Minimax, limits(60, true), 1.0);
+        let l = Lane::new(Minimax, limits(60, true), 1.0);
         l.rate_limited(Kind::Poll, Some(Duration::from_millis(50)));
         assert!(l.cooling());
         assert_eq!(l.pace_per_minute(), 60.0);
@@ -342,7 +339,7 @@ mod tests {
 
     #[test]
     fn only_a_few_seconds_of_submits_wait_in_the_lane() {
-        let l = Lane::new(Provider::Runware, limits(600, true), 1.0);
+        let l = Lane::new(Runware, limits(600, true), 1.0);
         let mut n = 0;
         while l.wants_submit() {
             l.submit_queued();
