@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::journal::{self, FailClass, JobDef, Journal, Record};
+use super::journal::{self, FailClass, JobDef, Record};
 use super::state::{Halt, Phase, RunState};
+use super::store::{Claim, Holder};
 use super::worker::{self, Event};
 use super::{Context, Outcome};
 use crate::catalog::Provider;
@@ -50,7 +51,8 @@ struct Live {
 pub struct Dispatcher<'a> {
     ctx: &'a Context,
     state: RunState,
-    journal: Journal,
+    /// Where records go (the folder's journal, or a database shared by runners).
+    journal: Box<dyn super::store::Store>,
     live: HashMap<String, Live>,
     /// The providers the plan uses.
     providers: Vec<Provider>,
@@ -84,10 +86,12 @@ pub struct Dispatcher<'a> {
     /// The quickest render seen per model and duration in this run: the first poll
     /// of a new job waits about that long (fewer wasted polls, no idle slots).
     fastest: HashMap<(&'static str, u32), Duration>,
+    /// When this runner last looked for jobs whose runner died (a database store).
+    last_adopt: Instant,
 }
 
 impl<'a> Dispatcher<'a> {
-    pub fn new(ctx: &'a Context, state: RunState, journal: Journal) -> Self {
+    pub fn new(ctx: &'a Context, state: RunState, journal: Box<dyn super::store::Store>) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut submit_queue: BTreeMap<Provider, Vec<usize>> = BTreeMap::new();
         let mut live = HashMap::new();
@@ -119,6 +123,7 @@ impl<'a> Dispatcher<'a> {
             report_dirty: true,
             last_report: Instant::now(),
             fastest: HashMap::new(),
+            last_adopt: Instant::now(),
         }
     }
 
@@ -127,6 +132,88 @@ impl<'a> Dispatcher<'a> {
         self.state.apply(&record);
         if let Record::Clip { key, .. } = &record {
             self.to_fetch.insert(self.ctx.index[key.as_str()]);
+        }
+        Ok(())
+    }
+
+    /// Writes an intent with the store's claim of the job: `false` (nothing written)
+    /// when another runner holds it or moved it on.
+    fn append_intent(&mut self, record: Record) -> std::io::Result<bool> {
+        let Record::Intent { key, .. } = &record else { unreachable!("only intents") };
+        let key = key.clone();
+        let idempotent = self.idempotent(&key);
+        match self.journal.intent(&record, idempotent)? {
+            Claim::Granted => {
+                self.state.apply(&record);
+                Ok(true)
+            }
+            Claim::Elsewhere(_) => {
+                self.elsewhere(&key);
+                Ok(false)
+            }
+            Claim::Adopt(records) => {
+                self.take_over(&key, records)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Claims the job for this runner: `false` when another holds it (or moved it
+    /// on, in which case what it did is taken over).
+    fn claimed(&mut self, key: &str) -> std::io::Result<bool> {
+        match self.journal.claim(key)? {
+            Claim::Granted => Ok(true),
+            Claim::Elsewhere(_) => {
+                self.elsewhere(key);
+                Ok(false)
+            }
+            Claim::Adopt(records) => {
+                self.take_over(key, records)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Another runner holds the job: this one neither sends nor polls it.
+    fn elsewhere(&mut self, key: &str) {
+        let l = self.live_mut(key);
+        l.submit_tries = SUBMIT_TRIES;
+        l.second_chance = false;
+    }
+
+    /// This runner now holds a job another runner worked on: what it knew of the
+    /// job is replaced by the job's records, and the job resumes as after a restart
+    /// (a job done elsewhere stays done; its files are in that runner's folder).
+    fn take_over(&mut self, key: &str, records: Vec<Record>) -> std::io::Result<()> {
+        self.state.jobs.remove(key);
+        for r in &records {
+            self.state.apply(r);
+        }
+        let Some(&index) = self.ctx.index.get(key) else { return Ok(()) };
+        let l = self.live_mut(key);
+        l.submit_tries = 0;
+        l.second_chance = false;
+        let phase = self.state.jobs.get(key).map(|j| j.phase.clone());
+        match phase {
+            Some(Phase::Done) => Ok(()),
+            _ => {
+                let queue = self.submit_queue.entry(self.ctx.plan.jobs[index].provider).or_default();
+                if let Err(at) = queue.binary_search(&index) {
+                    queue.insert(at, index);
+                }
+                self.resume_job(key.to_owned())
+            }
+        }
+    }
+
+    /// Takes over the open jobs of runners that died (their leases ran out).
+    fn adopt_orphans(&mut self) -> std::io::Result<()> {
+        if self.last_adopt.elapsed() < Duration::from_secs(2) || self.halt.is_some() {
+            return Ok(());
+        }
+        self.last_adopt = Instant::now();
+        for (key, records) in self.journal.adopt()? {
+            self.take_over(&key, records)?;
         }
         Ok(())
     }
@@ -172,6 +259,7 @@ impl<'a> Dispatcher<'a> {
         let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
         let mut last_progress = Instant::now() - Duration::from_secs(1);
         loop {
+            self.adopt_orphans()?;
             self.schedule()?;
             self.refresh_report(false)?;
             if last_progress.elapsed() >= Duration::from_millis(200) {

@@ -155,12 +155,17 @@ impl Dispatcher<'_> {
                 return self.failed(key, None, FailClass::Rejected, message);
             }
         };
+        // Another runner on the campaign may hold the job (a database store).
+        if !self.claimed(key)? {
+            return Ok(());
+        }
         let l = self.live_mut(key);
         l.busy = true;
         l.second_chance = false;
         *self.in_flight.entry(job.provider).or_default() += 1;
         let p = job.provider;
         worker::submit(
+            self.ctx.paces.get(&p).cloned(),
             self.ctx.lanes[&p].clone(),
             self.ctx.clients[&p].clone(),
             key.to_owned(),
@@ -206,15 +211,15 @@ impl Dispatcher<'_> {
                 Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((attempt, task_uuid))),
                 _ => {
                     // Pending or failed before this key was accepted: the intent is written again.
-                    self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
-                    return Ok(Some((attempt, task_uuid)));
+                    let record = Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() };
+                    return Ok(self.append_intent(record)?.then_some((attempt, task_uuid)));
                 }
             }
         }
         let attempt = js.attempts + 1;
         let task_uuid = task_uuid(self.state.run_id, key, attempt);
-        self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
-        Ok(Some((attempt, task_uuid)))
+        let record = Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() };
+        Ok(self.append_intent(record)?.then_some((attempt, task_uuid)))
     }
 
     pub(super) fn submitted(
