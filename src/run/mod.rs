@@ -440,7 +440,8 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
 
 /// The command to run next, from the command line this run was given.
 fn next_command(outcome: &Outcome, counts: &BTreeMap<&str, u32>) -> Option<String> {
-    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&a)).collect();
+    // A --state URL is shown without its password (SHOTLIST_STATE keeps it out of sight).
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&store::elide_password_in_arg(&a))).collect();
     let same = format!("shotlist {}", args.join(" "));
     let in_doubt = counts.get("in_doubt").copied().unwrap_or(0) > 0;
     let failed = counts.get("failed").copied().unwrap_or(0) > 0;

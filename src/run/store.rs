@@ -87,6 +87,10 @@ pub trait Store: Send {
     fn adopt(&mut self) -> io::Result<Vec<(String, Vec<Record>)>> {
         Ok(Vec::new())
     }
+    /// The records of these jobs (held by other runners), in order, to follow them.
+    fn records_of_jobs(&mut self, _keys: &[String]) -> io::Result<Vec<Record>> {
+        Ok(Vec::new())
+    }
     /// The account's shared pace, when runners share one.
     fn pace(&self, _account: &AccountKey, _per_minute: u32, _time_scale: f64) -> Option<Arc<dyn Pace>> {
         None
@@ -132,6 +136,18 @@ pub fn elide_password(url: &str) -> String {
             Some(at) => format!("***{}", &url[at..]),
             None => url.to_owned(),
         },
+    }
+}
+
+/// A command-line argument as it may be shown: a postgres URL (alone or after
+/// `--state=`) without its password.
+pub fn elide_password_in_arg(arg: &str) -> String {
+    let (flag, value) = arg.split_once('=').filter(|(f, _)| f.starts_with("--")).unwrap_or(("", arg));
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        let shown = elide_password(value);
+        if flag.is_empty() { shown } else { format!("{flag}={shown}") }
+    } else {
+        arg.to_owned()
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Dispatcher<'a> {
     fastest: HashMap<(&'static str, u32), Duration>,
     /// When this runner last looked for jobs whose runner died (a database store).
     last_adopt: Instant,
+    /// Jobs another runner holds: followed through the store until they settle.
+    elsewhere: BTreeSet<String>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -124,6 +126,7 @@ impl<'a> Dispatcher<'a> {
             last_report: Instant::now(),
             fastest: HashMap::new(),
             last_adopt: Instant::now(),
+            elsewhere: BTreeSet::new(),
         }
     }
 
@@ -179,12 +182,23 @@ impl<'a> Dispatcher<'a> {
         let l = self.live_mut(key);
         l.submit_tries = SUBMIT_TRIES;
         l.second_chance = false;
+        self.elsewhere.insert(key.to_owned());
+    }
+
+    /// A job another runner holds that has not settled yet.
+    fn open_elsewhere(&self, key: &str) -> bool {
+        self.elsewhere.contains(key)
+            && !matches!(
+                self.state.jobs.get(key).map(|j| &j.phase),
+                Some(Phase::Done | Phase::Failed(_) | Phase::InDoubt { .. })
+            )
     }
 
     /// This runner now holds a job another runner worked on: what it knew of the
     /// job is replaced by the job's records, and the job resumes as after a restart
     /// (a job done elsewhere stays done; its files are in that runner's folder).
     fn take_over(&mut self, key: &str, records: Vec<Record>) -> std::io::Result<()> {
+        self.elsewhere.remove(key);
         self.state.jobs.remove(key);
         for r in &records {
             self.state.apply(r);
@@ -208,12 +222,24 @@ impl<'a> Dispatcher<'a> {
 
     /// Takes over the open jobs of runners that died (their leases ran out).
     fn adopt_orphans(&mut self) -> std::io::Result<()> {
-        if self.last_adopt.elapsed() < Duration::from_secs(2) || self.halt.is_some() {
+        if self.last_adopt.elapsed() < Duration::from_secs(1) || self.halt.is_some() {
             return Ok(());
         }
         self.last_adopt = Instant::now();
         for (key, records) in self.journal.adopt()? {
             self.take_over(&key, records)?;
+        }
+        // What the other runners did with theirs, rebuilt from their records.
+        let open: Vec<String> = self.elsewhere.iter().filter(|k| self.open_elsewhere(k)).cloned().collect();
+        if !open.is_empty() {
+            let records = self.journal.records_of_jobs(&open)?;
+            for key in &open {
+                self.state.jobs.remove(key);
+            }
+            for r in &records {
+                self.state.apply(r);
+            }
+            self.report_dirty = true;
         }
         Ok(())
     }
@@ -366,6 +392,11 @@ impl<'a> Dispatcher<'a> {
 
     /// Nothing is in the air and nothing more will be started.
     fn settled(&self) -> bool {
+        // Runners sharing a campaign: stay while another's jobs are open (it may die,
+        // and its jobs are then this runner's to finish).
+        if self.halt.is_none() && self.elsewhere.iter().any(|k| self.open_elsewhere(k)) {
+            return false;
+        }
         if self.fetching > 0 || self.polls_in_flight.values().any(|n| *n > 0) {
             return false;
         }

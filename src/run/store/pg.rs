@@ -94,13 +94,17 @@ pub fn machine_name(out: &std::path::Path) -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
-    let out = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let out = std::fs::canonicalize(out).or_else(|_| std::path::absolute(out)).unwrap_or_else(|_| out.to_path_buf());
     format!("{host}:{}", out.display())
 }
 
 fn classify(url: &str, e: tokio_postgres::Error) -> OpenError {
     let url = elide_password(url);
-    let why = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string());
+    let why = match (e.as_db_error(), std::error::Error::source(&e)) {
+        (Some(d), _) => d.message().to_owned(),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    };
     match e.code().map(|c| c.code()) {
         // invalid_password, invalid_authorization_specification
         Some("28P01" | "28000") => OpenError::Login { url, why },
@@ -420,6 +424,19 @@ impl Store for PgStore {
             return Ok(Claim::Adopt(self.records_of(key)?));
         }
         Ok(Claim::Granted)
+    }
+
+    fn records_of_jobs(&mut self, keys: &[String]) -> io::Result<Vec<Record>> {
+        let (client, campaign, keys) = (self.client.clone(), self.campaign.clone(), keys.to_vec());
+        let rows = self.block(async move {
+            client
+                .query(
+                    "SELECT body FROM shotlist_records WHERE campaign = $1 AND job_key = ANY($2) ORDER BY seq",
+                    &[&campaign, &keys],
+                )
+                .await
+        })?;
+        rows.into_iter().map(|row| serde_json::from_value(row.get(0)).map_err(io::Error::other)).collect()
     }
 
     fn holder(&self, key: &str) -> Holder {
