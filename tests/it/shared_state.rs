@@ -350,3 +350,48 @@ async fn a_runner_killed_mid_night_leaves_its_jobs_to_the_others_never_billed_tw
         assert_eq!(clips, jobs + jobs.div_ceil(3), "round {round}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_campaigns_on_one_account_keep_its_pace_together() {
+    let Some(url) = test_database_url() else { return };
+    let scale = 0.05;
+    let mut cfg = config(scale);
+    cfg.provider_mut(Provider::Runware).requests_per_minute = Some(60);
+    let night = Night::start(cfg).await;
+    let jobs = 24;
+    let names = [unique("pg-spring"), unique("pg-autumn")];
+    for (i, name) in names.iter().enumerate() {
+        // Distinct prompts: two campaigns, two sets of jobs.
+        let m = mixed_manifest(jobs, 0, 0)
+            .replace(
+                "name: night\n",
+                &format!("name: {name}\nproviders:\n  runware: {{ requestsPerMinute: 60, maxInFlight: 30 }}\n"),
+            )
+            .replace("runware shot", &format!("campaign {i} shot"));
+        night.write(&format!("m{i}.yaml"), &m);
+    }
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            let (manifest, out) = (format!("m{i}.yaml"), format!("out{i}"));
+            night
+                .command(&["run", &manifest, "--out", &out, "--time-scale", "0.05", "-q", "--state", &url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let (code, err) = wait_bounded(child, Duration::from_secs(120)).await;
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let stats = night.sim.stats().providers["runware"].clone();
+    assert_eq!(stats.accepted, 2 * jobs as u64, "{stats:?}");
+    assert!(
+        stats.rate_limited * 100 <= stats.submits,
+        "{} rate limited of {} submits",
+        stats.rate_limited,
+        stats.submits
+    );
+    eprintln!("two campaigns: {} submits, {} rate limited", stats.submits, stats.rate_limited);
+}
