@@ -472,7 +472,12 @@ impl Store for PgStore {
     fn pace(&self, account: &AccountKey, per_minute: u32, time_scale: f64) -> Option<Arc<dyn Pace>> {
         // A hair slower than the limit: the provider counts arrivals, which jitter.
         let interval = 60.0 / f64::from(per_minute.max(1)) * time_scale * 1.02;
-        Some(Arc::new(PgPace { client: self.client.clone(), account: account.0.clone(), interval }))
+        Some(Arc::new(PgPace {
+            client: self.client.clone(),
+            account: account.0.clone(),
+            interval,
+            turn: tokio::sync::Mutex::new(false),
+        }))
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -496,15 +501,25 @@ struct PgPace {
     client: Arc<Client>,
     account: String,
     interval: f64,
+    /// One waiter per runner asks the database at a time (else every submit waiting
+    /// in this process asks at each tick); holds whether the account row exists.
+    turn: tokio::sync::Mutex<bool>,
 }
 
 impl Pace for PgPace {
     fn before_submit(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let _ = self
-                .client
-                .execute("INSERT INTO shotlist_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", &[&self.account])
-                .await;
+            let mut row_made = self.turn.lock().await;
+            if !*row_made {
+                let made = self
+                    .client
+                    .execute(
+                        "INSERT INTO shotlist_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING",
+                        &[&self.account],
+                    )
+                    .await;
+                *row_made = made.is_ok();
+            }
             loop {
                 // GCRA, burst 1: a token when the theoretical arrival time has come;
                 // the answer says how long to wait otherwise.
