@@ -110,15 +110,18 @@ async fn a_state_database_that_cannot_be_used_is_exit_2_and_never_shows_the_pass
         async move { night.run(&["run", "m.yaml", "--out", "out", "-q", "--state", &state]).await }
     };
     // Nothing listens on port 1.
+    let mut said = Vec::new();
     let out = run(format!("postgres://shotlist:{secret}@127.0.0.1:1/shotlist")).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot reach the state database at postgres://shotlist:***@127.0.0.1:1/shotlist"));
+    said.push(stderr(&out) + &stdout(&out));
     // The right server, the wrong password.
     let mut wrong = url::Url::parse(&url).unwrap();
     wrong.set_password(Some(secret)).unwrap();
     let out = run(wrong.to_string()).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("refused the login"), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
     // A schema from a newer shotlist (in a database of its own).
     let db = format!("newer_{}", uuid::Uuid::new_v4().simple());
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
@@ -132,9 +135,11 @@ async fn a_state_database_that_cannot_be_used_is_exit_2_and_never_shows_the_pass
     let out = run(newer.to_string()).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("schema version 99"), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
     let password = url::Url::parse(&url).unwrap().password().unwrap_or_default().to_owned();
-    for o in [&out] {
-        assert!(!stderr(o).contains(&password) || password.is_empty());
+    for text in &said {
+        assert!(!text.contains(secret), "{text}");
+        assert!(password.is_empty() || !text.contains(&password), "{text}");
     }
     assert_eq!(night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>(), 0, "nothing was submitted");
     drop(c2);
