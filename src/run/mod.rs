@@ -95,6 +95,8 @@ pub struct Context {
     /// Per provider, the submit pace shared with other runners on the account (a
     /// database store only).
     pub paces: HashMap<Provider, Arc<dyn store::Pace>>,
+    /// Per provider, the account its limits belong to.
+    pub accounts: HashMap<Provider, store::AccountKey>,
     index: HashMap<String, usize>,
 }
 
@@ -131,7 +133,8 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
         let folder = Folder::open(&out, &loaded.file_name, &spec, &campaign).await?;
         folder.state.keep_takes(&mut plan, &loaded.manifest);
         let mut ctx = context(&args, &loaded, plan, out, budget, time_scale, sim.as_ref());
-        ctx.paces = paces(&ctx, &loaded.manifest, folder.store.as_ref(), sim.as_ref());
+        ctx.accounts = accounts(&ctx, &loaded.manifest, sim.as_ref());
+        ctx.paces = paces(&ctx, folder.store.as_ref());
         let outcome = dispatch(&ctx, folder).await;
         if let Some(handle) = sim {
             eprintln!("Simulator {}", handle.stop().await.summary());
@@ -150,21 +153,28 @@ pub fn campaign_id(loaded: &manifest::Loaded, rehearse: bool) -> String {
     if rehearse { format!("{name}-rehearsal") } else { name }
 }
 
-/// Per provider, the account's pace shared through the store (none for the folder).
-fn paces(
+/// Per provider, the account: provider, base URL, a fingerprint of the key.
+fn accounts(
     ctx: &Context,
     manifest: &manifest::Manifest,
-    store: &dyn store::Store,
     sim: Option<&SimHandle>,
-) -> HashMap<Provider, Arc<dyn store::Pace>> {
+) -> HashMap<Provider, store::AccountKey> {
     let mut out = HashMap::new();
-    for (p, lane) in &ctx.lanes {
+    for p in ctx.lanes.keys() {
         let (base, key) = match sim {
             Some(handle) => (handle.base_url(*p), "rehearsal-key".to_owned()),
             None => (options::base_url(*p, manifest), options::api_key(*p).unwrap_or_default()),
         };
-        let account = store::AccountKey::new(*p, &base, &key);
-        if let Some(pace) = store.pace(&account, lane.limits.submits_per_minute, ctx.timing.time_scale) {
+        out.insert(*p, store::AccountKey::new(*p, &base, &key));
+    }
+    out
+}
+
+/// Per provider, the account's pace shared through the store (none for the folder).
+fn paces(ctx: &Context, store: &dyn store::Store) -> HashMap<Provider, Arc<dyn store::Pace>> {
+    let mut out = HashMap::new();
+    for (p, lane) in &ctx.lanes {
+        if let Some(pace) = store.pace(&ctx.accounts[p], lane.limits.submits_per_minute, ctx.timing.time_scale) {
             out.insert(*p, pace);
         }
     }
@@ -290,6 +300,7 @@ fn context(
         resubmit_in_doubt: args.resubmit_in_doubt,
         quiet: args.quiet,
         paces: HashMap::new(),
+        accounts: HashMap::new(),
         index,
     }
 }

@@ -26,6 +26,16 @@ pub enum Claim {
     /// This runner now holds a job another runner moved on since this one read the
     /// campaign: its records, to replace what this runner knew of it. Nothing was written.
     Adopt(Vec<Record>),
+    /// The account has as many jobs in flight as it allows, counting every runner's:
+    /// try again later.
+    AccountFull,
+}
+
+/// An account's in-flight limit, checked when a job is claimed for a submit.
+#[derive(Clone, Copy, Debug)]
+pub struct InFlight<'a> {
+    pub account: &'a AccountKey,
+    pub max: u32,
 }
 
 /// Who holds a job read at start.
@@ -75,8 +85,8 @@ pub trait Store: Send {
         self.append(record)?;
         Ok(Claim::Granted)
     }
-    /// Claims the job without a new intent (the same Runware taskUUID sent again).
-    fn claim(&mut self, _key: &str) -> io::Result<Claim> {
+    /// Claims the job (for a submit: within the account's in-flight limit).
+    fn claim(&mut self, _key: &str, _limit: Option<InFlight<'_>>) -> io::Result<Claim> {
         Ok(Claim::Granted)
     }
     /// Who holds the job, as read at start.

@@ -158,7 +158,8 @@ async fn three_runners_on_one_campaign_keep_the_account_pace_and_bill_each_job_o
     let jobs = 45;
     let manifest = mixed_manifest(jobs, 0, 0).replace(
         "name: night\n",
-        &format!("name: {name}\nproviders:\n  runware: {{ requestsPerMinute: 60, maxInFlight: 30 }}\n"),
+        // The account allows 90 in flight (every runner's claimed jobs count): its pace binds, not that.
+        &format!("name: {name}\nproviders:\n  runware: {{ requestsPerMinute: 60, maxInFlight: 90 }}\n"),
     );
     night.write("m.yaml", &manifest);
     let outs = ["a", "b", "c"];
@@ -399,4 +400,65 @@ async fn two_campaigns_on_one_account_keep_its_pace_together() {
         stats.submits
     );
     eprintln!("two campaigns: {} submits, {} rate limited", stats.submits, stats.rate_limited);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_runners_keep_the_account_in_flight_limit_together() {
+    let Some(url) = test_database_url() else { return };
+    let scale = 0.05;
+    let night = Night::start(SimConfig {
+        time_scale: scale,
+        render: shotlist::sim::RenderTime { min_secs: 10.0, max_secs: 20.0 },
+        ..SimConfig::default()
+    })
+    .await;
+    let name = unique("pg-inflight");
+    let jobs = 18;
+    night.write(
+        "m.yaml",
+        &mixed_manifest(jobs, 0, 0).replace(
+            "name: night\n",
+            &format!("name: {name}\nproviders:\n  runware: {{ requestsPerMinute: 600, maxInFlight: 3 }}\n"),
+        ),
+    );
+    let children: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|o| {
+            night
+                .command(&["run", "m.yaml", "--out", o, "--time-scale", "0.05", "-q", "--state", &url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let waiters = tokio::spawn(async move {
+        let mut results = Vec::new();
+        for child in children {
+            results.push(wait_bounded(child, Duration::from_secs(120)).await);
+        }
+        results
+    });
+    // The account's jobs in flight, sampled while the night runs: every runner's count.
+    let mut most = 0i64;
+    while !waiters.is_finished() {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM shotlist_claims WHERE campaign = $1 AND in_flight", &[&name])
+            .await
+            .unwrap()
+            .get(0);
+        most = most.max(n);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for (code, err) in waiters.await.unwrap() {
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let read = tokio::task::block_in_place(|| shotlist::run::store::pg::read_only(&url, &name)).unwrap();
+    let (double, paid) = billed_once(&night, &read.records);
+    assert_eq!((double, paid.len()), (0, jobs));
+    eprintln!("in flight: at most {most} of the account's 3, over three runners");
+    assert!(most >= 2, "the runners did work in parallel: {most}");
+    assert!(most <= 3, "the account's in-flight limit holds over every runner: {most}");
 }

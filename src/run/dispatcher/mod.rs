@@ -90,6 +90,9 @@ pub struct Dispatcher<'a> {
     last_adopt: Instant,
     /// Jobs another runner holds: followed through the store until they settle.
     elsewhere: BTreeSet<String>,
+    /// Per provider, no claim for a submit before this moment: the account had as
+    /// many jobs in flight as it allows.
+    account_full: HashMap<Provider, Instant>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -127,6 +130,7 @@ impl<'a> Dispatcher<'a> {
             fastest: HashMap::new(),
             last_adopt: Instant::now(),
             elsewhere: BTreeSet::new(),
+            account_full: HashMap::new(),
         }
     }
 
@@ -158,14 +162,32 @@ impl<'a> Dispatcher<'a> {
                 self.take_over(&key, records)?;
                 Ok(false)
             }
+            Claim::AccountFull => Ok(false),
         }
     }
 
     /// Claims the job for this runner: `false` when another holds it (or moved it
     /// on, in which case what it did is taken over).
     fn claimed(&mut self, key: &str) -> std::io::Result<bool> {
-        match self.journal.claim(key)? {
+        self.claimed_within(key, false)
+    }
+
+    /// As [`Self::claimed`]; for a submit, within the account's in-flight limit
+    /// (every runner's jobs count): a full account holds this provider's submits back.
+    fn claimed_within(&mut self, key: &str, submit: bool) -> std::io::Result<bool> {
+        let p = self.ctx.job(key).provider;
+        let limit = match (submit, self.ctx.accounts.get(&p)) {
+            (true, Some(account)) => {
+                Some(super::store::InFlight { account, max: self.ctx.lanes[&p].limits.max_in_flight })
+            }
+            _ => None,
+        };
+        match self.journal.claim(key, limit)? {
             Claim::Granted => Ok(true),
+            Claim::AccountFull => {
+                self.account_full.insert(p, Instant::now() + Duration::from_millis(50));
+                Ok(false)
+            }
             Claim::Elsewhere(_) => {
                 self.elsewhere(key);
                 Ok(false)
@@ -433,6 +455,11 @@ impl<'a> Dispatcher<'a> {
     fn next_wake(&self) -> Instant {
         let now = Instant::now();
         let mut wake = now + Duration::from_millis(500);
+        for t in self.account_full.values() {
+            if *t > now && *t < wake {
+                wake = *t;
+            }
+        }
         for l in self.live.values() {
             for t in [l.next_poll, l.not_before].into_iter().flatten() {
                 if t > now && t < wake {

@@ -106,7 +106,10 @@ impl Dispatcher<'_> {
         // Computed once a pass; each job started here adds its estimate.
         let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
         let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
-        while seen < queue.len() && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+        while seen < queue.len()
+            && *self.in_flight.get(&p).unwrap_or(&0) < cap
+            && self.account_full.get(&p).is_none_or(|t| *t <= now)
+        {
             let index = queue[seen];
             seen += 1;
             let key = ctx.plan.jobs[index].key.as_str();
@@ -156,7 +159,7 @@ impl Dispatcher<'_> {
             }
         };
         // Another runner on the campaign may hold the job (a database store).
-        if !self.claimed(key)? {
+        if !self.claimed_within(key, true)? {
             return Ok(());
         }
         let l = self.live_mut(key);

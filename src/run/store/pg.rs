@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio_postgres::{Client, NoTls};
 
-use super::{AccountKey, Claim, Holder, Pace, Store, elide_password};
+use super::{AccountKey, Claim, Holder, InFlight, Pace, Store, elide_password};
 use crate::run::journal::Record;
 
 /// The schema this shotlist writes; a database holding a higher one is refused.
@@ -40,8 +40,13 @@ CREATE TABLE shotlist_claims (
     job_key text NOT NULL,
     machine text NOT NULL,
     lease_until timestamptz NOT NULL,
+    -- The account the job is sent on, and whether it counts against the account's
+    -- in-flight limit (claimed for a submit, not settled yet).
+    account text NOT NULL DEFAULT '',
+    in_flight boolean NOT NULL DEFAULT false,
     PRIMARY KEY (campaign, job_key)
 );
+CREATE INDEX shotlist_claims_in_flight ON shotlist_claims (account) WHERE in_flight;
 CREATE TABLE shotlist_intents (
     campaign text NOT NULL,
     job_key text NOT NULL,
@@ -213,6 +218,11 @@ pub fn read_only(url: &str, campaign: &str) -> Result<Campaign, OpenError> {
 /// A campaign open in PostgreSQL for one runner.
 pub struct PgStore {
     client: Arc<Client>,
+    /// A connection of its own for the claim transactions (the shared one carries
+    /// the heartbeat and the pace meanwhile).
+    claims: Client,
+    /// Per job this runner holds in flight, the variants not seen yet.
+    open_variants: HashMap<String, std::collections::BTreeSet<u32>>,
     lost: Arc<AtomicBool>,
     handle: tokio::runtime::Handle,
     url: String,
@@ -258,10 +268,13 @@ impl PgStore {
                 (k.clone(), h)
             })
             .collect();
+        let claims = Arc::into_inner(connect(url).await?.0).expect("a new connection has one owner");
         let lease = lease_secs();
         let heartbeat = tokio::spawn(heartbeat(client.clone(), campaign.to_owned(), machine.clone(), lease));
-        let store = PgStore {
+        let mut store = PgStore {
             client,
+            claims,
+            open_variants: HashMap::new(),
             lost,
             handle: tokio::runtime::Handle::current(),
             url: url.to_owned(),
@@ -273,6 +286,9 @@ impl PgStore {
             seen_at_start: read.last_seq,
             heartbeat,
         };
+        for r in &read.records {
+            store.note(r);
+        }
         Ok((store, read.records))
     }
 
@@ -302,9 +318,110 @@ impl PgStore {
         for row in rows {
             let seq: i64 = row.get(0);
             self.seen.insert(key.to_owned(), seq);
-            out.push(serde_json::from_value(row.get(1)).map_err(io::Error::other)?);
+            let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
+            self.note(&record);
+            out.push(record);
         }
         Ok(out)
+    }
+}
+
+impl PgStore {
+    /// A job that settles leaves the account's in-flight count: its clips all seen
+    /// (or failed), the job failed, in doubt, or its submit not accepted.
+    fn settle(&mut self, record: &Record) -> io::Result<()> {
+        let Some(key) = self.note(record) else { return Ok(()) };
+        let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
+        self.block(async move {
+            client
+                .execute(
+                    "UPDATE shotlist_claims SET in_flight = false WHERE campaign = $1 AND job_key = $2 AND machine = $3 AND in_flight",
+                    &[&campaign, &key, &machine],
+                )
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Follows which variants of each job are still awaited; the job whose record
+    /// this is, when it settles with it.
+    fn note(&mut self, record: &Record) -> Option<String> {
+        match record {
+            Record::Job { key, def } => {
+                self.open_variants.insert(key.clone(), def.variants.iter().copied().collect());
+                None
+            }
+            Record::Clip { key, variant, .. } | Record::Failed { key, variant: Some(variant), .. } => {
+                let set = self.open_variants.get_mut(key);
+                let empty = set.map(|s| {
+                    s.remove(variant);
+                    s.is_empty()
+                });
+                empty.unwrap_or(false).then(|| key.clone())
+            }
+            Record::Failed { key, variant: None, .. }
+            | Record::InDoubt { key, .. }
+            | Record::NotAccepted { key, .. } => Some(key.clone()),
+            _ => None,
+        }
+    }
+
+    /// Claims a job for a submit in one transaction on the account's row: the
+    /// account's jobs in flight (every runner's, live leases) are counted, and the
+    /// claim taken only under the limit.
+    fn claim_within(&mut self, key: &str, limit: InFlight<'_>) -> io::Result<Claim> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!("lost the state database at {}", elide_password(&self.url))));
+        }
+        let seen = self.seen.get(key).copied().unwrap_or(self.seen_at_start);
+        let (campaign, machine, lease) = (self.campaign.clone(), self.machine.clone(), self.lease);
+        let (account, max) = (limit.account.0.clone(), i64::from(limit.max.max(1)));
+        let handle = self.handle.clone();
+        let claims = &mut self.claims;
+        let result = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let run = async {
+                    let tx = claims.transaction().await?;
+                    tx.execute("INSERT INTO shotlist_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", &[&account])
+                        .await?;
+                    // Claims on one account take turns here: the count below is exact.
+                    tx.execute("SELECT 1 FROM shotlist_accounts WHERE account = $1 FOR UPDATE", &[&account]).await?;
+                    let busy: i64 = tx
+                        .query_one(
+                            "SELECT count(*) FROM shotlist_claims WHERE account = $1 AND in_flight AND lease_until > now()                              AND NOT (campaign = $2 AND job_key = $3)",
+                            &[&account, &campaign, &key],
+                        )
+                        .await?
+                        .get(0);
+                    if busy >= max {
+                        tx.commit().await?;
+                        return Ok::<_, tokio_postgres::Error>(None);
+                    }
+                    let row = tx
+                        .query_one(
+                            "WITH c AS (INSERT INTO shotlist_claims (campaign, job_key, machine, lease_until, account, in_flight)                                         VALUES ($1, $2, $3, now() + make_interval(secs => $4), $6, true)                                         ON CONFLICT (campaign, job_key) DO UPDATE SET machine = EXCLUDED.machine,                                             lease_until = EXCLUDED.lease_until, account = EXCLUDED.account, in_flight = true                                         WHERE shotlist_claims.machine = EXCLUDED.machine OR shotlist_claims.lease_until < now() RETURNING 1)                              SELECT (SELECT count(*) FROM c),                                     coalesce((SELECT machine FROM shotlist_claims WHERE campaign = $1 AND job_key = $2), ''),                                     EXISTS (SELECT 1 FROM shotlist_records WHERE campaign = $1 AND job_key = $2 AND machine <> $3 AND seq > $5)",
+                            &[&campaign, &key, &machine, &lease, &seen, &account],
+                        )
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Some((row.get::<_, i64>(0), row.get::<_, String>(1), row.get::<_, bool>(2))))
+                };
+                tokio::time::timeout(Duration::from_secs(20), run).await
+            })
+        });
+        let answer = result
+            .map_err(|_| io::Error::other("the state database did not answer in 20 s"))?
+            .map_err(|e| io::Error::other(format!("the state database at {}: {e}", elide_password(&self.url))))?;
+        let Some((got, holder, moved)) = answer else { return Ok(Claim::AccountFull) };
+        if got == 0 {
+            self.holders.insert(key.to_owned(), Holder::Live(holder.clone()));
+            return Ok(Claim::Elsewhere(holder));
+        }
+        self.holders.insert(key.to_owned(), Holder::Mine);
+        if moved {
+            return Ok(Claim::Adopt(self.records_of(key)?));
+        }
+        Ok(Claim::Granted)
     }
 }
 
@@ -348,6 +465,7 @@ impl Store for PgStore {
     }
 
     fn append(&mut self, record: &Record) -> io::Result<()> {
+        self.settle(record)?;
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
         let key = record_key(record).map(str::to_owned);
         let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
@@ -395,7 +513,10 @@ impl Store for PgStore {
         Ok(if written == 1 { Claim::Granted } else { Claim::Elsewhere("another runner".into()) })
     }
 
-    fn claim(&mut self, key: &str) -> io::Result<Claim> {
+    fn claim(&mut self, key: &str, limit: Option<InFlight<'_>>) -> io::Result<Claim> {
+        if let Some(limit) = limit {
+            return self.claim_within(key, limit);
+        }
         let (client, campaign, machine, lease) =
             (self.client.clone(), self.campaign.clone(), self.machine.clone(), self.lease);
         let seen = self.seen.get(key).copied().unwrap_or(self.seen_at_start);
