@@ -306,8 +306,8 @@ async fn a_runner_killed_mid_night_leaves_its_jobs_to_the_others_never_billed_tw
     let Some(url) = test_database_url() else { return };
     let scale = 0.05;
     let mut seed = 0x5eed_u64;
-    // Bounded: 3 nights, one of three runners SIGKILLed at a random moment in each.
-    for round in 0..3 {
+    // Bounded: 10 nights of 30 jobs, one of three runners SIGKILLed at a random moment in each.
+    for round in 0..10 {
         let mut cfg = config(scale);
         cfg.provider_mut(Provider::Runware).requests_per_minute = Some(60);
         let night = Night::start(cfg).await;
