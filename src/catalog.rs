@@ -3,10 +3,19 @@
 //! where a price is published. Validation and the cost estimate read only this.
 //!
 //! Sources: `shared/reference/runware-protocol.md` §2.3, `minimax-segmind-protocol.md`
-//! A3.2, A3.3 and B9, and the seed pages. A price not published there is `None`:
-//! unknown is shown as unknown, never as 0.
+//! A3.2, A3.3 and B9, and the seed pages (stored copies of the providers' pages, read
+//! 2026-12). A price not published there is `None`: unknown is shown as unknown, never
+//! as 0. The clip options and which model takes them: `output`; MiniMax's video
+//! templates per host: `templates` (each with its pages and dates).
+
+pub mod output;
+pub mod templates;
 
 use std::fmt;
+
+pub mod h3;
+
+pub use h3::{Api, Ratio};
 
 /// A provider that hosts MiniMax video models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -57,6 +66,10 @@ pub enum Mode {
     FirstLast,
     /// A subject (face) reference.
     Subject,
+    /// MiniMax H3 references: images, videos and audio the clip draws on (never with frames).
+    Reference,
+    /// A MiniMax video template: its own endpoint, inputs instead of a model and prompt.
+    Template,
 }
 
 impl Mode {
@@ -66,6 +79,8 @@ impl Mode {
             Mode::FirstFrame => "first frame",
             Mode::FirstLast => "first and last frame",
             Mode::Subject => "subject reference",
+            Mode::Reference => "references",
+            Mode::Template => "video template",
         }
     }
 }
@@ -77,10 +92,15 @@ pub enum Resolution {
     P720,
     P768,
     P1080,
+    /// MiniMax H3-Max's lowest tier.
+    P480,
+    /// MiniMax H3's top tier: MiniMax calls it `2K`, Runware `1440p`.
+    P1440,
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 4] = [Resolution::P512, Resolution::P720, Resolution::P768, Resolution::P1080];
+    pub const ALL: [Resolution; 6] =
+        [Resolution::P512, Resolution::P720, Resolution::P768, Resolution::P1080, Resolution::P480, Resolution::P1440];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -88,11 +108,16 @@ impl Resolution {
             Resolution::P720 => "720p",
             Resolution::P768 => "768p",
             Resolution::P1080 => "1080p",
+            Resolution::P480 => "480p",
+            Resolution::P1440 => "1440p",
         }
     }
 
-    /// Accepts `768p` and MiniMax's `768P`.
+    /// Accepts `768p` and MiniMax's `768P`; `2k` (MiniMax's name) is `1440p`.
     pub fn parse(s: &str) -> Option<Resolution> {
+        if s.eq_ignore_ascii_case("2k") {
+            return Some(Resolution::P1440);
+        }
         Resolution::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(s))
     }
 
@@ -103,6 +128,8 @@ impl Resolution {
             Resolution::P512 => (910, 512),
             Resolution::P720 | Resolution::P768 => (1366, 768),
             Resolution::P1080 => (1920, 1080),
+            Resolution::P480 => (854, 480),
+            Resolution::P1440 => (2560, 1440),
         }
     }
 }
@@ -172,6 +199,11 @@ pub struct Model {
     /// ~173 s for Hailuo 02, ~178 s for Video-01; Fast variants are quicker). The
     /// first poll waits for part of it: no earlier poll can find the video ready.
     pub typical_render_secs: u32,
+    /// Which MiniMax API the model is served by (v1 for all but H3).
+    pub api: Api,
+    /// What an H3 model accepts beyond the common fields (ratio, references,
+    /// prompt length); `None` for every other model.
+    pub h3: Option<&'static h3::H3Spec>,
 }
 
 impl Model {
@@ -213,7 +245,7 @@ impl Model {
     /// The list price of one clip: the highest published for the pair (two sources
     /// may differ; a budget must never be under-estimated), or `None` when none is.
     pub fn price(&self, resolution: Resolution, duration: u32) -> Option<f64> {
-        self.price_row(resolution, duration).map(|p| p.usd)
+        self.price_row(resolution, duration).map(|p| p.usd).or_else(|| h3::clip_price(self, resolution, duration))
     }
 
     /// The price row behind [`Model::price`], with its source.
@@ -312,6 +344,8 @@ const fn model(
         prices: &[],
         key_resolution: None,
         typical_render_secs: if is_fast(id) { 90 } else { 170 },
+        api: Api::V1,
+        h3: None,
     }
 }
 
@@ -464,6 +498,13 @@ pub static MODELS: &[Model] = &[
         ],
         ..model(Segmind, "hailuo-2.3-fast", "MiniMax Hailuo 2.3 Fast", &[FirstFrame], HAILUO, P768)
     },
+    // MiniMax H3 (Hailuo 3.0): its own v2 API on MiniMax; see `h3` for the sources.
+    h3::MINIMAX_H3,
+    h3::MINIMAX_H3_MAX,
+    h3::RUNWARE_H3,
+    h3::RUNWARE_H3_FAST,
+    h3::RUNWARE_H3_MAX,
+    h3::RUNWARE_H3_MAX_TURBO,
 ];
 
 /// A name that reads well in a shot list, resolved per provider. Where a provider
@@ -518,6 +559,10 @@ static ALIASES: &[Alias] = &[
         ],
     },
     Alias { name: "s2v-01", per_provider: &[(Minimax, "S2V-01", None)] },
+    Alias { name: "h3", per_provider: &[(Runware, "minimax:h3@0", None), (Minimax, "MiniMax-H3", None)] },
+    Alias { name: "h3-max", per_provider: &[(Runware, "minimax:h3@max", None), (Minimax, "MiniMax-H3-Max", None)] },
+    Alias { name: "h3-fast", per_provider: &[(Runware, "minimax:h3@fast", None)] },
+    Alias { name: "h3-max-turbo", per_provider: &[(Runware, "minimax:h3@max-turbo", None)] },
 ];
 
 /// Why a model name did not resolve on a provider.
@@ -548,6 +593,26 @@ pub fn lookup(provider: Provider, name: &str, has_first_frame: bool) -> Result<&
     }
     let offered_by: Vec<Provider> = MODELS.iter().filter(|m| m.id == name).map(|m| m.provider).collect();
     if offered_by.is_empty() { Err(LookupError::Unknown) } else { Err(LookupError::NotOnProvider { offered_by }) }
+}
+
+/// Which provider a model name written without `provider:` means: `Ok` when it is
+/// a provider's own id on exactly one provider (`minimax:3@1` is Runware's);
+/// otherwise the providers it could mean (an alias, or an id several providers
+/// share), empty when no provider knows the name.
+pub fn implied_provider(name: &str) -> Result<Provider, Vec<Provider>> {
+    let mut by_id: Vec<Provider> = MODELS.iter().filter(|m| m.id == name).map(|m| m.provider).collect();
+    by_id.dedup();
+    if let [only] = by_id[..] {
+        return Ok(only);
+    }
+    if !by_id.is_empty() {
+        return Err(by_id);
+    }
+    Err(ALIASES
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
+        .map(|a| a.per_provider.iter().map(|(p, _, _)| *p).collect())
+        .unwrap_or_default())
 }
 
 fn by_id(provider: Provider, id: &str) -> Option<&'static Model> {
@@ -632,6 +697,16 @@ mod tests {
                 assert!(price.usd > 0.0);
             }
         }
+    }
+
+    #[test]
+    fn an_id_on_one_provider_implies_it_and_an_alias_does_not() {
+        assert_eq!(implied_provider("minimax:3@1"), Ok(Runware));
+        assert_eq!(implied_provider("MiniMax-Hailuo-02"), Ok(Minimax));
+        assert_eq!(implied_provider("minimax-hailuo-2"), Ok(Segmind));
+        assert_eq!(implied_provider("hailuo-02"), Err(vec![Runware, Minimax, Segmind]));
+        assert_eq!(implied_provider("live"), Err(vec![Runware, Minimax]));
+        assert_eq!(implied_provider("sora"), Err(vec![]));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! The pipeline: [`manifest`] (YAML → validated shots, every mistake at once) →
 //! [`plan`] (jobs with stable keys and a cost estimate, from the [`catalog`]) →
-//! the runner (not built yet). [`cli`] ties the steps to the command line.
+//! [`run`] (the dispatcher, the journal, downloads, the report) → [`review`] and
+//! [`export`] in the morning. [`cli`] ties the steps to the command line;
+//! `docs/architecture.md` draws the layers and the job lifecycle.
 
 pub mod catalog;
 pub mod cli;

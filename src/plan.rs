@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::catalog::output::{self, OutputFormat};
 use crate::catalog::{Mode, Model, Provider, Resolution};
 use crate::manifest::{Manifest, Shot};
 
@@ -55,6 +56,14 @@ pub struct Job {
     pub number_results: u32,
     /// Estimated cost of the whole job; `None` when the model has no published price.
     pub estimated_cost_usd: Option<f64>,
+    /// The container the clips come in; their files are named after it.
+    pub output_format: OutputFormat,
+    /// Lifetime asked for the result URLs (Runware `ttl`); `None` where the provider takes none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
+    /// A MiniMax video template's id (the job's `model` is then the template stand-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<&'static str>,
     /// The price of one clip, and where it comes from; `None` when none is known.
     pub unit_price_usd: Option<f64>,
     pub price_source: Option<PriceSource>,
@@ -181,7 +190,11 @@ fn unit_price(manifest: &Manifest, shot: &Shot) -> Option<(f64, PriceSource)> {
     });
     match own {
         Some(p) => Some((p.usd, PriceSource::Manifest)),
-        None => shot.model.price(shot.resolution, shot.duration).map(|usd| (usd, PriceSource::List)),
+        // H3 bills reference images past the free ones on top of the clip.
+        None => shot.model.price(shot.resolution, shot.duration).map(|usd| {
+            let refs = crate::catalog::h3::reference_surcharge(shot.model, shot.references.images.len());
+            (usd + refs, PriceSource::List)
+        }),
     }
 }
 
@@ -206,10 +219,28 @@ fn job(
         fps: shot.model.fps,
         number_results,
         estimated_cost_usd: price.map(|p| round_cents(p * f64::from(number_results))),
+        output_format: shot.options.output_format,
+        ttl_secs: (shot.provider == Provider::Runware).then_some(output::RUNWARE_TTL_SECS),
+        template: shot.template.as_ref().map(|t| t.template.id),
         unit_price_usd: price,
         price_source,
         prompt: shot.prompt.clone(),
         shot_index,
+    }
+}
+
+impl Job {
+    /// The extension of the job's clip files (`mp4`, `webm`, `mov`).
+    pub fn extension(&self) -> &'static str {
+        self.output_format.name()
+    }
+
+    /// What the report and journal name the model: its id, or `template:<id>`.
+    pub fn model_label(&self) -> String {
+        match self.template {
+            Some(id) => format!("template:{id}"),
+            None => self.model.id.to_owned(),
+        }
     }
 }
 
@@ -225,7 +256,10 @@ fn key_resolution(shot: &Shot) -> Resolution {
 /// The key: a SHA-256 over a canonical JSON of what shapes the output. The shot id
 /// is part of it because it names the files; frames enter by content hash, so
 /// touching a file without changing it keeps the key. No provider here takes a seed
-/// for MiniMax models, so the seed is recorded as absent.
+/// for MiniMax models, so the seed is recorded as absent. The clip options enter
+/// only when a shot sets them to something other than the default, so a manifest
+/// that does not use them keeps the keys it had before they existed (and its journal
+/// keeps resuming). The safety check is left out: it judges a clip, it does not shape it.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
     let mut material = key_material(shot);
     material["variants"] = serde_json::json!(variants);
@@ -246,7 +280,7 @@ fn digest(material: &serde_json::Value) -> String {
 
 fn key_material(shot: &Shot) -> serde_json::Value {
     let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
-    serde_json::json!({
+    let mut material = serde_json::json!({
         "v": KEY_VERSION,
         "shot": shot.id,
         "provider": shot.provider,
@@ -260,7 +294,34 @@ fn key_material(shot: &Shot) -> serde_json::Value {
         "fps": shot.model.fps,
         "promptOptimizer": shot.prompt_optimizer,
         "seed": null,
-    })
+    });
+    // H3 fields enter only when set, so the keys of shots without them (and the
+    // journals that hold them) stay as they were.
+    if let Some(ratio) = shot.ratio {
+        material["ratio"] = serde_json::json!(ratio);
+    }
+    if !shot.references.is_empty() {
+        material["references"] = shot.references.identities();
+    }
+    let o = &shot.options;
+    if o.output_format != OutputFormat::Mp4 {
+        material["outputFormat"] = serde_json::json!(o.output_format);
+    }
+    if o.quality() != output::DEFAULT_QUALITY {
+        material["outputQuality"] = serde_json::json!(o.quality());
+    }
+    if o.fast_pretreatment {
+        material["fastPretreatment"] = serde_json::json!(true);
+    }
+    if o.watermark {
+        material["watermark"] = serde_json::json!(true);
+    }
+    if let Some(t) = &shot.template {
+        let media: Vec<String> = t.media.iter().map(|i| i.identity()).collect();
+        material["template"] =
+            serde_json::json!({"id": t.template.id, "host": t.template.host, "media": media, "text": t.text});
+    }
+    material
 }
 
 #[cfg(test)]

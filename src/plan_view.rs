@@ -26,10 +26,11 @@ pub fn table(plan: &Plan, loaded: &Loaded, out_dir: &std::path::Path) -> String 
             Cell::new(&j.shot_id),
             Cell::new(clips),
             Cell::new(j.provider),
-            Cell::new(j.model.id),
+            Cell::new(j.model_label()),
             Cell::new(j.mode.describe()),
-            Cell::new(j.resolution),
-            Cell::new(format!("{} s", j.duration)),
+            // A template decides its resolution and length.
+            Cell::new(if j.template.is_some() { "-".to_owned() } else { j.resolution.to_string() }),
+            Cell::new(if j.template.is_some() { "-".to_owned() } else { format!("{} s", j.duration) }),
             Cell::new(match j.price_source {
                 // A contract price, not the catalog's: say so beside it.
                 Some(crate::plan::PriceSource::Manifest) => format!("{} (manifest)", usd(j.estimated_cost_usd)),

@@ -8,6 +8,7 @@
 pub mod camera;
 pub mod diag;
 pub mod frames;
+pub mod references;
 pub mod schema;
 pub mod validate;
 pub mod yaml;
@@ -17,8 +18,10 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Level, Problem};
 pub use frames::Image;
+pub use references::{Media, MediaKind, References};
 
-use crate::catalog::{Mode, Model, Provider, Resolution};
+use crate::catalog::output::ClipOptions;
+use crate::catalog::{Mode, Model, Provider, Ratio, Resolution};
 
 /// A validated manifest.
 #[derive(Debug)]
@@ -76,6 +79,22 @@ pub struct Shot {
     pub first_frame: Option<Image>,
     pub last_frame: Option<Image>,
     pub subject: Option<Image>,
+    /// H3: the clip's aspect ratio (`None`: not sent; the provider's default).
+    pub ratio: Option<Ratio>,
+    /// H3: reference images, videos and audio (never together with frames).
+    pub references: References,
+    /// Output container, quality, safety check, MiniMax pretreatment and watermark.
+    pub options: ClipOptions,
+    /// A MiniMax video template shot (`mode` is `Template`, `model` the template stand-in).
+    pub template: Option<TemplateShot>,
+}
+
+/// A template and the inputs a shot fills it with, checked against its slots.
+#[derive(Clone, Debug)]
+pub struct TemplateShot {
+    pub template: &'static crate::catalog::templates::Template,
+    pub media: Vec<Image>,
+    pub text: Vec<String>,
 }
 
 /// A manifest that loaded, with the warnings it raised.

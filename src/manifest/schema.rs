@@ -29,6 +29,36 @@ pub struct RawShot {
     pub first_frame: Option<Field<String>>,
     pub last_frame: Option<Field<String>>,
     pub subject: Option<Field<String>>,
+    /// H3: `ratio`.
+    pub ratio: Option<Field<String>>,
+    /// H3: `references: { images, videos, audio }`.
+    pub references: Option<Field<RawReferences>>,
+    pub output_format: Option<Field<String>>,
+    pub output_quality: Option<Field<i64>>,
+    pub safety: Option<Field<RawSafety>>,
+    pub fast_pretreatment: Option<Field<bool>>,
+    pub watermark: Option<Field<bool>>,
+    pub template: Option<Field<String>>,
+    pub media: Option<Field<Vec<Field<String>>>>,
+    pub text: Option<Field<Vec<Field<String>>>>,
+    /// Read only to be refused with the reason (see `validate::options`).
+    pub upload_endpoint: Option<Field<String>>,
+    pub webhook_url: Option<Field<String>>,
+}
+
+/// `references:` as written: lists of paths or URLs per kind.
+#[derive(Clone, Debug, Default)]
+pub struct RawReferences {
+    pub images: Option<Field<Vec<Field<String>>>>,
+    pub videos: Option<Field<Vec<Field<String>>>>,
+    pub audio: Option<Field<Vec<Field<String>>>>,
+}
+
+/// `safety:` as written.
+#[derive(Clone, Debug, Default)]
+pub struct RawSafety {
+    pub check_content: Option<Field<bool>>,
+    pub mode: Option<Field<String>>,
 }
 
 /// A `providers:` entry as written.
@@ -82,7 +112,21 @@ const SHOT_KEYS: &[&str] = &[
     "camera",
     "frames",
     "subject",
+    "ratio",
+    "references",
+    "outputFormat",
+    "outputQuality",
+    "safety",
+    "fastPretreatment",
+    "watermark",
+    "template",
+    "media",
+    "text",
+    "uploadEndpoint",
+    "webhookURL",
 ];
+const REFERENCE_KEYS: &[&str] = &["images", "videos", "audio"];
+const SAFETY_KEYS: &[&str] = &["checkContent", "mode"];
 const FRAME_KEYS: &[&str] = &["first", "last"];
 const PROVIDER_KEYS: &[&str] = &["requestsPerMinute", "maxInFlight", "baseUrl"];
 const BUDGET_KEYS: &[&str] = &["maxCostUsd"];
@@ -256,8 +300,12 @@ impl<'a> Reader<'a> {
     }
 
     fn string_list(&mut self, node: &Node, field: &str) -> Option<Field<Vec<Field<String>>>> {
+        self.list(node, field, "a list such as [Pan left, Zoom in]")
+    }
+
+    fn list(&mut self, node: &Node, field: &str, expected: &str) -> Option<Field<Vec<Field<String>>>> {
         let NodeKind::Seq(items) = &node.kind else {
-            self.wrong_type(node, field, "a list such as [Pan left, Zoom in]");
+            self.wrong_type(node, field, expected);
             return None;
         };
         let mut values = Vec::with_capacity(items.len());
@@ -285,6 +333,31 @@ impl<'a> Reader<'a> {
                 "promptOptimizer" => s.prompt_optimizer = self.boolean(v, &f),
                 "camera" => s.camera = self.string_list(v, &f),
                 "subject" => s.subject = self.string(v, &f),
+                "ratio" => s.ratio = self.string(v, &f),
+                "references" => s.references = self.references(v, &f),
+                "outputFormat" => s.output_format = self.string(v, &f),
+                "outputQuality" => s.output_quality = self.int(v, &f),
+                "fastPretreatment" => s.fast_pretreatment = self.boolean(v, &f),
+                "watermark" => s.watermark = self.boolean(v, &f),
+                "template" => s.template = self.string(v, &f),
+                "media" => s.media = self.list(v, &f, "a list of images such as [frames/a.png]"),
+                "text" => s.text = self.list(v, &f, "a list of strings such as [\"Lion\"]"),
+                "uploadEndpoint" => s.upload_endpoint = self.string(v, &f),
+                "webhookURL" => s.webhook_url = self.string(v, &f),
+                "safety" => {
+                    if let Some(entries) = self.mapping(v, &f, SAFETY_KEYS) {
+                        let mut safety = RawSafety::default();
+                        for (sk, sv) in entries {
+                            let sf = join(&f, sk);
+                            if sk == "checkContent" {
+                                safety.check_content = self.boolean(sv, &sf);
+                            } else {
+                                safety.mode = self.string(sv, &sf);
+                            }
+                        }
+                        s.safety = Some(Field { value: safety, loc: v.loc });
+                    }
+                }
                 "frames" => {
                     for (fk, fv) in self.mapping(v, &f, FRAME_KEYS).unwrap_or_default() {
                         let value = self.string(fv, &join(&f, fk));
@@ -299,6 +372,26 @@ impl<'a> Reader<'a> {
             }
         }
         Some(s)
+    }
+
+    fn references(&mut self, node: &Node, path: &str) -> Option<Field<RawReferences>> {
+        let entries = self.mapping(node, path, REFERENCE_KEYS)?;
+        let mut r = RawReferences::default();
+        for (key, v) in entries {
+            let f = join(path, key);
+            let list = if matches!(v.kind, NodeKind::Seq(_)) {
+                self.string_list(v, &f)
+            } else {
+                self.wrong_type(v, &f, "a list of files or https URLs");
+                None
+            };
+            match key {
+                "images" => r.images = list,
+                "videos" => r.videos = list,
+                _ => r.audio = list,
+            }
+        }
+        Some(Field { value: r, loc: node.loc })
     }
 
     fn shots(&mut self, node: &Node) -> Option<Field<Vec<RawShot>>> {

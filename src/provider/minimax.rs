@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::http::{self, Answer, Exchange, json_str};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask};
-use super::{SubmitRequest, VideoApi};
-use crate::catalog::{Mode, Provider};
+use super::{SubmitRequest, TaskKind, VideoApi, minimax_template};
+use crate::catalog::{Api, Mode, Provider};
 
 const P: Provider = Provider::Minimax;
 
@@ -37,6 +37,9 @@ impl MinimaxClient {
     }
 
     async fn poll_one(&self, target: &PollTarget<'_>) -> Result<PollOutcome, ProviderError> {
+        if target.task.kind == TaskKind::Template {
+            return minimax_template::poll(&self.endpoint, target.task).await;
+        }
         let query = ("task_id", target.task.id.as_str());
         let answer = http::exchange(P, Exchange::Read, self.get("/v1/query/video_generation", query)).await?;
         let (file_id, width, height) = match classify_query(&answer)? {
@@ -46,7 +49,17 @@ impl MinimaxClient {
         };
         Ok(match self.retrieve(&file_id).await? {
             Retrieved::Url(video_url) => PollOutcome::Done {
-                clips: vec![Clip { video_url, remote_id: file_id, seed: None, cost_usd: None, width, height }],
+                clips: vec![Clip {
+                    video_url,
+                    remote_id: file_id,
+                    seed: None,
+                    cost_usd: None,
+                    width,
+                    height,
+                    usage_secs: None,
+                    list_cost_usd: None,
+                    nsfw: None,
+                }],
             },
             Retrieved::Failed(e) => PollOutcome::Failed(e),
         })
@@ -60,6 +73,12 @@ impl VideoApi for MinimaxClient {
 
     async fn submit(&self, request: &SubmitRequest) -> Result<Accepted, ProviderError> {
         let scrub = |e| http::scrub(&self.endpoint.key, e);
+        if is_v2(&request.model_id) {
+            return super::minimax_v2::submit(&self.endpoint, request).await.map_err(scrub);
+        }
+        if let Some(template) = &request.template {
+            return minimax_template::submit(&self.endpoint, template).await.map_err(scrub);
+        }
         let body = submit_body(request)?;
         let e = &self.endpoint;
         let post = e
@@ -77,7 +96,11 @@ impl VideoApi for MinimaxClient {
         let scrub = |e| http::scrub(&self.endpoint.key, e);
         let mut out = Vec::with_capacity(targets.len());
         for target in targets {
-            out.push(match self.poll_one(target).await.map_err(scrub)? {
+            let outcome = match target.task.api {
+                Api::V2 => super::minimax_v2::poll_one(&self.endpoint, target.task).await,
+                Api::V1 => self.poll_one(target).await,
+            };
+            out.push(match outcome.map_err(scrub)? {
                 PollOutcome::Failed(e) => PollOutcome::Failed(scrub(e)),
                 other => other,
             });
@@ -85,12 +108,39 @@ impl VideoApi for MinimaxClient {
         Ok(out)
     }
 
-    async fn refresh_url(&self, _task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+    /// Only v2 has a list to look in; a v1 submit cannot be looked up.
+    async fn find_submitted(
+        &self,
+        request: &SubmitRequest,
+        window: &super::Window,
+    ) -> Result<super::Reconciled, ProviderError> {
+        if !is_v2(&request.model_id) {
+            return Ok(super::Reconciled::CannotLookUp);
+        }
+        super::minimax_v2::find_submitted(&self.endpoint, request, window)
+            .await
+            .map_err(|e| http::scrub(&self.endpoint.key, e))
+    }
+
+    async fn refresh_url(&self, task: &RemoteTask, clip: &Clip) -> Result<Option<String>, ProviderError> {
+        if task.api == Api::V2 {
+            return super::minimax_v2::refresh_url(&self.endpoint, task)
+                .await
+                .map_err(|e| http::scrub(&self.endpoint.key, e));
+        }
+        if task.kind == TaskKind::Template {
+            return Ok(None); // A template's video_url is direct (valid 9 h); there is no file to retrieve.
+        }
         match self.retrieve(&clip.remote_id).await.map_err(|e| http::scrub(&self.endpoint.key, e))? {
             Retrieved::Url(url) => Ok(Some(url)),
             Retrieved::Failed(e) => Err(http::scrub(&self.endpoint.key, e)),
         }
     }
+}
+
+/// Whether the catalog serves this model id on MiniMax's v2 API (H3).
+fn is_v2(model: &str) -> bool {
+    crate::catalog::MODELS.iter().any(|m| m.provider == P && m.id == model && m.api == Api::V2)
 }
 
 /// Hailuo models take `duration` and `resolution`; the 01 series and S2V-01 are
@@ -120,6 +170,20 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         Mode::Subject => {
             body["subject_reference"] = json!([{"type": "character", "image": [image(&r.subject)]}]);
         }
+        Mode::Reference => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "references are sent by the v2 API (MiniMax H3)"));
+        }
+        // Templates have their own endpoint (`minimax_template`); the client sends them there.
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "a template is not a video_generation request"));
+        }
+    }
+    // Sent only when asked for, so a shot without them sends what it always did.
+    if r.options.fast_pretreatment {
+        body["fast_pretreatment"] = json!(true);
+    }
+    if r.options.watermark {
+        body["aigc_watermark"] = json!(true);
     }
     if is_hailuo(&r.model_id) {
         body["duration"] = json!(r.duration);
@@ -136,7 +200,7 @@ fn base_resp(v: &Value) -> (i64, String) {
 }
 
 /// What a non-zero `base_resp.status_code` means (error-code page, reference A7).
-fn code_class(code: i64) -> ErrorClass {
+pub(super) fn code_class(code: i64) -> ErrorClass {
     match code {
         1002 | 1039 | 1041 | 2045 => ErrorClass::RateLimited { retry_after: None },
         // 2038: the account needs real-name verification; no request can succeed.
@@ -150,7 +214,7 @@ fn code_class(code: i64) -> ErrorClass {
 
 /// On a query or retrieve nothing can be "rejected input": an unknown code is
 /// retried later (the runner's deadline bounds it).
-fn read_code_class(code: i64) -> ErrorClass {
+pub(super) fn read_code_class(code: i64) -> ErrorClass {
     match code_class(code) {
         ErrorClass::Rejected => ErrorClass::Transient,
         class => class,
@@ -162,7 +226,7 @@ fn trace_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// An error with MiniMax's code, its message and the `Trace-Id`.
-fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
+pub(super) fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> ProviderError {
     let class = match class {
         ErrorClass::RateLimited { retry_after: None } => {
             ErrorClass::RateLimited { retry_after: http::retry_after(&a.headers) }
@@ -179,7 +243,7 @@ fn error(a: &Answer, class: ErrorClass, code: Option<i64>, message: String) -> P
 }
 
 /// A non-2xx answer: its message from `base_resp`, an `error` object, or the text.
-fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
+pub(super) fn http_error(a: &Answer, class: ErrorClass) -> ProviderError {
     let v = a.json().unwrap_or(Value::Null);
     let (code, msg) = base_resp(&v);
     let nested = v.get("error").and_then(|e| json_str(e, "message"));
@@ -211,7 +275,16 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
     // A task id names a task that may exist and be billed, whatever the code says;
     // polling it settles what happened, resubmitting could pay twice.
     if let Some(id) = json_str(&v, "task_id") {
-        return Ok(Accepted { task: RemoteTask { id, status_url: None, response_url: None }, replayed: false });
+        return Ok(Accepted {
+            task: RemoteTask {
+                id,
+                status_url: None,
+                response_url: None,
+                api: Default::default(),
+                kind: Default::default(),
+            },
+            replayed: false,
+        });
     }
     if code == 0 {
         return Err(error(a, ErrorClass::InDoubt, None, "status 0 but no task_id in the answer".into()));
@@ -227,7 +300,7 @@ pub(crate) enum Query {
     Success { file_id: String, width: Option<u32>, height: Option<u32> },
 }
 
-fn read_http_error(a: &Answer) -> ProviderError {
+pub(super) fn read_http_error(a: &Answer) -> ProviderError {
     let class = match a.status {
         429 => ErrorClass::RateLimited { retry_after: None },
         401 | 403 => ErrorClass::Auth,

@@ -350,7 +350,13 @@ async fn auth_failures_never_show_the_key() {
     let e = client.submit(&request("T2V-01")).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert_no_key(&e, LEAK_KEY);
-    let task = RemoteTask { id: "1".into(), status_url: None, response_url: None };
+    let task = RemoteTask {
+        id: "1".into(),
+        status_url: None,
+        response_url: None,
+        api: Default::default(),
+        kind: Default::default(),
+    };
     let e = client.poll(&[PollTarget { task: &task, number_results: 1 }]).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert_no_key(&e, LEAK_KEY);
@@ -361,6 +367,20 @@ async fn auth_failures_never_show_the_key() {
         cost_usd: None,
         width: None,
         height: None,
+        usage_secs: None,
+        list_cost_usd: None,
+        nsfw: None,
     };
     assert_no_key(&client.refresh_url(&task, &clip).await.unwrap_err(), LEAK_KEY);
+}
+
+#[test]
+fn pretreatment_and_watermark_are_sent_only_when_asked_for() {
+    let plain = submit_body(&request("MiniMax-Hailuo-02")).unwrap();
+    assert!(plain.get("fast_pretreatment").is_none() && plain.get("aigc_watermark").is_none());
+    let mut r = request("MiniMax-Hailuo-02");
+    r.options.fast_pretreatment = true;
+    r.options.watermark = true;
+    let body = submit_body(&r).unwrap();
+    assert_eq!((&body["fast_pretreatment"], &body["aigc_watermark"]), (&json!(true), &json!(true)));
 }

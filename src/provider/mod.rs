@@ -9,6 +9,9 @@
 pub mod error;
 pub mod http;
 pub mod minimax;
+pub mod minimax_template;
+pub mod minimax_v2;
+pub mod reconcile;
 pub mod request;
 pub mod runware;
 pub mod segmind;
@@ -19,7 +22,8 @@ use std::time::Duration;
 
 pub use error::{ErrorClass, ProviderError};
 pub use http::{ApiKey, Endpoint};
-pub use request::{ImageInput, SubmitRequest};
+pub use reconcile::{Reconciled, Window};
+pub use request::{ImageInput, ReferenceInputs, SubmitRequest, TemplateRequest};
 
 use crate::catalog::Provider;
 
@@ -95,7 +99,7 @@ pub fn default_base(p: Provider) -> &'static str {
 }
 
 /// A task the provider accepted, as needed to poll it later (journaled by the runner).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoteTask {
     /// Runware `taskUUID`, MiniMax `task_id`, Segmind `request_id`.
     pub id: String,
@@ -105,6 +109,28 @@ pub struct RemoteTask {
     /// Segmind's `response_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_url: Option<String>,
+    /// MiniMax: the API the task lives on (H3 tasks are on v2); absent means v1.
+    #[serde(default, skip_serializing_if = "crate::catalog::Api::is_v1")]
+    pub api: crate::catalog::Api,
+    /// Which MiniMax endpoint family the task lives on (left out for a video task).
+    #[serde(default, skip_serializing_if = "TaskKind::is_video")]
+    pub kind: TaskKind,
+}
+
+/// MiniMax polls a template task on its own query endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    #[default]
+    Video,
+    /// `/v1/video_template_generation`.
+    Template,
+}
+
+impl TaskKind {
+    pub fn is_video(&self) -> bool {
+        *self == TaskKind::Video
+    }
 }
 
 /// The answer to a submit that the provider accepted.
@@ -132,6 +158,17 @@ pub struct Clip {
     pub width: Option<u32>,
     #[serde(default)]
     pub height: Option<u32>,
+    /// MiniMax v2: the seconds the task's `usage` reports (what it is billed for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_secs: Option<f64>,
+    /// The cost computed by shotlist from the reported usage at the catalog's list
+    /// price (the report's `cost_source` `list`); `cost_usd` stays what the
+    /// provider itself says, and MiniMax says none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_cost_usd: Option<f64>,
+    /// Runware's `NSFWContent` verdict, when the shot asked for a safety check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsfw: Option<bool>,
 }
 
 /// What a poll found for one task.
@@ -178,6 +215,12 @@ pub trait VideoApi {
     /// it (MiniMax `files/retrieve`); `None` where it does not.
     async fn refresh_url(&self, _task: &RemoteTask, _clip: &Clip) -> Result<Option<String>, ProviderError> {
         Ok(None)
+    }
+
+    /// Looks up a submit whose answer was lost among the account's recent tasks
+    /// (MiniMax v2 lists them); protocols that cannot list say so.
+    async fn find_submitted(&self, _request: &SubmitRequest, _window: &Window) -> Result<Reconciled, ProviderError> {
+        Ok(Reconciled::CannotLookUp)
     }
 }
 
@@ -236,6 +279,14 @@ impl VideoApi for AnyClient {
             AnyClient::Runware(c) => c.refresh_url(task, clip).await,
             AnyClient::Minimax(c) => c.refresh_url(task, clip).await,
             AnyClient::Segmind(c) => c.refresh_url(task, clip).await,
+        }
+    }
+
+    async fn find_submitted(&self, request: &SubmitRequest, window: &Window) -> Result<Reconciled, ProviderError> {
+        match self {
+            AnyClient::Runware(c) => c.find_submitted(request, window).await,
+            AnyClient::Minimax(c) => c.find_submitted(request, window).await,
+            AnyClient::Segmind(c) => c.find_submitted(request, window).await,
         }
     }
 }

@@ -4,6 +4,7 @@
 use base64::Engine;
 use uuid::Uuid;
 
+use crate::catalog::output::ClipOptions;
 use crate::catalog::{Mode, Resolution};
 use crate::manifest::{Image, Shot};
 use crate::plan::Job;
@@ -46,6 +47,14 @@ impl ImageInput {
     }
 }
 
+/// A MiniMax video template submit: the template's id and its filled slots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateRequest {
+    pub template_id: String,
+    pub media: Vec<ImageInput>,
+    pub text: Vec<String>,
+}
+
 /// One submit, wire-neutral.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitRequest {
@@ -63,6 +72,45 @@ pub struct SubmitRequest {
     pub first_frame: Option<ImageInput>,
     pub last_frame: Option<ImageInput>,
     pub subject: Option<ImageInput>,
+    /// H3: the ratio to send (`None`: not sent).
+    pub ratio: Option<crate::catalog::Ratio>,
+    /// H3: reference media, as sent.
+    pub references: ReferenceInputs,
+    /// Container, quality, safety check, MiniMax pretreatment and watermark.
+    pub options: ClipOptions,
+    /// Runware `ttl`: how long the result URLs must stay valid.
+    pub ttl_secs: Option<u32>,
+    /// Set for a MiniMax video template job (`mode` is then `Template`).
+    pub template: Option<TemplateRequest>,
+}
+
+/// H3 references as sent: URLs, or local files inlined as data URIs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReferenceInputs {
+    pub images: Vec<ImageInput>,
+    pub videos: Vec<ImageInput>,
+    pub audio: Vec<ImageInput>,
+}
+
+impl ReferenceInputs {
+    fn read(refs: &crate::manifest::References) -> std::io::Result<ReferenceInputs> {
+        let all = |list: &[crate::manifest::Media]| list.iter().map(media_input).collect::<std::io::Result<Vec<_>>>();
+        Ok(ReferenceInputs { images: all(&refs.images)?, videos: all(&refs.videos)?, audio: all(&refs.audio)? })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty() && self.videos.is_empty() && self.audio.is_empty()
+    }
+}
+
+fn media_input(m: &crate::manifest::Media) -> std::io::Result<ImageInput> {
+    match m {
+        crate::manifest::Media::Url { url } => Ok(ImageInput::Url(url.clone())),
+        crate::manifest::Media::Local { path, mime, .. } => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(path)?);
+            Ok(ImageInput::DataUri(format!("data:{mime};base64,{b64}")))
+        }
+    }
 }
 
 impl SubmitRequest {
@@ -82,6 +130,18 @@ impl SubmitRequest {
             first_frame: image(&shot.first_frame)?,
             last_frame: image(&shot.last_frame)?,
             subject: image(&shot.subject)?,
+            ratio: shot.ratio,
+            references: ReferenceInputs::read(&shot.references)?,
+            options: shot.options,
+            ttl_secs: job.ttl_secs,
+            template: match &shot.template {
+                Some(t) => Some(TemplateRequest {
+                    template_id: t.template.id.to_owned(),
+                    media: t.media.iter().map(ImageInput::from_image).collect::<std::io::Result<_>>()?,
+                    text: t.text.clone(),
+                }),
+                None => None,
+            },
         })
     }
 
@@ -93,6 +153,7 @@ impl SubmitRequest {
             Mode::FirstFrame | Mode::FirstLast if self.first_frame.is_none() => Some("first frame"),
             Mode::FirstLast if self.last_frame.is_none() => Some("last frame"),
             Mode::Subject if self.subject.is_none() => Some("subject reference"),
+            Mode::Reference if self.references.is_empty() => Some("reference"),
             _ => None,
         }
     }

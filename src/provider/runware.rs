@@ -120,6 +120,9 @@ impl VideoApi for RunwareClient {
 
 /// The submit body: a one-task array. Refuses (without sending) what Runware cannot do.
 pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
+    if r.mode == Mode::Template {
+        return Err(ProviderError::new(P, ErrorClass::Rejected, "Runware has no MiniMax video templates"));
+    }
     if r.mode == Mode::Subject || r.subject.is_some() {
         return Err(ProviderError::new(
             P,
@@ -129,6 +132,9 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
     }
     if let Some(what) = r.missing_image() {
         return Err(ProviderError::new(P, ErrorClass::Rejected, format!("the {} needs a {what}", r.mode.describe())));
+    }
+    if let Some(h3) = crate::catalog::MODELS.iter().find(|m| m.provider == P && m.id == r.model_id && m.h3.is_some()) {
+        return h3_body(r, h3);
     }
     let (width, height) = r.resolution.runware_size();
     let mut task = json!({
@@ -141,8 +147,8 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
         "fps": r.fps,
         "numberResults": r.number_results,
         "outputType": "URL",
-        "outputFormat": "MP4",
-        "outputQuality": 95,
+        "outputFormat": r.options.output_format.wire(),
+        "outputQuality": r.options.quality(),
         "deliveryMethod": "async",
         "includeCost": true,
         // Lower-case "minimax": every real example uses it (reference §2.1).
@@ -150,6 +156,12 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
     });
     if let Some(prompt) = &r.prompt {
         task["positivePrompt"] = json!(prompt);
+    }
+    if let Some(ttl) = r.ttl_secs {
+        task["ttl"] = json!(ttl);
+    }
+    if let Some(mode) = r.options.safety {
+        task["safety"] = json!({"checkContent": true, "mode": mode.name()});
     }
     let mut frames = Vec::new();
     if let (Mode::FirstFrame | Mode::FirstLast, Some(first)) = (r.mode, &r.first_frame) {
@@ -160,6 +172,61 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
     }
     if !frames.is_empty() {
         task["inputs"] = json!({"frameImages": frames});
+    }
+    Ok(json!([task]))
+}
+
+/// An H3 task (`minimax:h3@...`): `resolution` as `768p`/`1440p` instead of a size
+/// (the SDK registry), width × height only to carry a text-to-video ratio (the twelve
+/// pairs Runware takes, third-party), frames or `inputs.referenceImages`, never both
+/// ("MiniMax H3 [does] not allow frameImages and referenceImages in the same request").
+/// No `fps` and no prompt optimizer: H3 documents neither.
+fn h3_body(r: &SubmitRequest, model: &crate::catalog::Model) -> Result<Value, ProviderError> {
+    let refuse = |m: &str| ProviderError::new(P, ErrorClass::Rejected, m.to_owned());
+    if !r.references.videos.is_empty() || !r.references.audio.is_empty() {
+        return Err(refuse("Runware H3 takes reference images only (use provider minimax for videos and audio)"));
+    }
+    let mut task = json!({
+        "taskType": "videoInference",
+        "taskUUID": r.task_uuid.to_string(),
+        "model": model.id,
+        "resolution": r.resolution.name(),
+        "duration": r.duration,
+        "numberResults": r.number_results,
+        "outputType": "URL",
+        "outputFormat": "MP4",
+        "outputQuality": 95,
+        "deliveryMethod": "async",
+        "includeCost": true,
+    });
+    if let Some(prompt) = &r.prompt {
+        task["positivePrompt"] = json!(prompt);
+    }
+    if let (Mode::Text | Mode::Reference, Some(size)) =
+        (r.mode, r.ratio.and_then(|ratio| ratio.runware_size(r.resolution)))
+    {
+        task["width"] = json!(size.0);
+        task["height"] = json!(size.1);
+    }
+    match r.mode {
+        Mode::FirstFrame | Mode::FirstLast => {
+            let mut frames = Vec::new();
+            if let Some(first) = &r.first_frame {
+                frames.push(json!({"image": first.as_str(), "frame": "first"}));
+            }
+            if let (Mode::FirstLast, Some(last)) = (r.mode, &r.last_frame) {
+                frames.push(json!({"image": last.as_str(), "frame": "last"}));
+            }
+            task["inputs"] = json!({"frameImages": frames});
+        }
+        Mode::Reference => {
+            let images: Vec<&str> = r.references.images.iter().map(|i| i.as_str()).collect();
+            task["inputs"] = json!({"referenceImages": images});
+        }
+        Mode::Text | Mode::Subject => {}
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Runware has no MiniMax video templates"));
+        }
     }
     Ok(json!([task]))
 }
@@ -303,7 +370,13 @@ fn with_wait(class: ErrorClass, headers: &HeaderMap) -> ErrorClass {
 pub(crate) fn classify_submit(a: &Answer, uuid: &str) -> Result<Accepted, ProviderError> {
     let ok = (200..300).contains(&a.status);
     let accepted = |replayed| Accepted {
-        task: RemoteTask { id: uuid.to_owned(), status_url: None, response_url: None },
+        task: RemoteTask {
+            id: uuid.to_owned(),
+            status_url: None,
+            response_url: None,
+            api: Default::default(),
+            kind: Default::default(),
+        },
         replayed,
     };
     let Some(v) = a.json() else {
@@ -434,7 +507,18 @@ fn clip_of(item: &Value) -> Result<Clip, ProviderError> {
     let video_url = http::video_url(P, &url)?;
     let remote_id = json_str(item, "videoUUID").or_else(|| json_str(item, "resultIndex")).unwrap_or(url);
     let seed = item.get("seed").and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
-    Ok(Clip { video_url, remote_id, seed, cost_usd: json_f64(item, "cost"), width: None, height: None })
+    let nsfw = item.get("NSFWContent").and_then(Value::as_bool);
+    Ok(Clip {
+        video_url,
+        remote_id,
+        seed,
+        cost_usd: json_f64(item, "cost"),
+        width: None,
+        height: None,
+        usage_secs: None,
+        list_cost_usd: None,
+        nsfw,
+    })
 }
 
 #[cfg(test)]

@@ -22,7 +22,13 @@ fn class_of(r: Result<Accepted, ProviderError>) -> ErrorClass {
 }
 
 fn task(id: &str) -> RemoteTask {
-    RemoteTask { id: id.into(), status_url: None, response_url: None }
+    RemoteTask {
+        id: id.into(),
+        status_url: None,
+        response_url: None,
+        api: Default::default(),
+        kind: Default::default(),
+    }
 }
 
 fn poll_one(status: u16, body: &str, number_results: u32) -> Result<PollOutcome, ProviderError> {
@@ -455,4 +461,53 @@ async fn auth_failures_never_show_the_key() {
     // And a transport failure (nothing listening).
     let dead = RunwareClient::new(endpoint("http://127.0.0.1:9/v1", LEAK_KEY));
     assert_no_key(&dead.submit(&request("minimax:1@1")).await.unwrap_err(), LEAK_KEY);
+}
+
+#[test]
+fn h3_tasks_name_their_resolution_and_send_reference_images() {
+    let mut r = crate::provider::testkit::request("minimax:h3@0");
+    r.resolution = crate::catalog::Resolution::P1440;
+    r.ratio = Some(crate::catalog::Ratio::R9x16);
+    let t = &submit_body(&r).unwrap()[0];
+    assert_eq!(t["resolution"], "1440p");
+    assert_eq!((t["width"].as_u64(), t["height"].as_u64()), (Some(1440), Some(2560)));
+    assert!(t.get("fps").is_none() && t.get("providerSettings").is_none(), "{t}");
+    r.mode = Mode::Reference;
+    r.references.images = vec![crate::provider::ImageInput::Url("https://x/a.png".into())];
+    let t = &submit_body(&r).unwrap()[0];
+    assert_eq!(t["inputs"]["referenceImages"], serde_json::json!(["https://x/a.png"]));
+    r.references.videos = vec![crate::provider::ImageInput::Url("https://x/a.mp4".into())];
+    assert_eq!(submit_body(&r).unwrap_err().class, ErrorClass::Rejected);
+}
+
+#[test]
+fn clip_options_and_the_ttl_go_on_the_wire() {
+    use crate::catalog::output::{ClipOptions, OutputFormat, SafetyMode};
+    let plain = submit_body(&request("minimax:4@1")).unwrap();
+    assert_eq!((&plain[0]["outputFormat"], &plain[0]["outputQuality"]), (&json!("MP4"), &json!(95)));
+    assert!(plain[0].get("safety").is_none() && plain[0].get("ttl").is_none());
+    let mut r = request("minimax:4@1");
+    r.options = ClipOptions {
+        output_format: OutputFormat::Webm,
+        output_quality: Some(80),
+        safety: Some(SafetyMode::Full),
+        ..ClipOptions::default()
+    };
+    r.ttl_secs = Some(259_200);
+    let t = &submit_body(&r).unwrap()[0];
+    assert_eq!(t["outputFormat"], "WEBM");
+    assert_eq!(t["outputQuality"], 80);
+    assert_eq!(t["safety"], json!({"checkContent": true, "mode": "full"}));
+    assert_eq!(t["ttl"], 259_200);
+}
+
+#[test]
+fn a_safety_verdict_is_kept_on_the_clip() {
+    let body = format!(
+        r#"{{"data":[{{"taskType":"videoInference","taskUUID":"{TASK_UUID}","status":"success","videoUUID":"v1","videoURL":"https://vm.runware.ai/v.webm","NSFWContent":true}}]}}"#
+    );
+    match poll_one(200, &body, 1).unwrap() {
+        PollOutcome::Done { clips } => assert_eq!(clips[0].nsfw, Some(true)),
+        other => panic!("{other:?}"),
+    }
 }

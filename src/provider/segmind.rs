@@ -110,6 +110,12 @@ pub(crate) fn submit_body(r: &SubmitRequest) -> Result<Value, ProviderError> {
             body["last_frame_image"] = image(&r.last_frame);
         }
         Mode::Subject => body["subject_reference"] = image(&r.subject),
+        Mode::Reference => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Segmind takes no H3 references from shotlist"));
+        }
+        Mode::Template => {
+            return Err(ProviderError::new(P, ErrorClass::Rejected, "Segmind has no MiniMax video templates"));
+        }
     }
     match slug {
         "hailuo-2.3" | "hailuo-2.3-fast" => {
@@ -182,7 +188,13 @@ pub(crate) fn classify_submit(a: &Answer) -> Result<Accepted, ProviderError> {
         };
         let [id, status_url, response_url] = ["request_id", "status_url", "response_url"].map(|k| json_str(&v, k));
         if let (Some(id), Some(status_url), Some(response_url)) = (id, status_url, response_url) {
-            let task = RemoteTask { id, status_url: Some(status_url), response_url: Some(response_url) };
+            let task = RemoteTask {
+                id,
+                status_url: Some(status_url),
+                response_url: Some(response_url),
+                api: Default::default(),
+                kind: Default::default(),
+            };
             return Ok(Accepted { task, replayed: false });
         }
         let message = format!("a 2xx answer without request_id, status_url and response_url: {}", a.text());
@@ -307,7 +319,17 @@ pub(crate) fn classify_result(a: &Answer, request_id: &str) -> Result<PollOutcom
         Err(e) => return Ok(PollOutcome::Failed(e.status(a.status))),
     };
     let cost_usd = v.get("metrics").and_then(|m| json_f64(m, "cost"));
-    let clip = Clip { video_url, remote_id: request_id.to_owned(), seed: None, cost_usd, width: None, height: None };
+    let clip = Clip {
+        video_url,
+        remote_id: request_id.to_owned(),
+        seed: None,
+        cost_usd,
+        width: None,
+        height: None,
+        usage_secs: None,
+        list_cost_usd: None,
+        nsfw: None,
+    };
     Ok(PollOutcome::Done { clips: vec![clip] })
 }
 

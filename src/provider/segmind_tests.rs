@@ -302,7 +302,13 @@ async fn poll_without_stored_urls_uses_the_documented_path_and_reads_422() {
         .mount(&server)
         .await;
     let client = SegmindClient::new(endpoint(server.uri(), "k"));
-    let task = RemoteTask { id: ID.into(), status_url: None, response_url: None };
+    let task = RemoteTask {
+        id: ID.into(),
+        status_url: None,
+        response_url: None,
+        api: Default::default(),
+        kind: Default::default(),
+    };
     let out = client.poll(&[PollTarget { task: &task, number_results: 1 }]).await.unwrap();
     assert!(matches!(&out[0], PollOutcome::Failed(e) if e.class == ErrorClass::ContentBlocked), "{out:?}");
 }
@@ -320,7 +326,13 @@ async fn auth_failures_never_show_the_key() {
     let e = client.submit(&request("minimax-ai")).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert_no_key(&e, LEAK_KEY);
-    let task = RemoteTask { id: ID.into(), status_url: None, response_url: None };
+    let task = RemoteTask {
+        id: ID.into(),
+        status_url: None,
+        response_url: None,
+        api: Default::default(),
+        kind: Default::default(),
+    };
     let e = client.poll(&[PollTarget { task: &task, number_results: 1 }]).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Auth);
     assert_no_key(&e, LEAK_KEY);

@@ -40,6 +40,11 @@ pub fn request(model: &str) -> SubmitRequest {
         first_frame: None,
         last_frame: None,
         subject: None,
+        ratio: None,
+        references: Default::default(),
+        options: Default::default(),
+        ttl_secs: None,
+        template: None,
     }
 }
 

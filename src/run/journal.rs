@@ -27,6 +27,12 @@ pub struct JobDef {
     pub fps: u32,
     pub number_results: u32,
     pub estimated_cost_usd: Option<f64>,
+    /// The clip files' extension (journals from before `outputFormat` have MP4s).
+    #[serde(default = "mp4")]
+    pub extension: String,
+    /// The result URLs' lifetime asked for (Runware `ttl`), seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
     /// Where the price of a clip came from (absent in journals written before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_source: Option<crate::plan::PriceSource>,
@@ -57,7 +63,7 @@ impl JobDef {
             shot: job.shot_id.clone(),
             variants: job.variants.clone(),
             provider: job.provider,
-            model: job.model.id.to_owned(),
+            model: job.model_label(),
             resolution: job.resolution.name().to_owned(),
             duration: job.duration,
             fps: job.fps,
@@ -68,6 +74,8 @@ impl JobDef {
             price_source: job.price_source,
             unit_price_usd: job.unit_price_usd,
             prompt: job.prompt.clone(),
+            extension: job.extension().to_owned(),
+            ttl_secs: job.ttl_secs,
         }
     }
 }
@@ -134,6 +142,10 @@ impl From<&crate::provider::ErrorClass> for FailClass {
             E::Gone => FailClass::Gone,
         }
     }
+}
+
+fn mp4() -> String {
+    "mp4".to_owned()
 }
 
 /// One line of the journal.

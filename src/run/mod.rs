@@ -125,6 +125,12 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
     check_keys(&args, &plan)?;
     let spec = store::StateSpec::parse(args.state.as_deref()).map_err(refused)?;
     let campaign = campaign_id(&loaded, args.rehearse);
+    if !args.rehearse
+        && let Some(msg) =
+            options::template_host_mismatch(&loaded.manifest, plan.jobs.iter().any(|j| j.template.is_some()))
+    {
+        return Err(refused(msg));
+    }
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| refused(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {

@@ -76,6 +76,29 @@ pub fn base_url(p: Provider, manifest: &Manifest) -> String {
         .unwrap_or_else(|| default_base(p).to_owned())
 }
 
+/// Template ids differ between MiniMax's hosts and the manifest was validated for
+/// the host it names (`providers.minimax.baseUrl`, else global): a `MINIMAX_BASE_URL`
+/// naming the other region's host would send ids that mean nothing (or another
+/// template) there. A simulator or proxy URL is not judged.
+pub fn template_host_mismatch(manifest: &Manifest, has_templates: bool) -> Option<String> {
+    use crate::catalog::templates::Host;
+    let env_url = env(base_var(Provider::Minimax))?;
+    if !has_templates || !Host::is_minimax_host(&env_url) {
+        return None;
+    }
+    let validated = manifest
+        .providers
+        .get(&Provider::Minimax)
+        .and_then(|s| s.base_url.as_deref())
+        .map_or(Host::Global, Host::of_base_url);
+    let used = Host::of_base_url(&env_url);
+    (used != validated).then(|| {
+        format!(
+            "MINIMAX_BASE_URL is {env_url} ({used}), but the manifest's templates were checked against the {validated} list, whose ids differ; set `providers.minimax.baseUrl: https://{used}` in the manifest (and check its templates with `shotlist plan`), or point MINIMAX_BASE_URL at {validated}"
+        )
+    })
+}
+
 /// The API key from the environment.
 pub fn api_key(p: Provider) -> Option<String> {
     env(key_var(p))

@@ -185,6 +185,10 @@ fn cost_at(
     if let Some(reported) = clip.cost_usd {
         return Some((Some(reported), Some(CostSource::Reported)));
     }
+    // MiniMax v2 reports usage, not dollars: its cost is the usage at list price.
+    if let Some(list) = clip.list_cost_usd {
+        return Some((Some(list), Some(CostSource::List)));
+    }
     Some(match known {
         Some((source, usd)) => (Some(usd), Some(source.into())),
         None => (None, None),
@@ -305,6 +309,8 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
             .and_then(|c| c.failed.as_ref().map(|f| f.to_string()))
             .or_else(|| js.and_then(|j| j.error.clone()))
             .unwrap_or_default(),
+        // Delivered and billed, but the shot's safety check flagged it: say so where a reader looks.
+        ClipStatus::Done | ClipStatus::Running if clip.and_then(|c| c.nsfw) == Some(true) => NSFW_FLAGGED.to_owned(),
         ClipStatus::Done | ClipStatus::Running => String::new(),
     };
     Row {
@@ -329,8 +335,9 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
         estimated_cost_usd: def.estimated_cost_usd.map(|c| round4(c / f64::from(def.number_results.max(1)))),
         width: w,
         height: h,
-        duration_s: Some(def.duration),
-        fps: Some(def.fps),
+        // A template decides its own length and rate: unknown, so empty.
+        duration_s: Some(def.duration).filter(|_| !def.model.starts_with("template:")),
+        fps: Some(def.fps).filter(|_| !def.model.starts_with("template:")),
         attempts: js.map_or(0, |j| j.attempts),
         submitted_at: js.and_then(|j| j.submitted_at.clone()).unwrap_or_default(),
         completed_at: file
@@ -346,6 +353,9 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
         current: if current { "yes".into() } else { String::new() },
     }
 }
+
+/// The `error` cell of a done clip that Runware's safety check flagged (`NSFWContent: true`).
+pub const NSFW_FLAGGED: &str = "NSFWContent: Runware's safety check flagged this clip (it was delivered and billed)";
 
 fn round4(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0

@@ -100,8 +100,14 @@ pub struct SimConfig {
     pub retry_after: bool,
     /// A prompt containing this word is refused by input moderation.
     pub blocked_word: String,
+    /// A prompt holding this word (when not empty) is flagged `NSFWContent: true` by
+    /// a Runware safety check; the clip is still delivered and billed.
+    pub nsfw_word: String,
     /// A MiniMax key starting with this is from "the other region" (error 2049).
     pub minimax_other_region_prefix: String,
+    /// How long MiniMax v2 (H3) tasks can be queried and listed, simulated seconds
+    /// (MiniMax: 7 days).
+    pub minimax_v2_retention_secs: f64,
 }
 
 impl Default for SimConfig {
@@ -121,7 +127,9 @@ impl Default for SimConfig {
             runware_unknown_task: UnknownTask::Empty,
             retry_after: true,
             blocked_word: "FORBIDDEN-SCENE".to_owned(),
+            nsfw_word: "NSFW-SCENE".to_owned(),
             minimax_other_region_prefix: "other-region-".to_owned(),
+            minimax_v2_retention_secs: 7.0 * 24.0 * 3600.0,
         }
     }
 }

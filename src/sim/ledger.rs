@@ -22,6 +22,29 @@ pub struct LedgerEntry {
     /// Clips finished successfully so far, and what they bill.
     pub clips_billed: u32,
     pub billed_usd: f64,
+    /// The clip options the submit asked for, as the simulator read them.
+    #[serde(default)]
+    pub options: SeenOptions,
+}
+
+/// The options a submit carried (absent: not sent), so tests can prove what reached
+/// the provider.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SeenOptions {
+    /// Runware `outputFormat` as sent (`WEBM`).
+    pub output_format: Option<String>,
+    pub output_quality: Option<u64>,
+    /// Runware `safety.mode` when `checkContent` was true.
+    pub safety_mode: Option<String>,
+    pub ttl_secs: Option<u64>,
+    /// MiniMax `fast_pretreatment`, `aigc_watermark`.
+    pub fast_pretreatment: Option<bool>,
+    pub watermark: Option<bool>,
+    /// MiniMax video templates: `template_id` and how many inputs of each kind.
+    pub template_id: Option<String>,
+    pub media_inputs: Option<usize>,
+    pub text_inputs: Option<usize>,
 }
 
 /// The ledger at one moment.

@@ -13,8 +13,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::ledger::SeenOptions;
 use super::reply;
 use super::state::{Fault, Outcome, Sim, digest};
+use crate::catalog::output::OutputFormat;
 use crate::catalog::{self, Mode, Provider, Resolution};
 
 const P: Provider = Provider::Minimax;
@@ -26,7 +28,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `{..., "base_resp": {"status_code", "status_msg"}}` over HTTP 200 with a Trace-Id.
-fn answer(sim: &Sim, mut body: Value, code: u32, msg: &str) -> Response {
+pub(super) fn answer(sim: &Sim, mut body: Value, code: u32, msg: &str) -> Response {
     body["base_resp"] = json!({"status_code": code, "status_msg": msg});
     let trace = format!(
         "{:016x}",
@@ -36,7 +38,7 @@ fn answer(sim: &Sim, mut body: Value, code: u32, msg: &str) -> Response {
 }
 
 /// Auth as MiniMax answers it: 1004 without a valid key, 2049 for a key of the other region.
-fn auth(sim: &Sim, headers: &HeaderMap, empty: Value) -> Result<(), Response> {
+pub(super) fn auth(sim: &Sim, headers: &HeaderMap, empty: Value) -> Result<(), Response> {
     let key = bearer(headers);
     if key.as_deref().is_some_and(|k| {
         !sim.cfg.minimax_other_region_prefix.is_empty() && k.starts_with(&sim.cfg.minimax_other_region_prefix)
@@ -52,7 +54,7 @@ fn auth(sim: &Sim, headers: &HeaderMap, empty: Value) -> Result<(), Response> {
 }
 
 /// Faults that strike before a request is processed.
-fn early_fault(fault: Fault) -> Option<Response> {
+pub(super) fn early_fault(fault: Fault) -> Option<Response> {
     match fault {
         Fault::ResetBefore => Some(reply::dropped()),
         Fault::Http5xx => Some(reply::json(502, json!({"error": "bad gateway"}), &[])),
@@ -85,6 +87,14 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
         Ok(v) => v,
         Err(msg) => return answer(&sim, empty, 2013, &format!("invalid params, {msg}")),
     };
+    let mut seen = SeenOptions::default();
+    for (key, slot) in [("fast_pretreatment", &mut seen.fast_pretreatment), ("aigc_watermark", &mut seen.watermark)] {
+        match req.get(key) {
+            None => {}
+            Some(Value::Bool(b)) => *slot = Some(*b),
+            Some(_) => return answer(&sim, empty, 2013, &format!("invalid params, {key} must be a boolean")),
+        }
+    }
     let prompt = req["prompt"].as_str().unwrap_or("");
     let nth = sim.attempt(&format!("block:{identity}")).to_string();
     let blocked = sim.draw(&["block_in", &identity, &nth]) < sim.cfg.faults(P).content_blocked_input;
@@ -110,6 +120,7 @@ pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes
         false,
         digest(&body),
     );
+    sim.set_delivery(P, &task_id, OutputFormat::Mp4, None, seen);
     let ok = answer(&sim, json!({"task_id": task_id}), 0, "success");
     reply::late_fault(&sim, fault, ok).await
 }
@@ -126,10 +137,12 @@ fn size(r: Resolution) -> (u32, u32) {
         Resolution::P720 => (1280, 720),
         Resolution::P768 => (1366, 768),
         Resolution::P1080 => (1920, 1080),
+        Resolution::P480 => (854, 480),
+        Resolution::P1440 => (2560, 1440),
     }
 }
 
-fn image_ok(v: &Value) -> bool {
+pub(super) fn image_ok(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.starts_with("https://") || s.starts_with("http://") || s.starts_with("data:image/"))
 }
 
@@ -175,6 +188,8 @@ fn validate(req: &Value) -> Result<(&'static catalog::Model, Mode, Resolution, u
             Mode::FirstFrame => "Image-to-Video",
             Mode::FirstLast => "First-Last-Frame-to-Video",
             Mode::Subject => "Subject-Reference-to-Video",
+            Mode::Reference => "Reference-to-Video",
+            Mode::Template => "Template",
         };
         return Err(format!("model {model_id} does not support {name} mode"));
     }
@@ -226,7 +241,8 @@ pub async fn query(
         sim.count(P, |s| s.rate_limited += 1);
         return answer(&sim, empty, 1002, "rate limit");
     }
-    let Some(task) = sim.task(P, &task_id) else {
+    // A template task is queried on its own endpoint, not here.
+    let Some(task) = sim.task(P, &task_id).filter(|t| !t.template) else {
         return answer(&sim, empty, 2013, "invalid params, task not found");
     };
     let now = Instant::now();
@@ -283,11 +299,11 @@ pub async fn retrieve(
     };
     let file = json!({
         "file_id": numeric,
-        "bytes": super::files::clip_len(&sim, &file_id),
+        "bytes": super::files::clip_len(&sim, &file_id, task.format),
         "created_at": super::state::now_ms() / 1000 - task.created.elapsed().as_secs(),
         "filename": "output.mp4",
         "purpose": "video_generation",
-        "download_url": sim.signed_url(&file_id),
+        "download_url": sim.signed_url(&file_id, task.format),
     });
     let body = answer(&sim, json!({"file": file}), 0, "success");
     reply::late_fault(&sim, fault, body).await

@@ -13,6 +13,8 @@ pub mod config;
 mod files;
 mod ledger;
 mod minimax;
+mod minimax_template;
+mod minimax_v2;
 mod reply;
 mod runware;
 mod segmind;
@@ -27,7 +29,7 @@ use axum::{Json, Router};
 use tokio::sync::oneshot;
 
 pub use config::{ErrorShape, Faults, ProviderSim, RenderTime, SimConfig, UnknownTask};
-pub use ledger::{Ledger, LedgerEntry, ProviderStats, Stats};
+pub use ledger::{Ledger, LedgerEntry, ProviderStats, SeenOptions, Stats};
 use state::Sim;
 
 /// A running simulator.
@@ -107,6 +109,13 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/video_generation", post(minimax::create))
         .route("/v1/query/video_generation", get(minimax::query))
         .route("/v1/files/retrieve", get(minimax::retrieve))
+        // MiniMax v2 (H3); before Segmind's `/v2/{slug}`, which it would otherwise match.
+        .route("/v2/video_generation", post(minimax_v2::create))
+        .route("/v2/query/video_generation", get(minimax_v2::list))
+        .route("/v2/query/video_generation/{id}", get(minimax_v2::query))
+        // MiniMax video templates.
+        .route("/v1/video_template_generation", post(minimax_template::create))
+        .route("/v1/query/video_template_generation", get(minimax_template::query))
         // Segmind async v2.
         .route("/v2/requests/{id}/status", get(segmind::status))
         .route("/v2/requests/{id}", get(segmind::result))

@@ -12,8 +12,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::config::{ErrorShape, UnknownTask};
+use super::ledger::SeenOptions;
 use super::reply;
 use super::state::{Fault, Outcome, Sim, Task, digest};
+use crate::catalog::output::OutputFormat;
 use crate::catalog::{self, Mode, Provider, Resolution};
 
 const P: Provider = Provider::Runware;
@@ -147,6 +149,7 @@ fn submit(sim: &Sim, t: &Value, body: &[u8]) -> Result<Value, TaskError> {
         return Err(error(402, uuid_v, "insufficientCredits", "Insufficient credits. Add funds to your account."));
     }
     let (model, resolution, duration, n) = validate(t)?;
+    let (format, seen) = validate_options(t)?;
     let prompt = t["positivePrompt"].as_str().unwrap_or("");
     let blocked = sim.draw(&["block_in", uuid]) < sim.cfg.faults(P).content_blocked_input;
     if blocked || (!sim.cfg.blocked_word.is_empty() && prompt.contains(&sim.cfg.blocked_word)) {
@@ -157,6 +160,9 @@ fn submit(sim: &Sim, t: &Value, body: &[u8]) -> Result<Value, TaskError> {
     let unit = model.price(resolution, duration).unwrap_or((7.0 * f64::from(duration)).round() / 100.0);
     let size = resolution.runware_size();
     sim.accept(P, uuid, uuid, model.id, n, size, Some(unit), include_cost, digest(body));
+    // The safety check flags a prompt holding the scenario's `nsfw_word`; without a check no verdict is given.
+    let nsfw = seen.safety_mode.as_ref().map(|_| !sim.cfg.nsfw_word.is_empty() && prompt.contains(&sim.cfg.nsfw_word));
+    sim.set_delivery(P, uuid, format, nsfw, seen);
     Ok(json!({"taskType": "videoInference", "taskUUID": uuid}))
 }
 
@@ -187,6 +193,22 @@ fn validate(t: &Value) -> Result<(&'static catalog::Model, Resolution, u32, u32)
             ));
         }
     };
+    let references = t["inputs"]["referenceImages"].as_array().map_or(0, Vec::len);
+    let mode = match (references, mode) {
+        (0, mode) => mode,
+        (_, Mode::Text) if references as u32 <= model.h3.map_or(0, |s| s.references.images) => Mode::Reference,
+        (_, Mode::Text) => {
+            return Err(error(400, uuid, "invalidReferenceImages", "Too many reference images for this model."));
+        }
+        _ => {
+            return Err(error(
+                400,
+                uuid,
+                "incompatibleParameters",
+                "MiniMax H3 does not allow frameImages and referenceImages in the same request.",
+            ));
+        }
+    };
     if !model.supports(mode) {
         return Err(error(
             400,
@@ -203,18 +225,34 @@ fn validate(t: &Value) -> Result<(&'static catalog::Model, Resolution, u32, u32)
         None if mode == Mode::Text => {
             return Err(error(400, uuid, "missingPositivePrompt", "positivePrompt is required for text-to-video."));
         }
-        Some(p) if !(2..=2000).contains(&p.chars().count()) => {
+        Some(p) if !(2..=model.h3.map_or(2000, |s| s.prompt_max)).contains(&p.chars().count()) => {
             return Err(error(
                 400,
                 uuid,
                 "invalidPositivePromptLength",
-                "positivePrompt must be 2 to 2000 characters.",
+                "positivePrompt is too short or too long for this model.",
             ));
         }
         _ => {}
     }
     let (w, h) = (t["width"].as_u64(), t["height"].as_u64());
+    let h3_resolution = model.h3.map(|_| {
+        let named = t["resolution"].as_str().and_then(Resolution::parse).unwrap_or(model.default_resolution);
+        let sized = |(w, h): (u64, u64)| {
+            catalog::Ratio::ALL.iter().any(|r| r.runware_size(named) == Some((w as u32, h as u32)))
+        };
+        match (w, h) {
+            (Some(w), Some(h)) if !sized((w, h)) => {
+                Err(error(400, uuid, "unsupportedDimensions", "This width and height are not supported by the model."))
+            }
+            _ if !model.resolutions(mode).contains(&named) => {
+                Err(error(400, uuid, "unsupportedResolution", "This resolution is not supported by the model."))
+            }
+            _ => Ok(named),
+        }
+    });
     let resolution = match (w, h) {
+        _ if h3_resolution.is_some() => h3_resolution.expect("some")?,
         (None, None) => model.default_resolution,
         (Some(w), Some(h)) => {
             model.resolutions(mode).into_iter().find(|r| r.runware_size() == (w as u32, h as u32)).ok_or_else(|| {
@@ -263,6 +301,62 @@ fn validate(t: &Value) -> Result<(&'static catalog::Model, Resolution, u32, u32)
     Ok((model, resolution, duration as u32, n as u32))
 }
 
+/// The platform options of the seed pages: `outputFormat` MP4 | WEBM | MOV,
+/// `outputQuality` 20..99, `safety {checkContent, mode: none | fast | full}`, `ttl` >= 60.
+fn validate_options(t: &Value) -> Result<(OutputFormat, SeenOptions), TaskError> {
+    let uuid = &t["taskUUID"];
+    let mut seen = SeenOptions::default();
+    let format = match t.get("outputFormat") {
+        None => OutputFormat::Mp4,
+        Some(f) => {
+            let text = f.as_str().unwrap_or_default();
+            seen.output_format = Some(text.to_owned());
+            // Runware spells them upper-case.
+            OutputFormat::ALL.into_iter().find(|o| o.wire() == text).ok_or_else(|| {
+                let mut e = error(400, uuid, "invalidOutputFormat", "Invalid value for outputFormat parameter.");
+                e.1["parameter"] = json!("outputFormat");
+                e.1["allowedValues"] = json!(["MP4", "WEBM", "MOV"]);
+                e
+            })?
+        }
+    };
+    if let Some(q) = t.get("outputQuality") {
+        match q.as_u64().filter(|q| (20..=99).contains(q)) {
+            Some(q) => seen.output_quality = Some(q),
+            None => {
+                return Err(error(
+                    400,
+                    uuid,
+                    "invalidOutputQuality",
+                    "outputQuality must be an integer from 20 to 99.",
+                ));
+            }
+        }
+    }
+    if let Some(s) = t.get("safety") {
+        let check = s.get("checkContent").map(|c| c.as_bool().ok_or(()));
+        let mode = s.get("mode").map(|m| m.as_str().filter(|m| ["none", "fast", "full"].contains(m)).ok_or(()));
+        let (Ok(check), Ok(mode)) = (check.transpose(), mode.transpose()) else {
+            return Err(error(
+                400,
+                uuid,
+                "invalidSafety",
+                "safety takes checkContent (boolean) and mode (none, fast or full).",
+            ));
+        };
+        if check == Some(true) {
+            seen.safety_mode = Some(mode.unwrap_or("fast").to_owned());
+        }
+    }
+    if let Some(ttl) = t.get("ttl") {
+        match ttl.as_u64().filter(|s| *s >= 60) {
+            Some(s) => seen.ttl_secs = Some(s),
+            None => return Err(error(400, uuid, "invalidTtl", "ttl must be an integer of at least 60 seconds.")),
+        }
+    }
+    Ok((format, seen))
+}
+
 fn poll(sim: &Sim, t: &Value, data: &mut Vec<Value>, errors: &mut Vec<Value>) {
     let uuid = t["taskUUID"].as_str().unwrap_or_default();
     let Some(task) = sim.task(P, uuid) else {
@@ -306,6 +400,15 @@ fn poll(sim: &Sim, t: &Value, data: &mut Vec<Value>, errors: &mut Vec<Value>) {
     }
 }
 
+/// A result URL: it lives as long as the submit's `ttl` asked, else the scenario's
+/// default lifetime (Runware documents none).
+fn runware_url(sim: &Sim, task: &Task, clip_id: &str) -> String {
+    match task.url_ttl_secs {
+        Some(secs) => sim.signed_url_for(clip_id, task.format, secs),
+        None => sim.signed_url(clip_id, task.format),
+    }
+}
+
 fn success(sim: &Sim, task: &Task, i: usize) -> Value {
     let r = &task.results[i];
     let mut item = json!({
@@ -313,9 +416,12 @@ fn success(sim: &Sim, task: &Task, i: usize) -> Value {
         "taskUUID": task.id,
         "status": "success",
         "videoUUID": r.clip_id,
-        "videoURL": sim.signed_url(&r.clip_id),
+        "videoURL": runware_url(sim, task, &r.clip_id),
         "seed": r.seed,
     });
+    if let Some(nsfw) = task.nsfw {
+        item["NSFWContent"] = json!(nsfw);
+    }
     if task.reports_cost {
         item["cost"] = json!(task.unit_cost);
     }

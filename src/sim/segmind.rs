@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::reply;
 use super::state::{Fault, Outcome, Sim, Task, digest, uuid_from};
+use crate::catalog::output::OutputFormat;
 use crate::catalog::{self, Mode, Provider, Resolution};
 
 const P: Provider = Provider::Segmind;
@@ -200,8 +201,8 @@ async fn read(sim: Arc<Sim>, id: String, headers: HeaderMap, full: bool) -> Resp
         )
     } else if r.outcome == Outcome::Success {
         if full {
-            let url = sim.signed_url(&r.clip_id);
-            let size = super::files::clip_len(&sim, &r.clip_id);
+            let url = sim.signed_url(&r.clip_id, OutputFormat::Mp4);
+            let size = super::files::clip_len(&sim, &r.clip_id, OutputFormat::Mp4);
             reply::json(
                 200,
                 json!({

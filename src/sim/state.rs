@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::config::{Faults, SimConfig};
-use super::ledger::{Ledger, LedgerEntry, ProviderStats, Stats, round4};
+use super::ledger::{Ledger, LedgerEntry, ProviderStats, SeenOptions, Stats, round4};
 use crate::catalog::Provider;
+use crate::catalog::output::OutputFormat;
 
 /// What the fault dice chose for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +55,14 @@ pub struct Task {
     pub unit_cost: Option<f64>,
     /// Whether answers carry the cost (Runware `includeCost`, Segmind metrics).
     pub reports_cost: bool,
+    /// The container the clips are served in (Runware `outputFormat`).
+    pub format: OutputFormat,
+    /// Runware's `NSFWContent` verdict, given only when the submit asked for a check.
+    pub nsfw: Option<bool>,
+    /// Runware `ttl`: how long its result URLs live (simulated seconds).
+    pub url_ttl_secs: Option<f64>,
+    /// A MiniMax template task (queried on its own endpoint only).
+    pub template: bool,
 }
 
 impl Task {
@@ -88,6 +97,9 @@ pub struct Inner {
     pub stats: HashMap<Provider, ProviderStats>,
     pub files: HashMap<String, (Provider, String)>,
     next_id: u64,
+    /// Per task, what a protocol keeps beyond the common fields (MiniMax v2's
+    /// task object: model, resolution, ratio, `created_at`, usage).
+    pub meta: HashMap<(Provider, String), serde_json::Value>,
 }
 
 impl Sim {
@@ -248,7 +260,20 @@ impl Sim {
                 }
             })
             .collect();
-        let task = Task { provider, id: id.to_owned(), created: now, results, width, height, unit_cost, reports_cost };
+        let task = Task {
+            provider,
+            id: id.to_owned(),
+            created: now,
+            results,
+            width,
+            height,
+            unit_cost,
+            reports_cost,
+            format: OutputFormat::Mp4,
+            nsfw: None,
+            url_ttl_secs: None,
+            template: false,
+        };
         let mut inner = self.lock();
         for r in &task.results {
             inner.files.insert(r.clip_id.clone(), (provider, id.to_owned()));
@@ -263,6 +288,7 @@ impl Sim {
             request_digest,
             billed_usd: 0.0,
             clips_billed: 0,
+            options: SeenOptions::default(),
         });
         inner.tasks.insert((provider, id.to_owned()), task.clone());
         inner.stats.entry(provider).or_default().accepted += 1;
@@ -278,6 +304,28 @@ impl Sim {
         }
     }
 
+    /// Records what an accepted submit asked for: its options in the ledger, and the
+    /// container and safety verdict its clips are served with.
+    pub fn set_delivery(
+        &self,
+        provider: Provider,
+        id: &str,
+        format: OutputFormat,
+        nsfw: Option<bool>,
+        seen: SeenOptions,
+    ) {
+        let mut inner = self.lock();
+        if let Some(task) = inner.tasks.get_mut(&(provider, id.to_owned())) {
+            task.format = format;
+            task.nsfw = nsfw;
+            task.url_ttl_secs = seen.ttl_secs.map(|s| s as f64);
+            task.template = seen.template_id.is_some();
+        }
+        if let Some(e) = inner.ledger.iter_mut().rev().find(|e| e.provider == provider && e.task_id == id) {
+            e.options = seen;
+        }
+    }
+
     pub fn task(&self, provider: Provider, id: &str) -> Option<Task> {
         self.lock().tasks.get(&(provider, id.to_owned())).cloned()
     }
@@ -287,11 +335,16 @@ impl Sim {
         Duration::from_secs_f64((sim_secs * self.cfg.time_scale).max(0.0))
     }
 
-    /// A download URL for a clip, valid for the configured time.
-    pub fn signed_url(&self, clip_id: &str) -> String {
-        let expires = now_ms() + self.scaled(self.cfg.url_ttl_secs).as_millis() as u64;
+    /// A download URL for a clip in its container, valid for the configured time.
+    pub fn signed_url(&self, clip_id: &str, format: OutputFormat) -> String {
+        self.signed_url_for(clip_id, format, self.cfg.url_ttl_secs)
+    }
+
+    /// A download URL valid for `ttl_secs` simulated seconds.
+    pub fn signed_url_for(&self, clip_id: &str, format: OutputFormat, ttl_secs: f64) -> String {
+        let expires = now_ms() + self.scaled(ttl_secs).as_millis() as u64;
         let sig = self.signature(clip_id, expires);
-        format!("{}/__sim/files/{clip_id}.mp4?exp={expires}&sig={sig}", self.base_url)
+        format!("{}/__sim/files/{clip_id}.{format}?exp={expires}&sig={sig}", self.base_url)
     }
 
     pub fn signature(&self, clip_id: &str, expires: u64) -> String {

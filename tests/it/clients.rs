@@ -69,6 +69,11 @@ fn submit_request(model: &str, prompt: &str) -> SubmitRequest {
         first_frame: None,
         last_frame: None,
         subject: None,
+        ratio: None,
+        references: Default::default(),
+        options: Default::default(),
+        ttl_secs: None,
+        template: None,
     }
 }
 
@@ -77,7 +82,13 @@ fn hailuo_request(p: Provider) -> SubmitRequest {
 }
 
 fn task(id: impl Into<String>) -> RemoteTask {
-    RemoteTask { id: id.into(), status_url: None, response_url: None }
+    RemoteTask {
+        id: id.into(),
+        status_url: None,
+        response_url: None,
+        api: Default::default(),
+        kind: Default::default(),
+    }
 }
 
 /// Fails unless `e` is `p`'s error of `class` (a rate limit's wait is checked apart).
@@ -846,4 +857,56 @@ async fn runware_batches_polls_and_reads_each_task_by_its_uuid() {
     assert_eq!((clips(&outcomes[0]), clips(&outcomes[2])), (1, 2));
     assert!(matches!(outcomes[1], PollOutcome::Pending { .. }), "{:?}", outcomes[1]);
     assert_eq!(sim.stats().providers["runware"].submits, 2);
+}
+
+/// The MiniMax client's template path against the simulator: accepted as a template
+/// task, polled on its own endpoint to a direct URL; an unknown template or unfilled
+/// slots are refused (2013), a bad key is an auth error, and the v1 query does not
+/// know a template task.
+#[tokio::test]
+async fn minimax_templates_submit_poll_and_refusals() {
+    use shotlist::provider::{TaskKind, TemplateRequest};
+    let sim = start(config(KEY)).await;
+    let c = client(&sim, Provider::Minimax, KEY);
+    let mut r = submit_request("MiniMax-Hailuo-2.3", "unused");
+    r.mode = Mode::Template;
+    r.prompt = None;
+    r.template = Some(TemplateRequest {
+        template_id: "393769180141805569".into(), // Run for Life: one image, one text
+        media: vec![shotlist::provider::ImageInput::Url("https://example.com/lion.jpeg".into())],
+        text: vec!["Lion".into()],
+    });
+    let acc = c.submit(&r).await.unwrap();
+    assert_eq!(acc.task.kind, TaskKind::Template);
+    let started = Instant::now();
+    let clip = loop {
+        let target = PollTarget { task: &acc.task, number_results: 1 };
+        match c.poll(&[target]).await.unwrap().remove(0) {
+            PollOutcome::Done { clips } => break clips[0].clone(),
+            PollOutcome::Pending { .. } => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < DEADLINE, "the template task never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(clip.video_url.contains("/__sim/files/"), "{clip:?}");
+    assert_eq!(c.refresh_url(&acc.task, &clip).await.unwrap(), None, "a template URL is direct: nothing to retrieve");
+    let ledger = sim.ledger();
+    assert_eq!(ledger.entries[0].model, "template:393769180141805569");
+
+    // The v1 query does not know it.
+    let v1 = RemoteTask { kind: TaskKind::Video, ..acc.task.clone() };
+    let out = c.poll(&[PollTarget { task: &v1, number_results: 1 }]).await.unwrap().remove(0);
+    assert!(matches!(&out, PollOutcome::Failed(e) if e.class == ErrorClass::Gone), "{out:?}");
+
+    let mut unknown = r.clone();
+    unknown.template.as_mut().unwrap().template_id = "1".into();
+    assert_eq!(c.submit(&unknown).await.unwrap_err().class, ErrorClass::Rejected);
+    let mut unfilled = r.clone();
+    unfilled.template.as_mut().unwrap().text.clear();
+    let e = c.submit(&unfilled).await.unwrap_err();
+    assert_eq!((e.class.clone(), e.code.as_deref()), (ErrorClass::Rejected, Some("2013")), "{e:?}");
+    let wrong_key = client(&sim, Provider::Minimax, "sk-not-the-key");
+    assert_eq!(wrong_key.submit(&r).await.unwrap_err().class, ErrorClass::Auth);
+    assert_eq!(sim.ledger().entries.len(), 1, "only the valid submit was accepted");
 }

@@ -107,3 +107,45 @@ fn keys_do_not_depend_on_shot_position() {
     std::fs::write(dir.path().join("ba.yaml"), format!("{head}{b}{a}")).unwrap();
     assert_eq!(keys_by_shot(&plan_json(dir.path(), "ab.yaml")), keys_by_shot(&plan_json(dir.path(), "ba.yaml")));
 }
+
+/// Keys as shotlist computed them before the clip options (outputFormat, safety,
+/// fastPretreatment, watermark, templates) existed: a manifest that uses none of them
+/// keeps these keys, so the journals written then still resume.
+#[test]
+fn keys_of_a_manifest_without_the_new_options_are_unchanged() {
+    let doc = plan_json(&root(), "tests/manifests/valid/keys-pinned.yaml");
+    let keys: Vec<(&str, &str)> = doc["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["shot"].as_str().unwrap(), j["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("k010-runware", "b173394a1904512cf92ef3064d9e404a"),
+            ("k020-minimax", "d2f5ad1dffe1044bef67fe3dc3a22247"),
+            ("k030-segmind", "d2e744d78cad597cbff28b3696ccd73b"),
+        ]
+    );
+}
+
+/// An option that shapes the clip changes the key; the same option at its default
+/// (or the safety check, which judges a clip without shaping it) does not.
+#[test]
+fn clip_options_enter_the_key_only_when_they_change_the_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_with = |extra: &str| {
+        let m = format!(
+            "version: 1\nshots:\n  - id: s010\n    provider: runware\n    model: minimax:3@1\n    prompt: a quiet lake at dawn\n{extra}"
+        );
+        std::fs::write(dir.path().join("m.yaml"), m).unwrap();
+        plan_json(dir.path(), "m.yaml")["jobs"][0]["key"].as_str().unwrap().to_owned()
+    };
+    let plain = key_with("");
+    assert_eq!(key_with("    outputFormat: mp4\n    outputQuality: 95\n"), plain);
+    assert_eq!(key_with("    safety: { checkContent: true, mode: full }\n"), plain);
+    let webm = key_with("    outputFormat: webm\n");
+    let q80 = key_with("    outputQuality: 80\n");
+    assert!(webm != plain && q80 != plain && webm != q80);
+}

@@ -4,10 +4,13 @@
 mod clients;
 mod commands;
 mod faults;
+mod faults_v2;
 mod fuzz;
+mod h3;
 mod identity;
 mod invalid_manifests;
 mod money;
+mod options;
 mod plan;
 mod proof;
 mod review;

@@ -91,3 +91,32 @@ fn camera_moves_are_appended_to_the_prompt_and_aliases_pick_the_variant() {
     let loaded = shotlist::manifest::load(&dir.path().join("m.yaml")).unwrap();
     assert_eq!(loaded.manifest.shots[0].prompt.as_deref(), Some("a quiet lake [Push in,Pan left]"));
 }
+
+#[test]
+fn a_model_id_on_one_provider_implies_the_provider() {
+    let doc = plan_json(&root(), "tests/manifests/valid/provider-from-model-id.yaml");
+    let got: Vec<(&str, &str)> = doc["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["model"].as_str().unwrap(), j["provider"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("minimax:3@1", "runware"), ("MiniMax-Hailuo-02", "minimax"), ("minimax-hailuo-2", "segmind")]);
+}
+
+#[test]
+fn a_shot_without_provider_still_gets_its_other_checks() {
+    let out = shotlist(&["plan", "tests/manifests/invalid/no-provider-and-zero-results.yaml", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields: Vec<&str> = doc["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["shots[0].provider", "shots[0].numberResults"], "{doc:#}");
+    let help = doc["problems"][0]["help"].as_str().unwrap();
+    for p in ["runware", "minimax", "segmind"] {
+        assert!(help.contains(&format!("`provider: {p}`")), "the choices are listed: {help}");
+    }
+    let out = shotlist(&["plan", "tests/manifests/invalid/unknown-provider-and-long-prompt.yaml", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields: Vec<&str> = doc["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["shots[0].provider", "shots[0].prompt"], "{doc:#}");
+}

@@ -321,8 +321,13 @@ async fn a_huge_answer_body_is_refused_and_the_poll_retried() {
     let endpoint =
         shotlist::provider::Endpoint::new(format!("{}/v1", server.uri()), shotlist::provider::ApiKey::new("k"));
     let client = shotlist::provider::AnyClient::new(Provider::Runware, endpoint);
-    let task =
-        shotlist::provider::RemoteTask { id: uuid::Uuid::new_v4().to_string(), status_url: None, response_url: None };
+    let task = shotlist::provider::RemoteTask {
+        id: uuid::Uuid::new_v4().to_string(),
+        status_url: None,
+        response_url: None,
+        api: Default::default(),
+        kind: Default::default(),
+    };
     let targets = [shotlist::provider::PollTarget { task: &task, number_results: 1 }];
     let e = shotlist::provider::VideoApi::poll(&client, &targets).await.unwrap_err();
     assert_eq!(e.class, shotlist::provider::ErrorClass::Transient, "{e}");

@@ -5,21 +5,41 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+mod h3;
+mod options;
 mod prices;
 mod prompt;
 mod shot;
+mod template;
 
 use super::diag::{Problem, Problems};
 use super::frames::ImageChecker;
+use super::references::MediaChecker;
 use super::schema::{Field, RawManifest};
 use super::{Manifest, ProviderSettings};
 use crate::catalog::Provider;
+use crate::catalog::templates::Host;
 
 pub use prompt::{PROMPT_MAX, PROMPT_MIN};
 pub use shot::ID_MAX;
 
 pub fn validate(raw: &RawManifest, source: &str, dir: &Path, problems: &mut Problems) -> Manifest {
-    let mut v = Validator { source, dir, problems, images: ImageChecker::default() };
+    // Templates are validated against the list of the host the manifest names
+    // (`providers.minimax.baseUrl`), else the global one: `plan` reads no environment.
+    let minimax_host = raw
+        .providers
+        .iter()
+        .find(|(p, _)| *p == Provider::Minimax)
+        .and_then(|(_, s)| s.base_url.as_ref())
+        .map_or(Host::Global, |u| Host::of_base_url(&u.value));
+    let mut v = Validator {
+        source,
+        dir,
+        problems,
+        images: ImageChecker::default(),
+        media: MediaChecker::default(),
+        minimax_host,
+    };
     match &raw.version {
         Some(f) if f.value != 1 => v.problems.push(
             Problem::error(f.loc, "version", format!("version {} is not supported", f.value))
@@ -82,6 +102,9 @@ struct Validator<'a> {
     dir: &'a Path,
     problems: &'a mut Problems,
     images: ImageChecker,
+    media: MediaChecker,
+    /// The MiniMax host whose template list applies.
+    minimax_host: Host,
 }
 
 /// A shot field taken from the shot, or else from `defaults`, with the path it was

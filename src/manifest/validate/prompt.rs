@@ -52,11 +52,13 @@ impl Validator<'_> {
         ctx: &ShotCtx<'_>,
         prompt: Option<&Effective<'_, String>>,
         camera_moves: &[&'static str],
-        model: &Model,
+        model: Option<&Model>,
         mode: Mode,
         ok: &mut bool,
     ) -> Option<String> {
         let Some(e) = prompt else {
+            // Without a model (no or an unknown provider) only what holds for every model is checked.
+            let model = model?;
             if mode == Mode::Text || model.prompt_required {
                 *ok = false;
                 let why = if mode == Mode::Text { "a text-only shot" } else { "every shot on this model" };
@@ -75,7 +77,9 @@ impl Validator<'_> {
             format!("{text} {}", camera::as_prompt_suffix(camera_moves))
         };
         let chars = full.chars().count();
-        if !(PROMPT_MIN..=PROMPT_MAX).contains(&chars) {
+        // H3 (the v2 API) takes longer prompts.
+        let max = model.and_then(|m| m.h3).map_or(PROMPT_MAX, |s| s.prompt_max);
+        if !(PROMPT_MIN..=max).contains(&chars) {
             *ok = false;
             let extra = if camera_moves.is_empty() { "" } else { " (with the camera moves added)" };
             self.problems.push(
@@ -83,7 +87,7 @@ impl Validator<'_> {
                     e.field.loc,
                     &e.path,
                     format!(
-                        "{}: the prompt is {chars} character{}{extra}; it must be {PROMPT_MIN} to {PROMPT_MAX}",
+                        "{}: the prompt is {chars} character{}{extra}; it must be {PROMPT_MIN} to {max}",
                         ctx.who,
                         if chars == 1 { "" } else { "s" }
                     ),
@@ -91,7 +95,9 @@ impl Validator<'_> {
                 .label("this prompt"),
             );
         }
-        for group in camera::bracket_groups(text) {
+        // `[...]` camera commands are a v1 convention; H3 prompts are free prose.
+        let groups = if model.is_some_and(|m| m.h3.is_some()) { Vec::new() } else { camera::bracket_groups(text) };
+        for group in groups {
             let unknown = group.unknown_parts();
             let loc = self.sub_loc(e.field.loc, group.text);
             if unknown.is_empty() && group.parts.len() > camera::MAX_COMBINED {
@@ -116,7 +122,7 @@ impl Validator<'_> {
                         .label("free text in brackets")
                         .help("the model may still follow it; documented moves are more reliable (e.g. [Pan left], [Zoom in])"),
                 );
-            } else if !model.camera {
+            } else if let Some(model) = model.filter(|m| !m.camera) {
                 self.problems.push(
                     Problem::warning(
                         loc,

@@ -61,6 +61,9 @@ impl Validator<'_> {
             ctx.who = format!("shot `{id}`");
         }
         let ctx = &*ctx;
+        if ctx.raw.template.is_some() || ctx.defaults.template.is_some() {
+            return self.template_shot(ctx, id);
+        }
         let provider = self.provider(ctx);
         // Images first: the mode they make decides the model variant and what is allowed.
         let images = Images {
@@ -68,7 +71,9 @@ impl Validator<'_> {
             last: self.image(field!(ctx, last_frame, "frames.last")),
             subject: self.image(field!(ctx, subject, "subject")),
         };
+        let references = self.references(ctx);
         let mode = self.mode(ctx);
+        let mode = self.mode_with_references(ctx, mode, &references);
         let model = match (provider, field!(ctx, model, "model")) {
             (_, None) => {
                 self.problems.push(
@@ -80,13 +85,25 @@ impl Validator<'_> {
             (None, Some(_)) => None,
             (Some(p), Some(e)) => self.model(p, &e, images.first.is_some()),
         };
-        let resolution = self.resolution(ctx);
-        let duration = self.duration(ctx);
         let camera = field!(ctx, camera, "camera");
         let camera_moves = self.camera_field(camera.as_ref());
+        let Some(model) = model else {
+            // No model (no provider, or an unknown one): the shot is in error already, but
+            // what holds for every model is still checked, so one run shows every mistake.
+            self.resolution(ctx);
+            self.duration(ctx);
+            self.number_results(ctx, None);
+            let mut ok = false;
+            let mode = mode.unwrap_or(Mode::Text);
+            self.clip_options(ctx, None, mode);
+            self.prompt(ctx, field!(ctx, prompt, "prompt").as_ref(), &camera_moves, None, mode, &mut ok);
+            return None;
+        };
+        let resolution = self.resolution(ctx);
+        let duration = self.duration(ctx);
 
         // Everything below needs the model and mode; without them the shot is already in error.
-        let (Some(id), Some(provider), Some(model), Some(mode)) = (id, provider, model, mode) else {
+        let (Some(id), Some(provider), Some(mode)) = (id, provider, mode) else {
             return None;
         };
         let mut ok = self.mode_supported(ctx, model, mode);
@@ -96,7 +113,7 @@ impl Validator<'_> {
         if ok {
             ok = self.combo_offered(ctx, model, mode, resolution.as_ref(), duration.as_ref());
         }
-        let number_results = match self.number_results(ctx, model) {
+        let number_results = match self.number_results(ctx, Some(model)) {
             Some(n) => n,
             None => {
                 ok = false;
@@ -115,10 +132,15 @@ impl Validator<'_> {
                 .help("camera moves work on Hailuo and Director models; describe the motion in the prompt instead"),
             );
         }
-        let prompt = self.prompt(ctx, field!(ctx, prompt, "prompt").as_ref(), &camera_moves, model, mode, &mut ok);
-        if !ok || images.any_refused() {
+        let prompt =
+            self.prompt(ctx, field!(ctx, prompt, "prompt").as_ref(), &camera_moves, Some(model), mode, &mut ok);
+        let options = self.clip_options(ctx, Some(model), mode);
+        let ratio = if ok { self.h3_rules(ctx, model, mode, &references) } else { Ok(None) };
+        if !ok || images.any_refused() || references.refused {
             return None;
         }
+        let Ok(ratio) = ratio else { return None };
+        let options = options?;
         Some(Shot {
             id,
             line: ctx.raw.loc.line,
@@ -134,6 +156,10 @@ impl Validator<'_> {
             first_frame: images.first.flatten(),
             last_frame: images.last.flatten(),
             subject: images.subject.flatten(),
+            ratio,
+            references: references.refs,
+            options,
+            template: None,
         })
     }
 
@@ -180,11 +206,7 @@ impl Validator<'_> {
 
     fn provider(&mut self, ctx: &ShotCtx<'_>) -> Option<Provider> {
         let Some(e) = field!(ctx, provider, "provider") else {
-            self.problems.push(
-                ctx.missing("provider", format!("{} has no provider", ctx.who))
-                    .help("set `provider: runware` (or minimax, segmind) on the shot or in `defaults`"),
-            );
-            return None;
+            return self.implied_provider(ctx);
         };
         let provider = Provider::parse(&e.field.value);
         if provider.is_none() {
@@ -202,7 +224,28 @@ impl Validator<'_> {
         provider
     }
 
-    fn image(&mut self, e: Option<Effective<'_, String>>) -> Option<Option<Image>> {
+    /// The provider a shot without `provider:` means: the one provider whose own id
+    /// its model is. An alias, or an id several providers share, needs `provider:`.
+    fn implied_provider(&mut self, ctx: &ShotCtx<'_>) -> Option<Provider> {
+        let model = field!(ctx, model, "model");
+        let name = model.as_ref().map(|e| e.field.value.trim());
+        let choices = match name.map(catalog::implied_provider) {
+            Some(Ok(p)) => return Some(p),
+            Some(Err(choices)) => choices,
+            None => Vec::new(),
+        };
+        let list = |ps: &[Provider]| ps.iter().map(|p| format!("`provider: {p}`")).collect::<Vec<_>>().join(", ");
+        let help = match (name, choices.len()) {
+            (Some(n), 0) => format!("no provider knows the model `{n}`; set `provider: runware` (or minimax, segmind)"),
+            (Some(n), 1) => format!("`{n}` is an alias, offered by {} only; set {}", choices[0], list(&choices)),
+            (Some(n), _) => format!("`{n}` is offered by several providers; set one of {}", list(&choices)),
+            (None, _) => "set `provider: runware` (or minimax, segmind) on the shot or in `defaults`".to_owned(),
+        };
+        self.problems.push(ctx.missing("provider", format!("{} has no provider", ctx.who)).help(help));
+        None
+    }
+
+    pub(super) fn image(&mut self, e: Option<Effective<'_, String>>) -> Option<Option<Image>> {
         let e = e?;
         Some(match self.images.check(&e.field.value, self.dir) {
             Ok(img) => Some(img),
@@ -288,7 +331,7 @@ impl Validator<'_> {
         if r.is_none() {
             self.problems.push(
                 Problem::error(e.field.loc, &e.path, format!("unknown resolution `{}`", e.field.value))
-                    .help("resolutions: 512p, 720p, 768p, 1080p"),
+                    .help("resolutions: 480p, 512p, 720p, 768p, 1080p, 1440p (2k)"),
             );
         }
         r.map(|r| (r, e))
@@ -337,6 +380,10 @@ impl Validator<'_> {
                 "a subject reference needs S2V-01 on minimax (alias s2v-01) or minimax-ai on segmind".to_owned()
             }
             Mode::FirstFrame => format!("{} offers: {}", model.id, modes.join(", ")),
+            Mode::Reference => "references need MiniMax H3: `h3` on minimax (images, videos, audio) or on runware \
+                                (images)"
+                .to_owned(),
+            Mode::Template => "a video template is written as `template:`, without a model".to_owned(),
         };
         self.problems.push(
             Problem::error(
@@ -359,8 +406,9 @@ impl Validator<'_> {
         duration: Option<&(u32, Effective<'_, i64>)>,
     ) -> bool {
         let res = resolution.map_or(model.default_resolution, |(r, _)| *r);
+        let res = crate::catalog::h3::resolution_label(model, res);
         let secs = duration.map_or(model.default_duration, |(n, _)| *n);
-        let allowed = model.durations(res, mode);
+        let allowed = model.durations(res.resolution, mode);
         let at = |e: Option<(Loc, &str)>, name: &str| {
             e.map_or((model_loc(ctx), format!("shots[{}].{name}", ctx.i)), |(l, p)| (l, p.to_owned()))
         };
@@ -373,8 +421,14 @@ impl Validator<'_> {
         } else if !allowed.contains(&secs) {
             let (loc, path) = at(duration.map(|(_, e)| (e.field.loc, e.path.as_str())).or(res_at), "duration");
             let list: Vec<String> = allowed.iter().map(|d| format!("{d} s")).collect();
+            // A run of whole seconds (H3: 4 to 15) reads better as a range.
+            let contiguous = allowed.len() > 3 && allowed.windows(2).all(|w| w[1] == w[0] + 1);
+            let offered = match (contiguous, allowed.first(), allowed.last()) {
+                (true, Some(a), Some(b)) => format!("{a} to {b} s"),
+                _ => list.join(" or "),
+            };
             Problem::error(loc, path, format!("{}: {} does not offer {secs} s at {res}", ctx.who, model.id))
-                .help(format!("at {res} it offers {}", list.join(" or ")))
+                .help(format!("at {res} it offers {offered}"))
         } else {
             return true;
         };
@@ -382,8 +436,23 @@ impl Validator<'_> {
         false
     }
 
-    fn number_results(&mut self, ctx: &ShotCtx<'_>, model: &Model) -> Option<u32> {
+    /// The result count; without a model only "at least 1" is checked.
+    pub(super) fn number_results(&mut self, ctx: &ShotCtx<'_>, model: Option<&Model>) -> Option<u32> {
         let Some(e) = field!(ctx, number_results, "numberResults") else { return Some(1) };
+        let Some(model) = model else {
+            if e.field.value >= 1 {
+                return u32::try_from(e.field.value).ok();
+            }
+            self.problems.push(
+                Problem::error(
+                    e.field.loc,
+                    &e.path,
+                    format!("numberResults must be at least 1, not {}", e.field.value),
+                )
+                .help("each result is a separately billed clip"),
+            );
+            return None;
+        };
         match u32::try_from(e.field.value) {
             Ok(n) if (1..=model.max_results).contains(&n) => Some(n),
             _ => {

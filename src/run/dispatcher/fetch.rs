@@ -28,7 +28,7 @@ impl Dispatcher<'_> {
         });
         for (key, v, clip, task) in work {
             let job = self.ctx.job(&key);
-            let file = self.state.take_file(&key, v, "mp4");
+            let file = self.state.take_file(&key, v, job.extension());
             let dest = self.ctx.out.join(&file);
             if let Some(dir) = dest.parent()
                 && let Err(e) = std::fs::create_dir_all(dir)

@@ -5,6 +5,7 @@
 
 mod fetch;
 mod poll;
+mod reconcile;
 mod resume;
 mod submit;
 mod view;
@@ -300,6 +301,7 @@ impl<'a> Dispatcher<'a> {
     /// Resumes what the journal left open, then runs until every job is settled
     /// (or the run stops), and says how it ended.
     pub async fn run(mut self) -> std::io::Result<(Outcome, RunState)> {
+        self.reconcile_lost_submits().await?;
         self.resume()?;
         if let Some(why) = self.unpriced_under_budget() {
             self.note(&format!("Not sent: {why}."));

@@ -21,7 +21,7 @@ impl Dispatcher<'_> {
                 match js.clips.get(v) {
                     Some(c) if c.clip.is_some() => {
                         let clip = c.clip.as_ref().expect("checked");
-                        total += clip.cost_usd.or(unit).unwrap_or(0.0);
+                        total += clip.cost_usd.or(clip.list_cost_usd).or(unit).unwrap_or(0.0);
                     }
                     Some(c) if c.failed.is_some() => {}
                     _ => open += 1,
