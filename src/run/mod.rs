@@ -15,6 +15,7 @@ pub mod report;
 pub mod schedule;
 pub mod state;
 pub mod status;
+pub mod store;
 pub mod worker;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -30,7 +31,7 @@ use crate::manifest::{self, Shot};
 use crate::plan::{Job, Plan};
 use crate::provider::{AnyClient, ApiKey, Endpoint};
 use crate::sim::SimHandle;
-use journal::{Journal, Record};
+use journal::Record;
 use lane::Lane;
 use state::{Phase, RunState};
 
@@ -93,6 +94,11 @@ pub struct Context {
     pub budget_usd: Option<f64>,
     pub resubmit_in_doubt: bool,
     pub quiet: bool,
+    /// Per provider, the submit pace shared with other runners on the account (a
+    /// database store only).
+    pub paces: HashMap<Provider, Arc<dyn store::Pace>>,
+    /// Per provider, the account its limits belong to.
+    pub accounts: HashMap<Provider, store::AccountKey>,
     index: HashMap<String, usize>,
 }
 
@@ -119,6 +125,8 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
         return Err(refused("--max-cost must be more than 0"));
     }
     check_keys(&args, &plan)?;
+    let spec = store::StateSpec::parse(args.state.as_deref()).map_err(refused)?;
+    let campaign = campaign_id(&loaded, args.rehearse);
     if !args.rehearse
         && let Some(msg) =
             options::template_host_mismatch(&loaded.manifest, plan.jobs.iter().any(|j| j.template.is_some()))
@@ -130,9 +138,11 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
     runtime.block_on(async move {
         let time_scale = args.time_scale.unwrap_or(if args.rehearse { 0.02 } else { 1.0 });
         let sim = rehearsal(&args, time_scale, &out).await?;
-        let folder = Folder::open(&out, &loaded.file_name)?;
+        let folder = Folder::open(&out, &loaded.file_name, &spec, &campaign).await?;
         folder.state.keep_takes(&mut plan, &loaded.manifest);
-        let ctx = context(&args, &loaded, plan, out, budget, time_scale, sim.as_ref());
+        let mut ctx = context(&args, &loaded, plan, out, budget, time_scale, sim.as_ref());
+        ctx.accounts = accounts(&ctx, &loaded.manifest, sim.as_ref());
+        ctx.paces = paces(&ctx, folder.store.as_ref());
         let started = std::time::Instant::now();
         let outcome = dispatch(&ctx, folder).await;
         if let Some(handle) = sim {
@@ -145,6 +155,44 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
         }
         Ok(outcome)
     })
+}
+
+/// The campaign a database store keeps this manifest's night under: the manifest's
+/// `name:`, else its file stem (a rehearsal's is apart: `<name>-rehearsal`). Every
+/// machine running the same manifest shares it, whatever its own `--out`.
+pub fn campaign_id(loaded: &manifest::Loaded, rehearse: bool) -> String {
+    let name = loaded.manifest.name.clone().unwrap_or_else(|| {
+        loaded.manifest.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shotlist".into())
+    });
+    if rehearse { format!("{name}-rehearsal") } else { name }
+}
+
+/// Per provider, the account: provider, base URL, a fingerprint of the key.
+fn accounts(
+    ctx: &Context,
+    manifest: &manifest::Manifest,
+    sim: Option<&SimHandle>,
+) -> HashMap<Provider, store::AccountKey> {
+    let mut out = HashMap::new();
+    for p in ctx.lanes.keys() {
+        let (base, key) = match sim {
+            Some(handle) => (handle.base_url(*p), "rehearsal-key".to_owned()),
+            None => (options::base_url(*p, manifest), options::api_key(*p).unwrap_or_default()),
+        };
+        out.insert(*p, store::AccountKey::new(*p, &base, &key));
+    }
+    out
+}
+
+/// Per provider, the account's pace shared through the store (none for the folder).
+fn paces(ctx: &Context, store: &dyn store::Store) -> HashMap<Provider, Arc<dyn store::Pace>> {
+    let mut out = HashMap::new();
+    for (p, lane) in &ctx.lanes {
+        if let Some(pace) = store.pace(&ctx.accounts[p], lane.limits.submits_per_minute, ctx.timing.time_scale) {
+            out.insert(*p, pace);
+        }
+    }
+    out
 }
 
 /// Loads and validates the manifest; its warnings are shown, its errors refuse the run.
@@ -265,69 +313,65 @@ fn context(
         budget_usd,
         resubmit_in_doubt: args.resubmit_in_doubt,
         quiet: args.quiet,
+        paces: HashMap::new(),
+        accounts: HashMap::new(),
         index,
     }
 }
 
-/// The out folder opened for a run: locked, cleaned of partial downloads, its
-/// journal replayed and open for appending, this run recorded.
+/// The out folder opened for a run, with its store: locked (the folder's journal)
+/// or claimed under leases (a database), its records replayed, this run recorded.
 struct Folder {
-    _lock: lock::RunLock,
     state: RunState,
-    journal: Journal,
+    store: Box<dyn store::Store>,
 }
 
 impl Folder {
-    fn open(out: &std::path::Path, manifest_name: &str) -> Result<Folder, RunError> {
+    async fn open(
+        out: &std::path::Path,
+        manifest_name: &str,
+        spec: &store::StateSpec,
+        campaign: &str,
+    ) -> Result<Folder, RunError> {
         std::fs::create_dir_all(out)
             .map_err(|e| refused(format!("cannot create the out folder {}: {e}", out.display())))?;
-        let lock = lock::acquire(out).map_err(refused)?;
-        if let Some(prev) = &lock.previous_holder {
-            tracing::debug!("took over the lock last held by {prev}");
-        }
-        download::remove_partials(out);
-        let path = out.join("state.jsonl");
-        let replayed = if path.exists() {
-            journal::read(&path).map_err(refused)?
-        } else {
-            journal::Replayed { records: Vec::new(), valid_len: 0, torn_tail: false }
+        let (mut store, records): (Box<dyn store::Store>, Vec<Record>) = match spec {
+            store::StateSpec::Folder => {
+                let (store, replayed) = store::FileStore::open(out).map_err(refused)?;
+                if replayed.torn_tail {
+                    eprintln!(
+                        "The journal's last line was cut off by a crash; it is dropped (nothing it recorded had taken effect)."
+                    );
+                }
+                (Box::new(store), replayed.records)
+            }
+            store::StateSpec::Postgres(url) => {
+                download::remove_partials(out);
+                let machine = store::pg::machine_name(out);
+                let (store, records) = store::pg::PgStore::open(url, campaign, machine).await.map_err(refused)?;
+                (Box::new(store), records)
+            }
         };
-        if replayed.torn_tail {
-            eprintln!(
-                "The journal's last line was cut off by a crash; it is dropped (nothing it recorded had taken effect)."
-            );
-        }
-        let mut state = RunState::replay(&replayed.records);
-        let io = |e: std::io::Error| refused(format!("cannot write the journal {}: {e}", path.display()));
-        let mut journal = Journal::open(&path, replayed.valid_len).map_err(io)?;
-        if replayed.records.is_empty() {
-            let header = Record::Header {
-                v: journal::JOURNAL_VERSION,
-                run_id: uuid::Uuid::new_v4(),
-                created_at: journal::now(),
-                tool: format!("shotlist {}", env!("CARGO_PKG_VERSION")),
-            };
-            journal.append(&header).map_err(io)?;
-            state.apply(&header);
-        }
+        let mut state = RunState::replay(&records);
         let run = Record::Run { at: journal::now(), pid: std::process::id(), manifest: manifest_name.to_owned() };
-        journal.append(&run).map_err(io)?;
+        let shown = store.describe();
+        store.append(&run).map_err(|e| refused(format!("cannot write the journal {shown}: {e}")))?;
         state.apply(&run);
-        Ok(Folder { _lock: lock, state, journal })
+        Ok(Folder { state, store })
     }
 }
 
 /// Runs the dispatcher until every job is settled or the run stops, and says how it ended.
 async fn dispatch(ctx: &Context, folder: Folder) -> Outcome {
-    let Folder { _lock, state, journal } = folder;
+    let Folder { state, store } = folder;
     if let Some(line) = drift(&ctx.plan, &state) {
         eprintln!("{line}");
     }
     let total_clips: u32 = ctx.plan.jobs.iter().map(|j| j.number_results).sum();
     eprintln!("{} jobs, {} clips → {}", ctx.plan.jobs.len(), total_clips, ctx.out.display());
-    let path = journal.path().to_path_buf();
+    let path = store.describe();
     tracing::info!(jobs = ctx.plan.jobs.len(), clips = total_clips, out = %ctx.out.display(), "run started");
-    match dispatcher::Dispatcher::new(ctx, state, journal).run().await {
+    match dispatcher::Dispatcher::new(ctx, state, store).run().await {
         Ok((outcome, state)) => {
             summary(ctx, &state, &outcome);
             outcome
@@ -336,7 +380,7 @@ async fn dispatch(ctx: &Context, folder: Folder) -> Outcome {
         // Every record already written is whole (a cut-off last line is dropped on
         // the next start), so the same command continues once the folder is writable.
         Err(e) => {
-            let why = format!("cannot write the journal {}: {e}", path.display());
+            let why = format!("cannot write the journal {path}: {e}");
             eprintln!("Halted: {why}. Free space (or make the folder writable) and run the same command again.");
             Outcome::Halted(why)
         }
@@ -421,7 +465,8 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
 
 /// The command to run next, from the command line this run was given.
 fn next_command(outcome: &Outcome, counts: &BTreeMap<&str, u32>) -> Option<String> {
-    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&a)).collect();
+    // A --state URL is shown without its password (SHOTLIST_STATE keeps it out of sight).
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&store::elide_password_in_arg(&a))).collect();
     let same = format!("shotlist {}", args.join(" "));
     let in_doubt = counts.get("in_doubt").copied().unwrap_or(0) > 0;
     let failed = counts.get("failed").copied().unwrap_or(0) > 0;

@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// No progress bar (for scripts).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Keep the campaign's state in PostgreSQL (`postgres://...`), shared by every
+    /// machine that runs it; left out, the out folder's journal.
+    #[arg(long, env = "SHOTLIST_STATE", value_name = "URL", hide_env_values = true)]
+    pub state: Option<String>,
 }
 
 /// The run's clock and when to give up (when to poll is `schedule`'s).

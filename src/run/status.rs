@@ -26,9 +26,19 @@ pub struct StatusArgs {
     /// Print JSON on stdout (`report`: the rows).
     #[arg(long)]
     pub json: bool,
+    /// Read the campaign from PostgreSQL (`postgres://...`), as `run --state` wrote it.
+    #[arg(long, env = "SHOTLIST_STATE", value_name = "URL", hide_env_values = true)]
+    pub state: Option<String>,
 }
 
+/// Per machine of a shared campaign: the jobs it holds and the clips it downloaded.
+type Machines = BTreeMap<String, (u32, u32)>;
+
 fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
+    load_with_machines(args).map(|(plan, out, state, _)| (plan, out, state))
+}
+
+fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Machines), ExitCode> {
     let loaded = manifest::load(&args.manifest).map_err(|invalid| {
         eprint!("{}", invalid.render(crate::term::use_color()));
         exit::code(exit::INVALID)
@@ -36,7 +46,25 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
     let mut plan = Plan::new(&loaded.manifest);
     let out = crate::outdir::out_dir(&loaded, args.out.as_deref(), args.rehearse);
     let path = out.join("state.jsonl");
-    let state = if path.exists() {
+    let spec = super::store::StateSpec::parse(args.state.as_deref()).map_err(|e| {
+        eprintln!("shotlist: {e}");
+        exit::code(exit::INVALID)
+    })?;
+    let mut machines = Machines::new();
+    let state = if let super::store::StateSpec::Postgres(url) = &spec {
+        let campaign = super::campaign_id(&loaded, args.rehearse);
+        let read = super::store::pg::read_only(url, &campaign).map_err(|e| {
+            eprintln!("shotlist: {e}");
+            exit::code(exit::INVALID)
+        })?;
+        for (machine, _) in read.claims.values() {
+            machines.entry(machine.clone()).or_default().0 += 1;
+        }
+        for machine in read.downloaded_by.values() {
+            machines.entry(machine.clone()).or_default().1 += 1;
+        }
+        RunState::replay(&read.records)
+    } else if path.exists() {
         let replayed = journal::read(&path).map_err(|e| {
             eprintln!("shotlist: {e}");
             exit::code(exit::INVALID)
@@ -46,7 +74,7 @@ fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
         RunState::default()
     };
     state.keep_takes(&mut plan, &loaded.manifest);
-    Ok((plan, out, state))
+    Ok((plan, out, state, machines))
 }
 
 #[derive(serde::Serialize)]
@@ -59,7 +87,7 @@ struct ShotLine {
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
-    let (plan, out, state) = match load(&args) {
+    let (plan, out, state, machines) = match load_with_machines(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };
@@ -99,6 +127,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
             "estimatedUsd": plan.totals.estimated_cost_usd,
             "problems": problems,
             "earlierTakes": earlier,
+            "machines": machines.iter().map(|(m, (jobs, clips))| serde_json::json!({"machine": m, "jobs": jobs, "downloaded": clips})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("status serialises"));
         return exit::code(exit::OK);
@@ -119,6 +148,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
         println!("  {p}: {}; {}", parts.join(", "), money_line(&m));
     }
     println!("  total: {} (estimate ${:.2})", money_line(&total), plan.totals.estimated_cost_usd);
+    for (m, (jobs, clips)) in &machines {
+        println!("  machine {m}: holds {jobs} job(s), downloaded {clips} clip(s) into its own --out");
+    }
     if earlier > 0 {
         println!("  {earlier} take(s) of earlier versions kept on disk (listed in report.csv, `current` empty)");
     }
@@ -168,7 +200,7 @@ pub fn rebuild_report(args: StatusArgs) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
-    if !out.join("state.jsonl").exists() {
+    if args.state.is_none() && !out.join("state.jsonl").exists() {
         eprintln!("shotlist report: no journal in {} (nothing has run yet)", out.display());
         return exit::code(exit::INVALID);
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::download::{self, FetchError, Fetched};
 use super::lane::{Kind, Lane};
+use super::store::Pace;
 use crate::catalog::Provider;
 use crate::provider::{
     Accepted, AnyClient, Clip, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask, SubmitRequest, VideoApi,
@@ -49,10 +50,21 @@ pub enum Event {
 
 pub type Events = mpsc::UnboundedSender<Event>;
 
-pub fn submit(lane: Arc<Lane>, client: Arc<AnyClient>, key: String, mut request: SubmitRequest, events: Events) {
+pub fn submit(
+    pace: Option<Arc<dyn Pace>>,
+    lane: Arc<Lane>,
+    client: Arc<AnyClient>,
+    key: String,
+    mut request: SubmitRequest,
+    events: Events,
+) {
     lane.submit_queued();
     tokio::spawn(async move {
         lane.before_submit().await;
+        // Runners sharing the account take turns at its pace, after this lane's own.
+        if let Some(pace) = &pace {
+            pace.before_submit().await;
+        }
         let (tx, rx) = oneshot::channel();
         if events.send(Event::SubmitReady { key: key.clone(), go: tx }).is_err() {
             return;
@@ -66,6 +78,11 @@ pub fn submit(lane: Arc<Lane>, client: Arc<AnyClient>, key: String, mut request:
         match &result {
             Ok(_) => lane.submit_accepted(),
             Err(e) => note_rate(&lane, Kind::Submit, e),
+        }
+        if let (Some(pace), Err(ProviderError { class: ErrorClass::RateLimited { retry_after }, .. })) =
+            (&pace, &result)
+        {
+            pace.cool_down(*retry_after).await;
         }
         let _ = events.send(Event::Submitted { key, attempt, result });
     });

@@ -16,6 +16,7 @@ mod proof;
 mod review;
 mod run;
 mod screen;
+mod shared_state;
 mod sim;
 mod takes;
 mod util;

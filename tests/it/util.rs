@@ -378,3 +378,19 @@ fn record_key(r: &shotlist::run::journal::Record) -> Option<&str> {
     };
     Some(key)
 }
+
+/// The PostgreSQL the shared-state tests use (`SHOTLIST_TEST_DATABASE_URL`, set by
+/// `.ci/run`). Missing under CI is a failure; elsewhere the test returns early.
+pub fn test_database_url() -> Option<String> {
+    match std::env::var("SHOTLIST_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but SHOTLIST_TEST_DATABASE_URL is not: .ci/run starts a PostgreSQL for these tests"
+            );
+            eprintln!("no SHOTLIST_TEST_DATABASE_URL: this PostgreSQL test does not run here");
+            None
+        }
+    }
+}

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::journal::{self, FailClass, JobDef, Journal, Record};
+use super::journal::{self, FailClass, JobDef, Record};
 use super::state::{Halt, Phase, RunState};
+use super::store::{Claim, Holder};
 use super::worker::{self, Event};
 use super::{Context, Outcome};
 use crate::catalog::Provider;
@@ -51,7 +52,8 @@ struct Live {
 pub struct Dispatcher<'a> {
     ctx: &'a Context,
     state: RunState,
-    journal: Journal,
+    /// Where records go (the folder's journal, or a database shared by runners).
+    journal: Box<dyn super::store::Store>,
     live: HashMap<String, Live>,
     /// The providers the plan uses.
     providers: Vec<Provider>,
@@ -84,10 +86,17 @@ pub struct Dispatcher<'a> {
     last_report: Instant,
     /// When to poll each job, and the render times learnt in this run.
     sched: super::schedule::Schedule,
+    /// When this runner last looked for jobs whose runner died (a database store).
+    last_adopt: Instant,
+    /// Jobs another runner holds: followed through the store until they settle.
+    elsewhere: BTreeSet<String>,
+    /// Per provider, no claim for a submit before this moment: the account had as
+    /// many jobs in flight as it allows.
+    account_full: HashMap<Provider, Instant>,
 }
 
 impl<'a> Dispatcher<'a> {
-    pub fn new(ctx: &'a Context, state: RunState, journal: Journal) -> Self {
+    pub fn new(ctx: &'a Context, state: RunState, journal: Box<dyn super::store::Store>) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut submit_queue: BTreeMap<Provider, Vec<usize>> = BTreeMap::new();
         let mut live = HashMap::new();
@@ -119,6 +128,9 @@ impl<'a> Dispatcher<'a> {
             report_dirty: true,
             last_report: Instant::now(),
             sched: super::schedule::Schedule::new(ctx.timing.time_scale),
+            last_adopt: Instant::now(),
+            elsewhere: BTreeSet::new(),
+            account_full: HashMap::new(),
         }
     }
 
@@ -127,6 +139,129 @@ impl<'a> Dispatcher<'a> {
         self.state.apply(&record);
         if let Record::Clip { key, .. } = &record {
             self.to_fetch.insert(self.ctx.index[key.as_str()]);
+        }
+        Ok(())
+    }
+
+    /// Writes an intent with the store's claim of the job: `false` (nothing written)
+    /// when another runner holds it or moved it on.
+    fn append_intent(&mut self, record: Record) -> std::io::Result<bool> {
+        let Record::Intent { key, .. } = &record else { unreachable!("only intents") };
+        let key = key.clone();
+        let idempotent = self.idempotent(&key);
+        match self.journal.intent(&record, idempotent)? {
+            Claim::Granted => {
+                self.state.apply(&record);
+                Ok(true)
+            }
+            Claim::Elsewhere(_) => {
+                self.elsewhere(&key);
+                Ok(false)
+            }
+            Claim::Adopt(records) => {
+                self.take_over(&key, records)?;
+                Ok(false)
+            }
+            Claim::AccountFull => Ok(false),
+        }
+    }
+
+    /// Claims the job for this runner: `false` when another holds it (or moved it
+    /// on, in which case what it did is taken over).
+    fn claimed(&mut self, key: &str) -> std::io::Result<bool> {
+        self.claimed_within(key, false)
+    }
+
+    /// As [`Self::claimed`]; for a submit, within the account's in-flight limit
+    /// (every runner's jobs count): a full account holds this provider's submits back.
+    fn claimed_within(&mut self, key: &str, submit: bool) -> std::io::Result<bool> {
+        let p = self.ctx.job(key).provider;
+        let limit = match (submit, self.ctx.accounts.get(&p)) {
+            (true, Some(account)) => {
+                Some(super::store::InFlight { account, max: self.ctx.lanes[&p].limits.max_in_flight })
+            }
+            _ => None,
+        };
+        match self.journal.claim(key, limit)? {
+            Claim::Granted => Ok(true),
+            Claim::AccountFull => {
+                self.account_full.insert(p, Instant::now() + Duration::from_millis(50));
+                Ok(false)
+            }
+            Claim::Elsewhere(_) => {
+                self.elsewhere(key);
+                Ok(false)
+            }
+            Claim::Adopt(records) => {
+                self.take_over(key, records)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Another runner holds the job: this one neither sends nor polls it.
+    fn elsewhere(&mut self, key: &str) {
+        let l = self.live_mut(key);
+        l.submit_tries = SUBMIT_TRIES;
+        l.second_chance = false;
+        self.elsewhere.insert(key.to_owned());
+    }
+
+    /// A job another runner holds that has not settled yet.
+    fn open_elsewhere(&self, key: &str) -> bool {
+        self.elsewhere.contains(key)
+            && !matches!(
+                self.state.jobs.get(key).map(|j| &j.phase),
+                Some(Phase::Done | Phase::Failed(_) | Phase::InDoubt { .. })
+            )
+    }
+
+    /// This runner now holds a job another runner worked on: what it knew of the
+    /// job is replaced by the job's records, and the job resumes as after a restart
+    /// (a job done elsewhere stays done; its files are in that runner's folder).
+    fn take_over(&mut self, key: &str, records: Vec<Record>) -> std::io::Result<()> {
+        self.elsewhere.remove(key);
+        self.state.jobs.remove(key);
+        for r in &records {
+            self.state.apply(r);
+        }
+        let Some(&index) = self.ctx.index.get(key) else { return Ok(()) };
+        let l = self.live_mut(key);
+        l.submit_tries = 0;
+        l.second_chance = false;
+        let phase = self.state.jobs.get(key).map(|j| j.phase.clone());
+        match phase {
+            Some(Phase::Done) => Ok(()),
+            _ => {
+                let queue = self.submit_queue.entry(self.ctx.plan.jobs[index].provider).or_default();
+                if let Err(at) = queue.binary_search(&index) {
+                    queue.insert(at, index);
+                }
+                self.resume_job(key.to_owned())
+            }
+        }
+    }
+
+    /// Takes over the open jobs of runners that died (their leases ran out).
+    fn adopt_orphans(&mut self) -> std::io::Result<()> {
+        if self.last_adopt.elapsed() < Duration::from_secs(1) || self.halt.is_some() {
+            return Ok(());
+        }
+        self.last_adopt = Instant::now();
+        for (key, records) in self.journal.adopt()? {
+            self.take_over(&key, records)?;
+        }
+        // What the other runners did with theirs, rebuilt from their records.
+        let open: Vec<String> = self.elsewhere.iter().filter(|k| self.open_elsewhere(k)).cloned().collect();
+        if !open.is_empty() {
+            let records = self.journal.records_of_jobs(&open)?;
+            for key in &open {
+                self.state.jobs.remove(key);
+            }
+            for r in &records {
+                self.state.apply(r);
+            }
+            self.report_dirty = true;
         }
         Ok(())
     }
@@ -173,6 +308,7 @@ impl<'a> Dispatcher<'a> {
         let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
         let mut last_progress = Instant::now() - Duration::from_secs(1);
         loop {
+            self.adopt_orphans()?;
             self.schedule()?;
             self.refresh_report(false)?;
             if last_progress.elapsed() >= Duration::from_millis(200) {
@@ -279,6 +415,11 @@ impl<'a> Dispatcher<'a> {
 
     /// Nothing is in the air and nothing more will be started.
     fn settled(&self) -> bool {
+        // Runners sharing a campaign: stay while another's jobs are open (it may die,
+        // and its jobs are then this runner's to finish).
+        if self.halt.is_none() && self.elsewhere.iter().any(|k| self.open_elsewhere(k)) {
+            return false;
+        }
         if self.fetching > 0 || self.polls_in_flight.values().any(|n| *n > 0) {
             return false;
         }
@@ -315,6 +456,11 @@ impl<'a> Dispatcher<'a> {
     fn next_wake(&self) -> Instant {
         let now = Instant::now();
         let mut wake = now + Duration::from_millis(500);
+        for t in self.account_full.values() {
+            if *t > now && *t < wake {
+                wake = *t;
+            }
+        }
         for l in self.live.values() {
             for t in [l.next_poll, l.not_before].into_iter().flatten() {
                 if t > now && t < wake {

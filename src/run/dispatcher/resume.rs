@@ -9,13 +9,37 @@ impl Dispatcher<'_> {
     pub(super) fn resume(&mut self) -> std::io::Result<()> {
         let keys: Vec<String> = self.ctx.plan.jobs.iter().map(|j| j.key.clone()).collect();
         for key in keys {
-            let Some(js) = self.state.jobs.get(&key).cloned() else { continue };
+            let Some(js) = self.state.jobs.get(&key) else { continue };
+            // Runners sharing a campaign: another's live jobs are its own; a dead
+            // one's open jobs are taken over (its clips on disk are in its folder).
+            match self.journal.holder(&key) {
+                Holder::Mine => {}
+                Holder::Live(_) => {
+                    self.elsewhere(&key);
+                    continue;
+                }
+                Holder::Dead(_) if js.phase == Phase::Done || js.all_settled() => continue,
+                Holder::Dead(_) => {
+                    if !self.claimed(&key)? {
+                        continue;
+                    }
+                }
+            }
+            self.resume_job(key)?;
+        }
+        Ok(())
+    }
+
+    /// Resumes one job as the records left it.
+    pub(super) fn resume_job(&mut self, key: String) -> std::io::Result<()> {
+        {
+            let Some(js) = self.state.jobs.get(&key).cloned() else { return Ok(()) };
             let job = self.ctx.job(&key);
             match &js.phase {
                 Phase::Submitting { attempt, .. } if !self.idempotent(&key) => {
                     if self.ctx.resubmit_in_doubt {
                         self.live_mut(&key).second_chance = true; // A fresh attempt, as the user asked.
-                        continue;
+                        return Ok(());
                     }
                     let message = "the previous run stopped after sending this submit and before its answer; \
                                    the task may exist and be billed (rerun with --resubmit-in-doubt to send it again)";

@@ -106,7 +106,11 @@ impl Dispatcher<'_> {
         // Computed once a pass; each job started here adds its estimate.
         let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
         let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
-        while seen < queue.len() && *self.in_flight.get(&p).unwrap_or(&0) < cap && ctx.lanes[&p].wants_submit() {
+        while seen < queue.len()
+            && *self.in_flight.get(&p).unwrap_or(&0) < cap
+            && ctx.lanes[&p].wants_submit()
+            && self.account_full.get(&p).is_none_or(|t| *t <= now)
+        {
             let index = queue[seen];
             seen += 1;
             let key = ctx.plan.jobs[index].key.as_str();
@@ -155,12 +159,17 @@ impl Dispatcher<'_> {
                 return self.failed(key, None, FailClass::Rejected, message);
             }
         };
+        // Another runner on the campaign may hold the job (a database store).
+        if !self.claimed_within(key, true)? {
+            return Ok(());
+        }
         let l = self.live_mut(key);
         l.busy = true;
         l.second_chance = false;
         *self.in_flight.entry(job.provider).or_default() += 1;
         let p = job.provider;
         worker::submit(
+            self.ctx.paces.get(&p).cloned(),
             self.ctx.lanes[&p].clone(),
             self.ctx.clients[&p].clone(),
             key.to_owned(),
@@ -206,15 +215,15 @@ impl Dispatcher<'_> {
                 Phase::Submitting { .. } | Phase::InDoubt { .. } => return Ok(Some((attempt, task_uuid))),
                 _ => {
                     // Pending or failed before this key was accepted: the intent is written again.
-                    self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
-                    return Ok(Some((attempt, task_uuid)));
+                    let record = Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() };
+                    return Ok(self.append_intent(record)?.then_some((attempt, task_uuid)));
                 }
             }
         }
         let attempt = js.attempts + 1;
         let task_uuid = task_uuid(self.state.run_id, key, attempt);
-        self.append(Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() })?;
-        Ok(Some((attempt, task_uuid)))
+        let record = Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() };
+        Ok(self.append_intent(record)?.then_some((attempt, task_uuid)))
     }
 
     pub(super) fn submitted(

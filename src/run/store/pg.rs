@@ -1,0 +1,683 @@
+//! The PostgreSQL store: a campaign's records in one table, jobs claimed under
+//! leases, intents unique per (job, attempt) written only by the claim's holder in
+//! one statement, and per account one GCRA row with a cooldown timestamp. The
+//! dispatcher is synchronous; calls block the calling worker thread of the
+//! (multi-threaded) runtime while the driver runs on it.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio_postgres::{Client, NoTls};
+
+use super::{AccountKey, Claim, Holder, InFlight, Pace, Store, elide_password};
+use crate::run::journal::Record;
+
+/// The schema this shotlist writes; a database holding a higher one is refused.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Each step takes the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE shotlist_campaigns (
+    id text PRIMARY KEY,
+    run_id uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE shotlist_records (
+    seq bigserial PRIMARY KEY,
+    campaign text NOT NULL REFERENCES shotlist_campaigns (id),
+    machine text NOT NULL,
+    job_key text,
+    body jsonb NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX shotlist_records_job ON shotlist_records (campaign, job_key, seq);
+CREATE TABLE shotlist_claims (
+    campaign text NOT NULL,
+    job_key text NOT NULL,
+    machine text NOT NULL,
+    lease_until timestamptz NOT NULL,
+    -- The account the job is sent on, and whether it counts against the account's
+    -- in-flight limit (claimed for a submit, not settled yet).
+    account text NOT NULL DEFAULT '',
+    in_flight boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (campaign, job_key)
+);
+CREATE INDEX shotlist_claims_in_flight ON shotlist_claims (account) WHERE in_flight;
+CREATE TABLE shotlist_intents (
+    campaign text NOT NULL,
+    job_key text NOT NULL,
+    attempt integer NOT NULL,
+    machine text NOT NULL,
+    task_uuid uuid NOT NULL,
+    at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (campaign, job_key, attempt)
+);
+CREATE TABLE shotlist_accounts (
+    account text PRIMARY KEY,
+    tat timestamptz NOT NULL DEFAULT now(),
+    cooldown_until timestamptz NOT NULL DEFAULT now()
+);
+"#];
+
+/// Why the database could not be used at start (exit 2; the URL without its password).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot reach the state database at {url}: {why}")]
+    Unreachable { url: String, why: String },
+    #[error(
+        "the state database at {url} refused the login ({why}); check the user and password in --state / SHOTLIST_STATE"
+    )]
+    Login { url: String, why: String },
+    #[error(
+        "the state database at {url} holds shotlist schema version {found}; this shotlist knows up to {SCHEMA_VERSION}. Upgrade shotlist on this machine"
+    )]
+    Newer { url: String, found: i32 },
+    #[error("the state database at {url}: {why}")]
+    Other { url: String, why: String },
+}
+
+/// How long a claim lives without a heartbeat (`SHOTLIST_LEASE_SECS`, for tests).
+fn lease_secs() -> f64 {
+    std::env::var("SHOTLIST_LEASE_SECS").ok().and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(30.0)
+}
+
+/// This runner's name in the campaign: `SHOTLIST_MACHINE`, else host and out folder
+/// (stable across restarts, distinct for two runners on one host).
+pub fn machine_name(out: &std::path::Path) -> String {
+    if let Ok(m) = std::env::var("SHOTLIST_MACHINE")
+        && !m.trim().is_empty()
+    {
+        return m.trim().to_owned();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let out = std::fs::canonicalize(out).or_else(|_| std::path::absolute(out)).unwrap_or_else(|_| out.to_path_buf());
+    format!("{host}:{}", out.display())
+}
+
+fn classify(url: &str, e: tokio_postgres::Error) -> OpenError {
+    let url = elide_password(url);
+    let why = match (e.as_db_error(), std::error::Error::source(&e)) {
+        (Some(d), _) => d.message().to_owned(),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    };
+    match e.code().map(|c| c.code()) {
+        // invalid_password, invalid_authorization_specification
+        Some("28P01" | "28000") => OpenError::Login { url, why },
+        Some(_) => OpenError::Other { url, why },
+        None => OpenError::Unreachable { url, why },
+    }
+}
+
+async fn connect(url: &str) -> Result<(Arc<Client>, Arc<AtomicBool>), OpenError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| OpenError::Other { url: elide_password(url), why: e.to_string() })?;
+    config.connect_timeout(Duration::from_secs(5));
+    config.application_name("shotlist");
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(url, e))?;
+    let lost = Arc::new(AtomicBool::new(false));
+    let flag = lost.clone();
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("state database connection lost: {e}");
+        }
+        flag.store(true, Ordering::SeqCst);
+    });
+    Ok((Arc::new(client), lost))
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] under an advisory lock (two runners
+/// starting at once migrate once); a newer schema is refused.
+async fn migrate(client: &Client, url: &str) -> Result<(), OpenError> {
+    let err = |e| classify(url, e);
+    client
+        .batch_execute(
+            "BEGIN; SELECT pg_advisory_xact_lock(7715604); \
+             CREATE TABLE IF NOT EXISTS shotlist_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL); \
+             INSERT INTO shotlist_schema VALUES (1, 0) ON CONFLICT DO NOTHING;",
+        )
+        .await
+        .map_err(err)?;
+    let found: i32 = client.query_one("SELECT version FROM shotlist_schema", &[]).await.map_err(err)?.get(0);
+    if found > SCHEMA_VERSION {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(OpenError::Newer { url: elide_password(url), found });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        client.batch_execute(step).await.map_err(err)?;
+        client.execute("UPDATE shotlist_schema SET version = $1", &[&(i as i32 + 1)]).await.map_err(err)?;
+    }
+    client.batch_execute("COMMIT").await.map_err(err)?;
+    Ok(())
+}
+
+/// A campaign as read from the database: its records in order and who holds which job.
+pub struct Campaign {
+    pub records: Vec<Record>,
+    /// Per job: the holder's machine and whether its lease is alive.
+    pub claims: HashMap<String, (String, bool)>,
+    /// Per job and variant: the machine that downloaded the clip.
+    pub downloaded_by: HashMap<(String, u32), String>,
+    last_seq: i64,
+}
+
+async fn read_campaign(client: &Client, url: &str, campaign: &str) -> Result<Campaign, OpenError> {
+    let err = |e| classify(url, e);
+    let rows = client
+        .query("SELECT seq, machine, body FROM shotlist_records WHERE campaign = $1 ORDER BY seq", &[&campaign])
+        .await
+        .map_err(err)?;
+    let mut records = Vec::with_capacity(rows.len());
+    let mut downloaded_by = HashMap::new();
+    let mut last_seq = 0;
+    for row in rows {
+        last_seq = row.get(0);
+        let body: serde_json::Value = row.get(2);
+        let record: Record = serde_json::from_value(body).map_err(|e| OpenError::Other {
+            url: elide_password(url),
+            why: format!("record {last_seq} of campaign {campaign} is damaged ({e})"),
+        })?;
+        if let Record::Downloaded { key, variant, .. } = &record {
+            downloaded_by.insert((key.clone(), *variant), row.get::<_, String>(1));
+        }
+        records.push(record);
+    }
+    let claims = client
+        .query("SELECT job_key, machine, lease_until > now() FROM shotlist_claims WHERE campaign = $1", &[&campaign])
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|r| (r.get::<_, String>(0), (r.get::<_, String>(1), r.get::<_, bool>(2))))
+        .collect();
+    Ok(Campaign { records, claims, downloaded_by, last_seq })
+}
+
+/// Reads a campaign for `status` and `report` (no claim, no write).
+pub fn read_only(url: &str, campaign: &str) -> Result<Campaign, OpenError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| OpenError::Other { url: elide_password(url), why: e.to_string() })?;
+    runtime.block_on(async {
+        let (client, _) = connect(url).await?;
+        migrate(&client, url).await?;
+        read_campaign(&client, url, campaign).await
+    })
+}
+
+/// A campaign open in PostgreSQL for one runner.
+pub struct PgStore {
+    client: Arc<Client>,
+    /// A connection of its own for the claim transactions (the shared one carries
+    /// the heartbeat and the pace meanwhile).
+    claims: Client,
+    /// Per job this runner holds in flight, the variants not seen yet.
+    open_variants: HashMap<String, std::collections::BTreeSet<u32>>,
+    lost: Arc<AtomicBool>,
+    handle: tokio::runtime::Handle,
+    url: String,
+    campaign: String,
+    machine: String,
+    lease: f64,
+    holders: HashMap<String, Holder>,
+    /// The newest record this runner knows of, per job (else the campaign's at start).
+    seen: HashMap<String, i64>,
+    seen_at_start: i64,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl PgStore {
+    /// Connects, migrates, creates the campaign (with its header, once, whoever
+    /// comes first) and reads it. Must be called inside a multi-threaded runtime.
+    pub async fn open(url: &str, campaign: &str, machine: String) -> Result<(PgStore, Vec<Record>), OpenError> {
+        let (client, lost) = connect(url).await?;
+        migrate(&client, url).await?;
+        let err = |e| classify(url, e);
+        let header = super::header();
+        if let Record::Header { run_id, .. } = &header {
+            let (run_id, header) = (*run_id, serde_json::to_value(&header).expect("records serialise"));
+            client
+                .execute(
+                    "WITH c AS (INSERT INTO shotlist_campaigns (id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id) \
+                     INSERT INTO shotlist_records (campaign, machine, body) SELECT id, $3, $4 FROM c",
+                    &[&campaign, &run_id, &machine, &header],
+                )
+                .await
+                .map_err(err)?;
+        }
+        let read = read_campaign(&client, url, campaign).await?;
+        let holders = read
+            .claims
+            .iter()
+            .map(|(k, (m, alive))| {
+                let h = match (m == &machine, alive) {
+                    (true, _) => Holder::Mine,
+                    (false, true) => Holder::Live(m.clone()),
+                    (false, false) => Holder::Dead(m.clone()),
+                };
+                (k.clone(), h)
+            })
+            .collect();
+        let claims = Arc::into_inner(connect(url).await?.0).expect("a new connection has one owner");
+        let lease = lease_secs();
+        let heartbeat = tokio::spawn(heartbeat(client.clone(), campaign.to_owned(), machine.clone(), lease));
+        let mut store = PgStore {
+            client,
+            claims,
+            open_variants: HashMap::new(),
+            lost,
+            handle: tokio::runtime::Handle::current(),
+            url: url.to_owned(),
+            campaign: campaign.to_owned(),
+            machine,
+            lease,
+            holders,
+            seen: HashMap::new(),
+            seen_at_start: read.last_seq,
+            heartbeat,
+        };
+        for r in &read.records {
+            store.note(r);
+        }
+        Ok((store, read.records))
+    }
+
+    fn block<T>(&self, f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>) -> io::Result<T> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!("lost the state database at {}", elide_password(&self.url))));
+        }
+        let handle = self.handle.clone();
+        tokio::task::block_in_place(move || {
+            handle.block_on(async { tokio::time::timeout(Duration::from_secs(20), f).await })
+        })
+        .map_err(|_| io::Error::other("the state database did not answer in 20 s"))?
+        .map_err(|e| io::Error::other(format!("the state database at {}: {e}", elide_password(&self.url))))
+    }
+
+    fn records_of(&mut self, key: &str) -> io::Result<Vec<Record>> {
+        let (client, campaign) = (self.client.clone(), self.campaign.clone());
+        let rows = self.block(async move {
+            client
+                .query(
+                    "SELECT seq, body FROM shotlist_records WHERE campaign = $1 AND job_key = $2 ORDER BY seq",
+                    &[&campaign, &key],
+                )
+                .await
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let seq: i64 = row.get(0);
+            self.seen.insert(key.to_owned(), seq);
+            let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
+            self.note(&record);
+            out.push(record);
+        }
+        Ok(out)
+    }
+}
+
+impl PgStore {
+    /// A job that settles leaves the account's in-flight count: its clips all seen
+    /// (or failed), the job failed, in doubt, or its submit not accepted.
+    fn settle(&mut self, record: &Record) -> io::Result<()> {
+        let Some(key) = self.note(record) else { return Ok(()) };
+        let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
+        self.block(async move {
+            client
+                .execute(
+                    "UPDATE shotlist_claims SET in_flight = false WHERE campaign = $1 AND job_key = $2 AND machine = $3 AND in_flight",
+                    &[&campaign, &key, &machine],
+                )
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Follows which variants of each job are still awaited; the job whose record
+    /// this is, when it settles with it.
+    fn note(&mut self, record: &Record) -> Option<String> {
+        match record {
+            Record::Job { key, def } => {
+                self.open_variants.insert(key.clone(), def.variants.iter().copied().collect());
+                None
+            }
+            Record::Clip { key, variant, .. } | Record::Failed { key, variant: Some(variant), .. } => {
+                let set = self.open_variants.get_mut(key);
+                let empty = set.map(|s| {
+                    s.remove(variant);
+                    s.is_empty()
+                });
+                empty.unwrap_or(false).then(|| key.clone())
+            }
+            Record::Failed { key, variant: None, .. }
+            | Record::InDoubt { key, .. }
+            | Record::NotAccepted { key, .. } => Some(key.clone()),
+            _ => None,
+        }
+    }
+
+    /// Claims a job for a submit in one transaction on the account's row: the
+    /// account's jobs in flight (every runner's, live leases) are counted, and the
+    /// claim taken only under the limit.
+    fn claim_within(&mut self, key: &str, limit: InFlight<'_>) -> io::Result<Claim> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!("lost the state database at {}", elide_password(&self.url))));
+        }
+        let seen = self.seen.get(key).copied().unwrap_or(self.seen_at_start);
+        let (campaign, machine, lease) = (self.campaign.clone(), self.machine.clone(), self.lease);
+        let (account, max) = (limit.account.0.clone(), i64::from(limit.max.max(1)));
+        let handle = self.handle.clone();
+        let claims = &mut self.claims;
+        let result = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let run = async {
+                    let tx = claims.transaction().await?;
+                    tx.execute("INSERT INTO shotlist_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", &[&account])
+                        .await?;
+                    // Claims on one account take turns here: the count below is exact.
+                    tx.execute("SELECT 1 FROM shotlist_accounts WHERE account = $1 FOR UPDATE", &[&account]).await?;
+                    let busy: i64 = tx
+                        .query_one(
+                            "SELECT count(*) FROM shotlist_claims WHERE account = $1 AND in_flight AND lease_until > now()                              AND NOT (campaign = $2 AND job_key = $3)",
+                            &[&account, &campaign, &key],
+                        )
+                        .await?
+                        .get(0);
+                    if busy >= max {
+                        tx.commit().await?;
+                        return Ok::<_, tokio_postgres::Error>(None);
+                    }
+                    let row = tx
+                        .query_one(
+                            "WITH c AS (INSERT INTO shotlist_claims (campaign, job_key, machine, lease_until, account, in_flight)                                         VALUES ($1, $2, $3, now() + make_interval(secs => $4), $6, true)                                         ON CONFLICT (campaign, job_key) DO UPDATE SET machine = EXCLUDED.machine,                                             lease_until = EXCLUDED.lease_until, account = EXCLUDED.account, in_flight = true                                         WHERE shotlist_claims.machine = EXCLUDED.machine OR shotlist_claims.lease_until < now() RETURNING 1)                              SELECT (SELECT count(*) FROM c),                                     coalesce((SELECT machine FROM shotlist_claims WHERE campaign = $1 AND job_key = $2), ''),                                     EXISTS (SELECT 1 FROM shotlist_records WHERE campaign = $1 AND job_key = $2 AND machine <> $3 AND seq > $5)",
+                            &[&campaign, &key, &machine, &lease, &seen, &account],
+                        )
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Some((row.get::<_, i64>(0), row.get::<_, String>(1), row.get::<_, bool>(2))))
+                };
+                tokio::time::timeout(Duration::from_secs(20), run).await
+            })
+        });
+        let answer = result
+            .map_err(|_| io::Error::other("the state database did not answer in 20 s"))?
+            .map_err(|e| io::Error::other(format!("the state database at {}: {e}", elide_password(&self.url))))?;
+        let Some((got, holder, moved)) = answer else { return Ok(Claim::AccountFull) };
+        if got == 0 {
+            self.holders.insert(key.to_owned(), Holder::Live(holder.clone()));
+            return Ok(Claim::Elsewhere(holder));
+        }
+        self.holders.insert(key.to_owned(), Holder::Mine);
+        if moved {
+            return Ok(Claim::Adopt(self.records_of(key)?));
+        }
+        Ok(Claim::Granted)
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+/// Keeps this runner's leases alive while it runs.
+async fn heartbeat(client: Arc<Client>, campaign: String, machine: String, lease: f64) {
+    let every = Duration::from_secs_f64((lease / 3.0).max(0.2));
+    loop {
+        tokio::time::sleep(every).await;
+        let _ = client
+            .execute(
+                "UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $3) WHERE campaign = $1 AND machine = $2",
+                &[&campaign, &machine, &lease],
+            )
+            .await;
+    }
+}
+
+fn record_key(record: &Record) -> Option<&str> {
+    match record {
+        Record::Header { .. } | Record::Run { .. } => None,
+        Record::Job { key, .. }
+        | Record::Intent { key, .. }
+        | Record::Accepted { key, .. }
+        | Record::NotAccepted { key, .. }
+        | Record::InDoubt { key, .. }
+        | Record::Clip { key, .. }
+        | Record::Downloaded { key, .. }
+        | Record::Failed { key, .. } => Some(key),
+    }
+}
+
+impl Store for PgStore {
+    fn describe(&self) -> String {
+        format!("{} (campaign {})", elide_password(&self.url), self.campaign)
+    }
+
+    fn append(&mut self, record: &Record) -> io::Result<()> {
+        self.settle(record)?;
+        let body = serde_json::to_value(record).map_err(io::Error::other)?;
+        let key = record_key(record).map(str::to_owned);
+        let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
+        // Each statement commits on its own: the record is durable when this returns.
+        self.block(async move {
+            client
+                .execute(
+                    "INSERT INTO shotlist_records (campaign, machine, job_key, body) VALUES ($1, $2, $3, $4)",
+                    &[&campaign, &machine, &key, &body],
+                )
+                .await
+        })?;
+        Ok(())
+    }
+
+    fn intent(&mut self, record: &Record, idempotent: bool) -> io::Result<Claim> {
+        let Record::Intent { key, attempt, task_uuid, .. } = record else {
+            self.append(record)?;
+            return Ok(Claim::Granted);
+        };
+        let body = serde_json::to_value(record).map_err(io::Error::other)?;
+        let (client, campaign, machine, lease) =
+            (self.client.clone(), self.campaign.clone(), self.machine.clone(), self.lease);
+        let (key, attempt, task_uuid) = (key.clone(), *attempt as i32, *task_uuid);
+        // One statement, one transaction: the claim is still ours (and renewed), the
+        // intent is new for (job, attempt) (or the same idempotent one again), and
+        // the record is written; else nothing is.
+        let written: i64 = self.block(async move {
+            client
+                .query_one(
+                    "WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
+                                WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
+                          i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
+                                SELECT $1, $2, $4, $3, $5 FROM c \
+                                ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
+                                WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
+                          r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
+                                SELECT $1, $3, $2, $8 FROM i RETURNING 1) \
+                     SELECT count(*) FROM r",
+                    &[&campaign, &key, &machine, &attempt, &task_uuid, &idempotent, &lease, &body],
+                )
+                .await
+                .map(|row| row.get(0))
+        })?;
+        Ok(if written == 1 { Claim::Granted } else { Claim::Elsewhere("another runner".into()) })
+    }
+
+    fn claim(&mut self, key: &str, limit: Option<InFlight<'_>>) -> io::Result<Claim> {
+        if let Some(limit) = limit {
+            return self.claim_within(key, limit);
+        }
+        let (client, campaign, machine, lease) =
+            (self.client.clone(), self.campaign.clone(), self.machine.clone(), self.lease);
+        let seen = self.seen.get(key).copied().unwrap_or(self.seen_at_start);
+        let owned = key.to_owned();
+        let row = self.block(async move {
+            client
+                .query_one(
+                    "WITH c AS (INSERT INTO shotlist_claims (campaign, job_key, machine, lease_until) \
+                                VALUES ($1, $2, $3, now() + make_interval(secs => $4)) \
+                                ON CONFLICT (campaign, job_key) DO UPDATE SET machine = EXCLUDED.machine, lease_until = EXCLUDED.lease_until \
+                                WHERE shotlist_claims.machine = EXCLUDED.machine OR shotlist_claims.lease_until < now() RETURNING 1) \
+                     SELECT (SELECT count(*) FROM c), \
+                            coalesce((SELECT machine FROM shotlist_claims WHERE campaign = $1 AND job_key = $2), ''), \
+                            EXISTS (SELECT 1 FROM shotlist_records WHERE campaign = $1 AND job_key = $2 AND machine <> $3 AND seq > $5)",
+                    &[&campaign, &owned, &machine, &lease, &seen],
+                )
+                .await
+        })?;
+        let (got, holder, moved): (i64, String, bool) = (row.get(0), row.get(1), row.get(2));
+        if got == 0 {
+            self.holders.insert(key.to_owned(), Holder::Live(holder.clone()));
+            return Ok(Claim::Elsewhere(holder));
+        }
+        self.holders.insert(key.to_owned(), Holder::Mine);
+        if moved {
+            return Ok(Claim::Adopt(self.records_of(key)?));
+        }
+        Ok(Claim::Granted)
+    }
+
+    fn records_of_jobs(&mut self, keys: &[String]) -> io::Result<Vec<Record>> {
+        let (client, campaign, keys) = (self.client.clone(), self.campaign.clone(), keys.to_vec());
+        let rows = self.block(async move {
+            client
+                .query(
+                    "SELECT body FROM shotlist_records WHERE campaign = $1 AND job_key = ANY($2) ORDER BY seq",
+                    &[&campaign, &keys],
+                )
+                .await
+        })?;
+        rows.into_iter().map(|row| serde_json::from_value(row.get(0)).map_err(io::Error::other)).collect()
+    }
+
+    fn holder(&self, key: &str) -> Holder {
+        self.holders.get(key).cloned().unwrap_or(Holder::Mine)
+    }
+
+    fn adopt(&mut self) -> io::Result<Vec<(String, Vec<Record>)>> {
+        let (client, campaign, machine, lease) =
+            (self.client.clone(), self.campaign.clone(), self.machine.clone(), self.lease);
+        // Leases that ran out are taken over a few at a time; rows another runner is
+        // taking over right now are skipped, not waited for.
+        let rows = self.block(async move {
+            client
+                .query(
+                    "UPDATE shotlist_claims SET machine = $2, lease_until = now() + make_interval(secs => $3) \
+                     WHERE (campaign, job_key) IN (SELECT campaign, job_key FROM shotlist_claims \
+                         WHERE campaign = $1 AND machine <> $2 AND lease_until < now() LIMIT 50 FOR UPDATE SKIP LOCKED) \
+                     RETURNING job_key",
+                    &[&campaign, &machine, &lease],
+                )
+                .await
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let key: String = row.get(0);
+            self.holders.insert(key.clone(), Holder::Mine);
+            let records = self.records_of(&key)?;
+            out.push((key, records));
+        }
+        Ok(out)
+    }
+
+    fn pace(&self, account: &AccountKey, per_minute: u32, time_scale: f64) -> Option<Arc<dyn Pace>> {
+        // A hair slower than the limit: the provider counts arrivals, which jitter.
+        let interval = 60.0 / f64::from(per_minute.max(1)) * time_scale * 1.02;
+        Some(Arc::new(PgPace {
+            client: self.client.clone(),
+            account: account.0.clone(),
+            interval,
+            turn: tokio::sync::Mutex::new(false),
+        }))
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        // Leaving: this runner's leases end now, so another may take its open jobs at once.
+        let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
+        self.heartbeat.abort();
+        self.block(async move {
+            client
+                .execute(
+                    "UPDATE shotlist_claims SET lease_until = now() WHERE campaign = $1 AND machine = $2",
+                    &[&campaign, &machine],
+                )
+                .await
+        })?;
+        Ok(())
+    }
+}
+
+/// One account's GCRA row and cooldown.
+struct PgPace {
+    client: Arc<Client>,
+    account: String,
+    interval: f64,
+    /// One waiter per runner asks the database at a time (else every submit waiting
+    /// in this process asks at each tick); holds whether the account row exists.
+    turn: tokio::sync::Mutex<bool>,
+}
+
+impl Pace for PgPace {
+    fn before_submit(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut row_made = self.turn.lock().await;
+            if !*row_made {
+                let made = self
+                    .client
+                    .execute(
+                        "INSERT INTO shotlist_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING",
+                        &[&self.account],
+                    )
+                    .await;
+                *row_made = made.is_ok();
+            }
+            loop {
+                // GCRA, burst 1: a token when the theoretical arrival time has come;
+                // the answer says how long to wait otherwise.
+                let row = self
+                    .client
+                    .query_one(
+                        "WITH u AS (UPDATE shotlist_accounts SET tat = greatest(tat, now()) + make_interval(secs => $2) \
+                                    WHERE account = $1 AND cooldown_until <= now() AND tat <= now() RETURNING 1) \
+                         SELECT (SELECT count(*) FROM u), \
+                                greatest(extract(epoch FROM cooldown_until - now()), extract(epoch FROM tat - now()), 0)::float8 \
+                         FROM shotlist_accounts WHERE account = $1",
+                        &[&self.account, &self.interval],
+                    )
+                    .await;
+                match row {
+                    Ok(row) if row.get::<_, i64>(0) == 1 => return,
+                    Ok(row) => {
+                        let wait: f64 = row.get(1);
+                        tokio::time::sleep(Duration::from_secs_f64(wait.clamp(0.001, 5.0))).await;
+                    }
+                    // The intent cannot be written either: nothing is sent.
+                    Err(_) => return,
+                }
+            }
+        })
+    }
+
+    fn cool_down(&self, retry_after: Option<Duration>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let secs = retry_after.map_or(self.interval * 3.0, |d| d.as_secs_f64());
+            let _ = self
+                .client
+                .execute(
+                    "UPDATE shotlist_accounts SET cooldown_until = greatest(cooldown_until, now() + make_interval(secs => $2)) WHERE account = $1",
+                    &[&self.account, &secs],
+                )
+                .await;
+        })
+    }
+}
