@@ -140,7 +140,7 @@ pub fn render(c: &Campaign, posters: &Posters, mode: Mode) -> String {
                             span #total-pending { (count(TakeStatus::Pending) + count(TakeStatus::Running)) " pending" }
                         }
                         span #total-spend {
-                            "spent " (usd(spent)) " reported"
+                            "spent " (usd(spent)) " (reported, else at its price)"
                             @if unreported_estimate > 0.0 { " (+ " (usd(unreported_estimate)) " estimated, not reported)" }
                         }
                         span #total-selected { (selected) " selected" }
@@ -199,10 +199,13 @@ fn take_card(c: &Campaign, posters: &Posters, t: &Take) -> Markup {
         (Some(w), Some(h)) => format!("{} ({w}x{h})", t.resolution),
         _ => t.resolution.to_owned(),
     };
-    let (cost, source) = match (r.cost_usd, r.estimated_cost_usd) {
-        (Some(c), _) => (usd(c), "reported by the provider"),
-        (None, Some(e)) => (usd(e), "estimate (price table)"),
-        (None, None) => ("unknown".into(), "no known price"),
+    // `cost_usd` is what a delivered take is billed; `cost_source` says whence.
+    let (cost, source) = match (r.cost_usd, r.cost_source, r.estimated_cost_usd) {
+        (Some(c), Some(crate::run::report::CostSource::Reported), _) => (usd(c), "reported by the provider"),
+        (Some(c), Some(crate::run::report::CostSource::Manifest), _) => (usd(c), "the manifest's price"),
+        (Some(c), _, _) => (usd(c), "list price"),
+        (None, _, Some(e)) => (usd(e), "estimate (price table)"),
+        (None, _, None) => ("unknown".into(), "no known price"),
     };
     html! {
         article.take.(status_class).(mark_class) tabindex="0" id={ "take-" (r.job_key) "-" (r.variant) }
