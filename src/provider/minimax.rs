@@ -5,7 +5,9 @@
 use serde_json::{Value, json};
 
 use super::http::{self, Answer, Exchange, json_str};
-use super::minimax_codes::{base_resp, code_class, error, http_error, read_code_class, read_http_error, trace_id};
+use super::minimax_codes::{
+    Status, base_resp, code_class, error, http_error, query_status, read_code_class, read_http_error, trace_id,
+};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask};
 use super::{SubmitRequest, TaskKind, VideoApi, minimax_template};
 use crate::catalog::{Api, Mode, Provider};
@@ -245,26 +247,11 @@ pub(crate) fn classify_query(a: &Answer) -> Result<Query, ProviderError> {
         return Err(error(a, ErrorClass::Transient, None, format!("a query answer that is not JSON: {}", a.text())));
     };
     let (code, msg) = base_resp(&v);
-    let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
-    let code_opt = (code != 0).then_some(code);
-    if matches!(code, 1026 | 1027) {
-        return Ok(Query::Failed(error(a, ErrorClass::ContentBlocked, code_opt, msg)));
-    }
-    // The docs say "Fail"; the official CLI expects "Failed".
-    if status == "fail" || status == "failed" {
-        let msg = if msg.is_empty() || msg == "success" { "the task failed".into() } else { msg };
-        return Ok(Query::Failed(error(a, ErrorClass::Failed, code_opt, msg)));
-    }
-    match code {
-        0 => {}
-        2013 => {
-            let msg = format!("MiniMax does not know this task (it may have expired): {msg}");
-            return Ok(Query::Failed(error(a, ErrorClass::Gone, code_opt, msg)));
-        }
-        _ => return Err(error(a, read_code_class(code), code_opt, msg)),
-    }
-    if status != "success" {
-        return Ok(Query::Pending); // Preparing, Queueing, Processing, or a status we do not know
+    let status = v.get("status").and_then(Value::as_str).unwrap_or("");
+    match query_status(a, code, msg, status, "task")? {
+        Status::Failed(e) => return Ok(Query::Failed(e)),
+        Status::Pending => return Ok(Query::Pending),
+        Status::Success => {}
     }
     let Some(file_id) = json_str(&v, "file_id") else {
         return Ok(Query::Failed(error(a, ErrorClass::Failed, None, "Success without a file_id".into())));

@@ -85,3 +85,42 @@ pub(super) fn read_http_error(a: &Answer) -> ProviderError {
     };
     http_error(a, class)
 }
+
+/// What a query's business code and status say, before its result is read.
+pub(super) enum Status {
+    /// The task ended without a result (blocked, failed, unknown to MiniMax).
+    Failed(ProviderError),
+    /// Preparing, Queueing, Processing, or a status we do not know.
+    Pending,
+    Success,
+}
+
+/// Reads a v1 or template query's `base_resp` code and `status` alike; `what` names
+/// the task in messages. An error of the request itself is the `Err`.
+pub(super) fn query_status(
+    a: &Answer,
+    code: i64,
+    msg: String,
+    status: &str,
+    what: &str,
+) -> Result<Status, ProviderError> {
+    let code_opt = (code != 0).then_some(code);
+    if matches!(code, 1026 | 1027) {
+        return Ok(Status::Failed(error(a, ErrorClass::ContentBlocked, code_opt, msg)));
+    }
+    let status = status.to_ascii_lowercase();
+    // The docs say "Fail"; the official CLI expects "Failed".
+    if status == "fail" || status == "failed" {
+        let msg = if msg.is_empty() || msg == "success" { format!("the {what} failed") } else { msg };
+        return Ok(Status::Failed(error(a, ErrorClass::Failed, code_opt, msg)));
+    }
+    match code {
+        0 => {}
+        2013 => {
+            let msg = format!("MiniMax does not know this {what} (it may have expired): {msg}");
+            return Ok(Status::Failed(error(a, ErrorClass::Gone, code_opt, msg)));
+        }
+        _ => return Err(error(a, read_code_class(code), code_opt, msg)),
+    }
+    Ok(if status == "success" { Status::Success } else { Status::Pending })
+}

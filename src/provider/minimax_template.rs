@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::http::{self, Answer, Exchange};
-use super::minimax_codes::{code_class, error, http_error, read_code_class, read_http_error};
+use super::minimax_codes::{Status, code_class, error, http_error, query_status, read_http_error};
 use super::{Accepted, Clip, Endpoint, ErrorClass, PollOutcome, ProviderError, RemoteTask, TaskKind, TemplateRequest};
 use crate::catalog::Provider;
 
@@ -159,25 +159,10 @@ pub(crate) fn classify_query(a: &Answer) -> Result<PollOutcome, ProviderError> {
         return Err(error(a, ErrorClass::Transient, None, format!("a query answer that is not JSON: {}", a.text())));
     };
     let (code, msg) = (q.base_resp.status_code, q.base_resp.status_msg.clone());
-    let code_opt = (code != 0).then_some(code);
-    if matches!(code, 1026 | 1027) {
-        return Ok(PollOutcome::Failed(error(a, ErrorClass::ContentBlocked, code_opt, msg)));
-    }
-    let status = q.status.to_ascii_lowercase();
-    if status == "fail" || status == "failed" {
-        let msg = if msg.is_empty() || msg == "success" { "the template task failed".into() } else { msg };
-        return Ok(PollOutcome::Failed(error(a, ErrorClass::Failed, code_opt, msg)));
-    }
-    match code {
-        0 => {}
-        2013 => {
-            let msg = format!("MiniMax does not know this template task (it may have expired): {msg}");
-            return Ok(PollOutcome::Failed(error(a, ErrorClass::Gone, code_opt, msg)));
-        }
-        _ => return Err(error(a, read_code_class(code), code_opt, msg)),
-    }
-    if status != "success" {
-        return Ok(PollOutcome::Pending { progress: None, clips: Vec::new() }); // Preparing, Processing, ...
+    match query_status(a, code, msg, &q.status, "template task")? {
+        Status::Failed(e) => return Ok(PollOutcome::Failed(e)),
+        Status::Pending => return Ok(PollOutcome::Pending { progress: None, clips: Vec::new() }),
+        Status::Success => {}
     }
     let Some(url) = q.video_url.filter(|u| !u.trim().is_empty()) else {
         return Ok(PollOutcome::Failed(error(a, ErrorClass::Failed, None, "Success without a video_url".into())));
