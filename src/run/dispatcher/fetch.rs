@@ -37,8 +37,7 @@ impl Dispatcher<'_> {
                 self.disk_halted(format!("cannot create {}: {e}", dir.display()));
                 return;
             }
-            self.live_mut(id).downloading.insert(v);
-            self.fetching += 1;
+            self.set_downloading(id, v, true);
             worker::fetch(
                 self.ctx.http.clone(),
                 self.ctx.clients[&job.provider].clone(),
@@ -63,9 +62,7 @@ impl Dispatcher<'_> {
         result: Result<crate::run::download::Fetched, crate::run::download::FetchError>,
         new_url: Option<String>,
     ) -> std::io::Result<()> {
-        if self.live_mut(id).downloading.remove(&variant) {
-            self.fetching -= 1;
-        }
+        self.set_downloading(id, variant, false);
         let key = self.key(id);
         if let Some(url) = new_url
             && let Some(mut clip) = self.js(id).and_then(|js| js.clips.get(&variant)).and_then(|c| c.clip.clone())

@@ -3,6 +3,7 @@
 //! workers, and turns their events into journal records, written before they take
 //! effect, then into state. It also rewrites the report and feeds progress.
 
+mod activity;
 mod fetch;
 mod pace;
 mod poll;
@@ -25,6 +26,7 @@ use super::{Context, Outcome};
 use crate::catalog::Provider;
 use crate::plan::{Job, JobId};
 use crate::provider::{Accepted, Clip, ErrorClass, PollOutcome, ProviderError, SubmitRequest, VideoApi};
+use activity::{Activity, Tally};
 
 /// How many times a submit refused for a passing reason (429, 5xx) is retried in one run.
 const SUBMIT_TRIES: u32 = 12;
@@ -38,10 +40,11 @@ const REPORT_EVERY: Duration = Duration::from_millis(500);
 struct Live {
     not_before: Option<Instant>,
     submit_tries: u32,
-    busy: bool,
+    /// What this run is doing with it; changed by `set_activity` alone.
+    activity: Activity,
     next_poll: Option<Instant>,
     accepted_at: Option<Instant>,
-    results_complete: bool,
+    /// Variants whose download is in the air; changed by `set_downloading` alone.
     downloading: HashSet<u32>,
     /// This run may send the job once more although the journal left it failed or
     /// in doubt (decided at start; spent by the first submit).
@@ -69,12 +72,11 @@ pub struct Dispatcher<'a> {
     polling: BTreeMap<Provider, BTreeSet<JobId>>,
     /// Jobs that may have a clip seen and not yet on disk.
     to_fetch: BTreeSet<JobId>,
-    /// Downloads in the air.
-    fetching: usize,
     /// How often the report may be rewritten (longer when writing it takes long).
     report_every: Duration,
-    in_flight: HashMap<Provider, u32>,
-    polls_in_flight: HashMap<Provider, usize>,
+    /// Per provider, its jobs by activity and its requests in the air (derived:
+    /// see `activity`).
+    tallies: HashMap<Provider, Tally>,
     downloads: Arc<tokio::sync::Semaphore>,
     events_tx: worker::Events,
     events: mpsc::UnboundedReceiver<Event>,
@@ -115,10 +117,8 @@ impl<'a> Dispatcher<'a> {
             submit_queue,
             polling: BTreeMap::new(),
             to_fetch: BTreeSet::new(),
-            fetching: 0,
             report_every: REPORT_EVERY,
-            in_flight: HashMap::new(),
-            polls_in_flight: HashMap::new(),
+            tallies: HashMap::new(),
             downloads: Arc::new(tokio::sync::Semaphore::new(4)),
             events_tx,
             events,
@@ -374,6 +374,12 @@ impl<'a> Dispatcher<'a> {
             }
         }
         self.journal.sync()?;
+        #[cfg(debug_assertions)]
+        {
+            let mut kept = self.tallies.clone();
+            kept.retain(|_, t| *t != Tally::default());
+            debug_assert_eq!(kept, self.recounted(), "the tallies follow every job's activity");
+        }
         self.refresh_report(true)?;
         let snapshot = self.snapshot();
         self.progress.finish(&snapshot);
@@ -390,25 +396,24 @@ impl<'a> Dispatcher<'a> {
             if matches!(self.halt, Some(Halt::Disk(_))) {
                 continue;
             }
-            if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+            if open && self.tally(p).in_flight() < cap {
                 self.submit_from_queue(p, cap, now)?;
             }
             // Polls: due jobs, batched as the protocol allows.
             let live = &self.live;
             if let Some(polling) = self.polling.get_mut(&p) {
-                polling.retain(|id| !live[id.index()].results_complete);
+                polling.retain(|id| live[id.index()].activity.polling());
             }
-            while *self.polls_in_flight.get(&p).unwrap_or(&0) < POLLS_IN_FLIGHT {
+            while (self.tally(p).poll_requests as usize) < POLLS_IN_FLIGHT {
                 let batch = self.due_batch(p, now);
                 if batch.is_empty() {
                     break;
                 }
                 for (id, _, _) in &batch {
-                    let l = self.live_mut(*id);
-                    l.busy = true;
-                    l.next_poll = None;
+                    self.set_activity(*id, Activity::Polled);
+                    self.live_mut(*id).next_poll = None;
                 }
-                *self.polls_in_flight.entry(p).or_default() += 1;
+                self.set_poll_request(p, true);
                 worker::poll(self.ctx.lanes[&p].clone(), self.ctx.clients[&p].clone(), batch, self.events_tx.clone());
             }
         }
@@ -420,6 +425,9 @@ impl<'a> Dispatcher<'a> {
         match event {
             Event::SubmitReady { id, go } => {
                 let answer = self.intent(id)?;
+                if answer.is_some() {
+                    self.set_activity(id, Activity::Sending);
+                }
                 if go.send(answer).is_err() {
                     self.submit_done(id);
                 }
@@ -441,19 +449,17 @@ impl<'a> Dispatcher<'a> {
         if self.halt.is_none() && self.elsewhere.iter().any(|id| self.open_elsewhere(*id)) {
             return false;
         }
-        if self.fetching > 0 || self.polls_in_flight.values().any(|n| *n > 0) {
+        // A submit, a poll or a download in the air.
+        if self.tallies.values().any(Tally::busy) {
             return false;
         }
         let live = |id: &JobId| self.live(*id);
         let queued = || self.submit_queue.values().flatten();
         let polled = || self.polling.values().flatten();
-        if queued().chain(polled()).any(|i| live(i).busy) {
-            return false;
-        }
         if matches!(self.halt, Some(Halt::Disk(_))) {
             return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
         }
-        if polled().any(|i| live(i).next_poll.is_some() && !live(i).results_complete) {
+        if polled().any(|i| live(i).next_poll.is_some() && live(i).activity == Activity::Awaiting) {
             return false;
         }
         // Clips waiting for a download.

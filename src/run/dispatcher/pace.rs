@@ -22,18 +22,12 @@ impl Dispatcher<'_> {
             };
             let queue = self.submit_queue.get(p).map(Vec::as_slice).unwrap_or_default();
             let left: Vec<JobId> =
-                queue.iter().copied().filter(|id| !self.live(*id).busy && self.may_submit(*id)).collect();
-            let polled: Vec<JobId> = self
-                .polling
-                .get(p)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|id| !self.live(*id).results_complete)
-                .collect();
+                queue.iter().copied().filter(|id| !self.activity(*id).busy() && self.may_submit(*id)).collect();
+            let polled: Vec<JobId> =
+                self.polling.get(p).into_iter().flatten().copied().filter(|id| self.activity(*id).polling()).collect();
             let mut ages: Vec<f64> =
                 polled.iter().map(|id| self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64())).collect();
-            let submitting = (*self.in_flight.get(p).unwrap_or(&0) as usize).saturating_sub(polled.len());
+            let submitting = self.tally(*p).submitting() as usize;
             ages.extend(std::iter::repeat_n(0.0, submitting));
             // The mean render of a sample of the jobs left (a night's jobs are mostly alike).
             let sample: Vec<f64> = left.iter().chain(&polled).take(1000).map(|id| render_of(*id)).collect();

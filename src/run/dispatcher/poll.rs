@@ -7,7 +7,7 @@ use super::*;
 impl Dispatcher<'_> {
     pub(super) fn start_polling(&mut self, id: JobId, fresh: bool) {
         let job = self.job(id);
-        *self.in_flight.entry(job.provider).or_default() += 1;
+        self.set_activity(id, Activity::Awaiting);
         self.polling.entry(job.provider).or_default().insert(id);
         let now = Instant::now();
         let due = self.sched.start(id, (job.model.id, job.resolution, job.duration), now, fresh);
@@ -15,7 +15,6 @@ impl Dispatcher<'_> {
         l.fresh = fresh;
         l.accepted_at = Some(now);
         l.next_poll = Some(due);
-        l.results_complete = false;
     }
 
     /// The next poll request of a provider, as the schedule picks it (marked sent).
@@ -27,14 +26,11 @@ impl Dispatcher<'_> {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|id| {
-                let l = self.live(*id);
-                !l.busy && !l.results_complete
-            })
+            .filter(|id| self.activity(*id) == Activity::Awaiting)
             .collect();
         let cap = ctx.lanes[&p].limits.max_in_flight;
         let to_send = self.submit_queue.get(&p).is_some_and(|q| !q.is_empty()) && self.halt.is_none();
-        let pressure = !to_send || *self.in_flight.get(&p).unwrap_or(&0) >= cap;
+        let pressure = !to_send || self.tally(p).in_flight() >= cap;
         let view = super::super::schedule::LaneView { batch: ctx.clients[&p].max_poll_batch(), pressure };
         let picked = self.sched.next_batch(p as u8, view, &candidates, now);
         let mut batch = Vec::with_capacity(picked.len());
@@ -52,11 +48,9 @@ impl Dispatcher<'_> {
         ids: Vec<JobId>,
         result: Result<Vec<PollOutcome>, ProviderError>,
     ) -> std::io::Result<()> {
-        if let Some(n) = self.polls_in_flight.get_mut(&p) {
-            *n = n.saturating_sub(1);
-        }
+        self.set_poll_request(p, false);
         for id in &ids {
-            self.live_mut(*id).busy = false;
+            self.set_activity(*id, Activity::Awaiting);
         }
         let outcomes = match result {
             Ok(o) => o,
@@ -68,21 +62,11 @@ impl Dispatcher<'_> {
                 let auth = e.class == ErrorClass::Auth;
                 for id in &ids {
                     let next = if auth { None } else { self.sched.retry(*id, Instant::now()) };
-                    let l = self.live_mut(*id);
                     if auth {
                         // Nothing more can be learned now; a rerun with the right key resumes.
-                        l.results_complete = true;
-                        l.next_poll = None;
-                    } else {
-                        l.next_poll = next;
+                        self.set_activity(*id, Activity::Idle);
                     }
-                }
-                if auth {
-                    for _ in &ids {
-                        if let Some(n) = self.in_flight.get_mut(&p) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
+                    self.live_mut(*id).next_poll = next;
                 }
                 return Ok(());
             }
@@ -142,15 +126,10 @@ impl Dispatcher<'_> {
     }
 
     pub(super) fn finish_polling(&mut self, id: JobId) {
-        let p = self.job(id).provider;
         self.sched.forget(id);
-        let l = self.live_mut(id);
-        if !l.results_complete {
-            l.results_complete = true;
-            l.next_poll = None;
-            if let Some(n) = self.in_flight.get_mut(&p) {
-                *n = n.saturating_sub(1);
-            }
+        if self.activity(id).polling() {
+            self.set_activity(id, Activity::Idle);
+            self.live_mut(id).next_poll = None;
         }
     }
 

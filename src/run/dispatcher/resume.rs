@@ -74,7 +74,6 @@ impl Dispatcher<'_> {
                         }
                     }
                     j.phase = Phase::Running;
-                    self.live_mut(id).results_complete = true;
                 }
                 Phase::Failed(f) if f.class == FailClass::TimedOut && js.task.is_some() => {
                     // A local deadline is not a remote failure: collect it now.
@@ -104,7 +103,6 @@ impl Dispatcher<'_> {
                             }
                         }
                         j.phase = Phase::Running;
-                        self.live_mut(id).results_complete = true;
                     }
                 }
                 _ => {}
@@ -119,8 +117,8 @@ impl Dispatcher<'_> {
                     d.variants.iter().all(|v| js.clips.get(v).is_some_and(|c| c.clip.is_some() || c.failed.is_some()))
                 });
                 if complete {
-                    // Ends the polling `start_polling` began above, and its count in flight:
-                    // a count left behind here once filled the lane and stalled the run.
+                    // Ends the polling `start_polling` began above: a job left counted in
+                    // flight here once filled the lane and stalled the run.
                     self.finish_polling(id);
                 }
             }

@@ -29,13 +29,13 @@ impl Dispatcher<'_> {
             }
             // The state comes by key: a journaled job of this run's plan may be in the air.
             let may_bill = matches!(js.phase, Phase::Submitting { .. } | Phase::Running | Phase::InDoubt { .. })
-                || self.ctx.id(&js.key).is_some_and(|id| self.live(id).busy);
+                || self.ctx.id(&js.key).is_some_and(|id| self.activity(id).submitting());
             if may_bill {
                 total += unit.unwrap_or(0.0) * f64::from(open);
             }
         }
         for id in self.ctx.plan.ids() {
-            if self.live(id).busy && self.js(id).is_none_or(|j| j.def.is_none()) {
+            if self.activity(id).submitting() && self.js(id).is_none_or(|j| j.def.is_none()) {
                 total += self.job(id).worst_case_usd().unwrap_or(0.0);
             }
         }
@@ -76,7 +76,7 @@ impl Dispatcher<'_> {
     /// Whether this job may be submitted now.
     pub(super) fn submittable(&self, id: JobId, now: Instant) -> bool {
         let l = self.live(id);
-        !l.busy && l.not_before.is_none_or(|t| t <= now) && self.may_submit(id)
+        !l.activity.busy() && l.not_before.is_none_or(|t| t <= now) && self.may_submit(id)
     }
 
     /// Whether this job is to be submitted (again) in this run at all. A job the
@@ -108,13 +108,13 @@ impl Dispatcher<'_> {
         let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
         let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
         while seen < queue.len()
-            && *self.in_flight.get(&p).unwrap_or(&0) < cap
+            && self.tally(p).in_flight() < cap
             && ctx.lanes[&p].wants_submit()
             && self.account_full.get(&p).is_none_or(|t| *t <= now)
         {
             let id = queue[seen];
             seen += 1;
-            if !self.may_submit(id) && !self.live(id).busy {
+            if !self.may_submit(id) && !self.activity(id).busy() {
                 continue; // Dropped: accepted, settled, or out of tries for this run.
             }
             queue[kept] = id;
@@ -163,10 +163,8 @@ impl Dispatcher<'_> {
         if !self.claimed_within(id, true)? {
             return Ok(());
         }
-        let l = self.live_mut(id);
-        l.busy = true;
-        l.second_chance = false;
-        *self.in_flight.entry(job.provider).or_default() += 1;
+        self.live_mut(id).second_chance = false;
+        self.set_activity(id, Activity::Queued);
         let p = job.provider;
         worker::submit(
             self.ctx.paces.get(&p).cloned(),
@@ -179,13 +177,9 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    /// A submit not accepted: the job no longer counts as in flight.
+    /// A submit not accepted (or called off): the job no longer counts as in flight.
     pub(super) fn submit_done(&mut self, id: JobId) {
-        let p = self.job(id).provider;
-        self.live_mut(id).busy = false;
-        if let Some(n) = self.in_flight.get_mut(&p) {
-            *n = n.saturating_sub(1);
-        }
+        self.set_activity(id, Activity::Idle);
     }
 
     /// Writes the intent (fsynced) just before the request goes, or calls it off.
@@ -235,15 +229,11 @@ impl Dispatcher<'_> {
     ) -> std::io::Result<()> {
         let job = self.job(id);
         let (p, key) = (job.provider, job.key.as_str());
-        self.live_mut(id).busy = false;
         match result {
             Ok(acc) => {
                 let (task, replayed) = (acc.task, acc.replayed);
                 self.append(Record::Accepted { key: key.into(), attempt, task, replayed, at: journal::now() })?;
-                // in_flight already counts this job; polling keeps it counted.
-                if let Some(n) = self.in_flight.get_mut(&p) {
-                    *n = n.saturating_sub(1);
-                }
+                // Sending → Awaiting: it stays in flight.
                 self.start_polling(id, true);
             }
             Err(e) => {
