@@ -463,11 +463,7 @@ impl<'a> Dispatcher<'a> {
             return false;
         }
         // Clips waiting for a download.
-        let waiting = |id: &JobId| {
-            self.js(*id)
-                .is_some_and(|j| j.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none()))
-        };
-        if self.to_fetch.iter().any(waiting) {
+        if self.to_fetch.iter().any(|id| self.js(*id).is_some_and(|j| j.has_clips_to_download())) {
             return false;
         }
         let can_submit = self.halt.is_none();

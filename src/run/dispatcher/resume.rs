@@ -109,9 +109,7 @@ impl Dispatcher<'_> {
             }
             // Clips seen but not on disk (and not given up on) are fetched again.
             let js = self.js(id).expect("checked above");
-            if js.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none())
-                && matches!(js.phase, Phase::Running)
-            {
+            if js.has_clips_to_download() && matches!(js.phase, Phase::Running) {
                 // Every variant seen (or failed): nothing more to poll for, only downloads.
                 let complete = js.def.as_ref().is_some_and(|d| {
                     d.variants.iter().all(|v| js.clips.get(v).is_some_and(|c| c.clip.is_some() || c.failed.is_some()))
