@@ -2,7 +2,7 @@
 //! `output:`, else `renders/<manifest stem>`) and its rehearsal twin. `run`,
 //! `status` and `report` all find it here, so they always agree.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::manifest::Loaded;
 
@@ -12,7 +12,8 @@ pub fn default_out_dir(loaded: &Loaded, cli_out: Option<&Path>) -> PathBuf {
         return out.to_path_buf();
     }
     if let Some(out) = &loaded.manifest.output {
-        return lexically_normal(out);
+        // `a/b/../c` → `a/c` without touching the disk (the folder may not exist yet).
+        return path_clean::clean(out);
     }
     let stem =
         loaded.manifest.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shotlist".into());
@@ -34,21 +35,6 @@ pub fn out_dir(loaded: &Loaded, cli_out: Option<&Path>, rehearse: bool) -> PathB
     if rehearse { rehearsal(&out) } else { out }
 }
 
-/// `a/b/../c` → `a/c` without touching the disk (the folder may not exist yet).
-fn lexically_normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +43,6 @@ mod tests {
     fn the_rehearsal_folder_sits_beside_the_out_folder() {
         assert_eq!(rehearsal(Path::new("renders/spring")), PathBuf::from("renders/spring-rehearsal"));
         assert_eq!(rehearsal(Path::new("out")), PathBuf::from("out-rehearsal"));
-        assert_eq!(lexically_normal(Path::new("a/b/../c")), PathBuf::from("a/c"));
+        assert_eq!(path_clean::clean(Path::new("a/b/../c")), PathBuf::from("a/c"));
     }
 }

@@ -82,6 +82,37 @@ impl Job {
     }
 }
 
+/// A job's identity inside a run: its place in [`Plan::jobs`]. Everything that
+/// follows jobs within a run (the dispatcher's bookkeeping, its work sets, the poll
+/// schedule, worker events) names them by it; the job's key is what goes out (the
+/// journal, a shared store, the provider's idempotency key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(u32);
+
+impl JobId {
+    /// The id of the job at `index` in [`Plan::jobs`].
+    pub fn new(index: usize) -> JobId {
+        JobId(u32::try_from(index).expect("fewer than 4 billion jobs"))
+    }
+
+    /// The job's place in [`Plan::jobs`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl Plan {
+    /// The job `id` names.
+    pub fn job(&self, id: JobId) -> &Job {
+        &self.jobs[id.index()]
+    }
+
+    /// Every job's id, in plan order.
+    pub fn ids(&self) -> impl Iterator<Item = JobId> + use<> {
+        (0..self.jobs.len()).map(JobId::new)
+    }
+}
+
 fn model_id<S: serde::Serializer>(m: &&'static Model, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(m.id)
 }

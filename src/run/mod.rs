@@ -28,7 +28,7 @@ pub use options::{RunArgs, Timing};
 use crate::catalog::Provider;
 use crate::exit;
 use crate::manifest::{self, Shot};
-use crate::plan::{Job, Plan};
+use crate::plan::{Job, JobId, Plan};
 use crate::provider::{AnyClient, ApiKey, Endpoint};
 use crate::sim::SimHandle;
 use journal::Record;
@@ -99,12 +99,18 @@ pub struct Context {
     pub paces: HashMap<Provider, Arc<dyn store::Pace>>,
     /// Per provider, the account its limits belong to.
     pub accounts: HashMap<Provider, store::AccountKey>,
-    index: HashMap<String, usize>,
+    /// Per job key, its id: for what comes in by key (a shared store's records).
+    index: HashMap<String, JobId>,
 }
 
 impl Context {
-    pub fn job(&self, key: &str) -> &Job {
-        &self.plan.jobs[self.index[key]]
+    /// The id of the planned job with this key (`None`: not in this run's plan).
+    pub fn id(&self, key: &str) -> Option<JobId> {
+        self.index.get(key).copied()
+    }
+
+    pub fn job(&self, id: JobId) -> &Job {
+        self.plan.job(id)
     }
 }
 
@@ -301,7 +307,7 @@ fn context(
         }
         lanes.insert(p, Arc::new(Lane::new(p, limits, time_scale)));
     }
-    let index = plan.jobs.iter().enumerate().map(|(i, j)| (j.key.clone(), i)).collect();
+    let index = plan.ids().map(|id| (plan.job(id).key.clone(), id)).collect();
     Context {
         out,
         plan,

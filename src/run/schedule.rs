@@ -168,16 +168,17 @@ pub struct LaneView {
 
 /// The poll schedule of a run.
 #[derive(Debug)]
-pub struct Schedule {
+pub struct Schedule<Id = usize> {
     time_scale: f64,
-    tasks: BTreeMap<usize, Task>,
+    tasks: BTreeMap<Id, Task>,
     pub renders: RenderTimes,
     /// Per provider (its lane index), the last sweep.
     last_sweep: HashMap<u8, Instant>,
 }
 
-impl Schedule {
-    pub fn new(time_scale: f64) -> Schedule {
+/// `Id` names a task: the dispatcher's `JobId` (plain numbers in the tests).
+impl<Id: Copy + Ord> Schedule<Id> {
+    pub fn new(time_scale: f64) -> Schedule<Id> {
         Schedule { time_scale, tasks: BTreeMap::new(), renders: RenderTimes::default(), last_sweep: HashMap::new() }
     }
 
@@ -207,21 +208,21 @@ impl Schedule {
 
     /// A task accepted at `accepted` is to be polled; `fresh`: accepted in this run
     /// (a resumed task is polled at once and teaches nothing). Returns its first due time.
-    pub fn start(&mut self, index: usize, key: RenderKey, accepted: Instant, fresh: bool) -> Instant {
+    pub fn start(&mut self, index: Id, key: RenderKey, accepted: Instant, fresh: bool) -> Instant {
         let due = if fresh { accepted + self.first_poll(&key) } else { accepted };
         self.tasks.insert(index, Task { key, accepted, fresh, sent: None, pending: None, due });
         due
     }
 
     /// A poll of this task went out.
-    pub fn sent(&mut self, index: usize, now: Instant) {
+    pub fn sent(&mut self, index: Id, now: Instant) {
         if let Some(t) = self.tasks.get_mut(&index) {
             t.sent = Some(now);
         }
     }
 
     /// The poll answered pending: returns the next due time.
-    pub fn pending(&mut self, index: usize, now: Instant) -> Option<Instant> {
+    pub fn pending(&mut self, index: Id, now: Instant) -> Option<Instant> {
         let first = self.tasks.get(&index).map(|t| self.first_poll(&t.key))?;
         let t = self.tasks.get(&index)?;
         let age = now.saturating_duration_since(t.accepted);
@@ -234,7 +235,7 @@ impl Schedule {
     }
 
     /// The poll failed (no answer): try again after the usual gap.
-    pub fn retry(&mut self, index: usize, now: Instant) -> Option<Instant> {
+    pub fn retry(&mut self, index: Id, now: Instant) -> Option<Instant> {
         let age = now.saturating_duration_since(self.tasks.get(&index)?.accepted);
         let gap = self.gap(age);
         let t = self.tasks.get_mut(&index)?;
@@ -244,7 +245,7 @@ impl Schedule {
     }
 
     /// The poll answered done: learn the render time; the task leaves the schedule.
-    pub fn done(&mut self, index: usize, now: Instant) {
+    pub fn done(&mut self, index: Id, now: Instant) {
         if let Some(t) = self.tasks.remove(&index)
             && t.fresh
         {
@@ -254,11 +255,11 @@ impl Schedule {
     }
 
     /// The task leaves the schedule without teaching anything (failed, given up).
-    pub fn forget(&mut self, index: usize) {
+    pub fn forget(&mut self, index: Id) {
         self.tasks.remove(&index);
     }
 
-    pub fn due(&self, index: usize) -> Option<Instant> {
+    pub fn due(&self, index: Id) -> Option<Instant> {
         self.tasks.get(&index).map(|t| t.due)
     }
 
@@ -281,13 +282,13 @@ impl Schedule {
     /// The next poll request for one provider: plan indices of the tasks it carries,
     /// or empty when none is due. `candidates` are the provider's tasks not busy
     /// (no poll in the air) and still awaited; `lane` identifies the provider.
-    pub fn next_batch(&mut self, lane: u8, view: LaneView, candidates: &[usize], now: Instant) -> Vec<usize> {
-        let tasks: Vec<(usize, &Task)> = candidates
+    pub fn next_batch(&mut self, lane: u8, view: LaneView, candidates: &[Id], now: Instant) -> Vec<Id> {
+        let tasks: Vec<(Id, &Task)> = candidates
             .iter()
             .filter_map(|i| self.tasks.get(i).map(|t| (*i, t)))
             .filter(|(_, t)| t.sent.is_none())
             .collect();
-        let due: Vec<usize> = tasks.iter().filter(|(_, t)| t.due <= now).map(|(i, _)| *i).collect();
+        let due: Vec<Id> = tasks.iter().filter(|(_, t)| t.due <= now).map(|(i, _)| *i).collect();
         if due.is_empty() {
             return Vec::new();
         }
@@ -312,14 +313,14 @@ impl Schedule {
             return Vec::new();
         }
         self.last_sweep.insert(lane, now);
-        let mut order: Vec<(Instant, usize)> = tasks.iter().map(|(i, t)| (t.due, *i)).collect();
+        let mut order: Vec<(Instant, Id)> = tasks.iter().map(|(i, t)| (t.due, *i)).collect();
         order.sort();
         // The due ones, then the next due to fill the request: riding along costs nothing.
         order.into_iter().take(view.batch).map(|(_, i)| i).collect()
     }
 
     /// The chance that a task's render ended since its last pending answer.
-    fn chance(&self, index: usize, now: Instant) -> f64 {
+    fn chance(&self, index: Id, now: Instant) -> f64 {
         let Some(t) = self.tasks.get(&index) else { return 0.0 };
         let age = |at: Instant| at.saturating_duration_since(t.accepted).as_secs_f64();
         let from = t.pending.map_or(0.0, age);
@@ -516,7 +517,7 @@ mod tests {
 
     #[test]
     fn time_scale_scales_the_floors() {
-        let sched = Schedule::new(0.01);
+        let sched: Schedule = Schedule::new(0.01);
         assert_eq!(sched.first_poll(&K), Duration::from_millis(10));
         assert_eq!(sched.gap(Duration::ZERO), Duration::from_millis(5));
     }

@@ -77,6 +77,13 @@ pub struct ClipState {
     pub failed: Option<Failure>,
 }
 
+impl ClipState {
+    /// Seen (so paid for) and neither on disk nor given up on: to be downloaded.
+    pub fn to_download(&self) -> bool {
+        self.clip.is_some() && self.file.is_none() && self.failed.is_none()
+    }
+}
+
 /// One job as the journal tells it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobState {
@@ -138,6 +145,11 @@ impl JobState {
         self.task.is_some()
             || matches!(self.phase, Phase::Submitting { .. } | Phase::InDoubt { .. })
             || self.clips.values().any(|c| c.clip.is_some())
+    }
+
+    /// Whether a clip of the job is seen and not on disk (nor given up on).
+    pub fn has_clips_to_download(&self) -> bool {
+        self.clips.values().any(ClipState::to_download)
     }
 
     /// Whether every variant has its file.

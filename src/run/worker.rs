@@ -13,6 +13,7 @@ use super::download::{self, FetchError, Fetched};
 use super::lane::{Kind, Lane};
 use super::store::Pace;
 use crate::catalog::Provider;
+use crate::plan::JobId;
 use crate::provider::{
     Accepted, AnyClient, Clip, ErrorClass, PollOutcome, PollTarget, ProviderError, RemoteTask, SubmitRequest, VideoApi,
 };
@@ -22,25 +23,25 @@ pub enum Event {
     /// A submit is ready to go: the dispatcher writes the intent and answers with
     /// the attempt and `taskUUID` to send, or `None` to call it off.
     SubmitReady {
-        key: String,
+        id: JobId,
         go: oneshot::Sender<Option<(u32, Uuid)>>,
     },
     /// The submit was called off before sending.
     SubmitDropped {
-        key: String,
+        id: JobId,
     },
     Submitted {
-        key: String,
+        id: JobId,
         attempt: u32,
         result: Result<Accepted, ProviderError>,
     },
     Polled {
         provider: Provider,
-        keys: Vec<String>,
+        ids: Vec<JobId>,
         result: Result<Vec<PollOutcome>, ProviderError>,
     },
     Fetched {
-        key: String,
+        id: JobId,
         variant: u32,
         file: String,
         result: Result<Fetched, FetchError>,
@@ -54,7 +55,7 @@ pub fn submit(
     pace: Option<Arc<dyn Pace>>,
     lane: Arc<Lane>,
     client: Arc<AnyClient>,
-    key: String,
+    id: JobId,
     mut request: SubmitRequest,
     events: Events,
 ) {
@@ -66,11 +67,11 @@ pub fn submit(
             pace.before_submit().await;
         }
         let (tx, rx) = oneshot::channel();
-        if events.send(Event::SubmitReady { key: key.clone(), go: tx }).is_err() {
+        if events.send(Event::SubmitReady { id, go: tx }).is_err() {
             return;
         }
         let Ok(Some((attempt, task_uuid))) = rx.await else {
-            let _ = events.send(Event::SubmitDropped { key });
+            let _ = events.send(Event::SubmitDropped { id });
             return;
         };
         request.task_uuid = task_uuid;
@@ -84,11 +85,11 @@ pub fn submit(
         {
             pace.cool_down(*retry_after).await;
         }
-        let _ = events.send(Event::Submitted { key, attempt, result });
+        let _ = events.send(Event::Submitted { id, attempt, result });
     });
 }
 
-pub fn poll(lane: Arc<Lane>, client: Arc<AnyClient>, batch: Vec<(String, RemoteTask, u32)>, events: Events) {
+pub fn poll(lane: Arc<Lane>, client: Arc<AnyClient>, batch: Vec<(JobId, RemoteTask, u32)>, events: Events) {
     tokio::spawn(async move {
         lane.before_poll().await;
         let targets: Vec<PollTarget<'_>> =
@@ -98,8 +99,8 @@ pub fn poll(lane: Arc<Lane>, client: Arc<AnyClient>, batch: Vec<(String, RemoteT
             Ok(_) => lane.poll_answered(),
             Err(e) => note_rate(&lane, Kind::Poll, e),
         }
-        let keys = batch.into_iter().map(|(k, _, _)| k).collect();
-        let _ = events.send(Event::Polled { provider: lane.provider, keys, result });
+        let ids = batch.into_iter().map(|(id, _, _)| id).collect();
+        let _ = events.send(Event::Polled { provider: lane.provider, ids, result });
     });
 }
 
@@ -119,7 +120,7 @@ pub fn fetch(
     http: reqwest::Client,
     client: Arc<AnyClient>,
     task: Option<RemoteTask>,
-    key: String,
+    id: JobId,
     variant: u32,
     clip: Clip,
     dest: PathBuf,
@@ -156,6 +157,6 @@ pub fn fetch(
                 }
             }
         }
-        let _ = events.send(Event::Fetched { key, variant, file, result, new_url });
+        let _ = events.send(Event::Fetched { id, variant, file, result, new_url });
     });
 }

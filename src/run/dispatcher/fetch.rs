@@ -12,23 +12,22 @@ impl Dispatcher<'_> {
         let ctx = self.ctx;
         let (state, live) = (&self.state, &self.live);
         // A clip seen is paid for: it is fetched whatever became of the rest of its job.
-        self.to_fetch.retain(|index| {
-            let key = &ctx.plan.jobs[*index].key;
-            let Some(js) = state.jobs.get(key) else { return false };
+        self.to_fetch.retain(|id| {
+            let Some(js) = state.jobs.get(&ctx.job(*id).key) else { return false };
             let mut waiting = false;
             for (v, c) in &js.clips {
                 if let (Some(clip), None, None) = (&c.clip, &c.file, &c.failed) {
                     waiting = true;
-                    if !live[key].downloading.contains(v) {
-                        work.push((key.clone(), *v, clip.clone(), js.task.clone()));
+                    if !live[id.index()].downloading.contains(v) {
+                        work.push((*id, *v, clip.clone(), js.task.clone()));
                     }
                 }
             }
             waiting
         });
-        for (key, v, clip, task) in work {
-            let job = self.ctx.job(&key);
-            let file = self.state.take_file(&key, v, job.extension());
+        for (id, v, clip, task) in work {
+            let job = self.job(id);
+            let file = self.state.take_file(&job.key, v, job.extension());
             let dest = self.ctx.out.join(&file);
             if let Some(dir) = dest.parent()
                 && let Err(e) = std::fs::create_dir_all(dir)
@@ -38,13 +37,12 @@ impl Dispatcher<'_> {
                 self.disk_halted(format!("cannot create {}: {e}", dir.display()));
                 return;
             }
-            self.live_mut(&key).downloading.insert(v);
-            self.fetching += 1;
+            self.set_downloading(id, v, true);
             worker::fetch(
                 self.ctx.http.clone(),
                 self.ctx.clients[&job.provider].clone(),
                 task,
-                key.clone(),
+                id,
                 v,
                 clip,
                 dest,
@@ -58,39 +56,33 @@ impl Dispatcher<'_> {
 
     pub(super) fn fetched(
         &mut self,
-        key: &str,
+        id: JobId,
         variant: u32,
         file: String,
         result: Result<crate::run::download::Fetched, crate::run::download::FetchError>,
         new_url: Option<String>,
     ) -> std::io::Result<()> {
-        if self.live_mut(key).downloading.remove(&variant) {
-            self.fetching -= 1;
-        }
+        self.set_downloading(id, variant, false);
+        let key = self.key(id);
         if let Some(url) = new_url
-            && let Some(mut clip) = self.state.jobs[key].clips.get(&variant).and_then(|c| c.clip.clone())
+            && let Some(mut clip) = self.js(id).and_then(|js| js.clips.get(&variant)).and_then(|c| c.clip.clone())
         {
             clip.video_url = url;
-            self.append(Record::Clip { key: key.into(), variant, clip, at: journal::now() })?;
+            self.append(Record::Clip { key: key.clone(), variant, clip, at: journal::now() })?;
+            self.to_fetch.insert(id);
         }
         match result {
             Ok(f) => {
-                let record = Record::Downloaded {
-                    key: key.into(),
-                    variant,
-                    file,
-                    sha256: f.sha256,
-                    bytes: f.bytes,
-                    at: journal::now(),
-                };
+                let record =
+                    Record::Downloaded { key, variant, file, sha256: f.sha256, bytes: f.bytes, at: journal::now() };
                 self.append(record)?;
             }
             // Nothing is recorded: the clip stays "seen, not on disk" and the next run fetches it.
             Err(crate::run::download::FetchError::Disk(msg)) => self.disk_halted(msg),
             Err(e) => {
-                let shot = &self.ctx.job(key).shot_id;
+                let shot = &self.job(id).shot_id;
                 self.note(&format!("{shot} clip {variant}: download failed: {e}"));
-                self.failed(key, Some(variant), FailClass::Download, e.to_string())?;
+                self.failed(id, Some(variant), FailClass::Download, e.to_string())?;
             }
         }
         self.report_dirty = true;

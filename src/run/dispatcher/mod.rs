@@ -3,6 +3,7 @@
 //! workers, and turns their events into journal records, written before they take
 //! effect, then into state. It also rewrites the report and feeds progress.
 
+mod activity;
 mod fetch;
 mod pace;
 mod poll;
@@ -23,7 +24,9 @@ use super::store::{Claim, Holder};
 use super::worker::{self, Event};
 use super::{Context, Outcome};
 use crate::catalog::Provider;
+use crate::plan::{Job, JobId};
 use crate::provider::{Accepted, Clip, ErrorClass, PollOutcome, ProviderError, SubmitRequest, VideoApi};
+use activity::{Activity, Tally};
 
 /// How many times a submit refused for a passing reason (429, 5xx) is retried in one run.
 const SUBMIT_TRIES: u32 = 12;
@@ -37,10 +40,11 @@ const REPORT_EVERY: Duration = Duration::from_millis(500);
 struct Live {
     not_before: Option<Instant>,
     submit_tries: u32,
-    busy: bool,
+    /// What this run is doing with it; changed by `set_activity` alone.
+    activity: Activity,
     next_poll: Option<Instant>,
     accepted_at: Option<Instant>,
-    results_complete: bool,
+    /// Variants whose download is in the air; changed by `set_downloading` alone.
     downloading: HashSet<u32>,
     /// This run may send the job once more although the journal left it failed or
     /// in doubt (decided at start; spent by the first submit).
@@ -54,25 +58,25 @@ pub struct Dispatcher<'a> {
     state: RunState,
     /// Where records go (the folder's journal, or a database shared by runners).
     journal: Box<dyn super::store::Store>,
-    live: HashMap<String, Live>,
+    /// Per job (indexed by [`JobId`]), what this run knows of it beyond the journal.
+    live: Vec<Live>,
     /// The providers the plan uses.
     providers: Vec<Provider>,
     // The work sets below keep each pass proportional to the work in hand, not to the
     // plan (a pass over 10,000 jobs after every batch of events made CPU grow faster
     // than the plan).
-    /// Per provider, plan indices of jobs this run may still submit, in plan order. A
-    /// job leaves once it is idle and may not be submitted: that lasts for the run.
-    submit_queue: BTreeMap<Provider, Vec<usize>>,
-    /// Per provider, plan indices of jobs whose results are awaited.
-    polling: BTreeMap<Provider, BTreeSet<usize>>,
-    /// Plan indices of jobs that may have a clip seen and not yet on disk.
-    to_fetch: BTreeSet<usize>,
-    /// Downloads in the air.
-    fetching: usize,
+    /// Per provider, the jobs this run may still submit, in plan order. A job
+    /// leaves once it is idle and may not be submitted: that lasts for the run.
+    submit_queue: BTreeMap<Provider, Vec<JobId>>,
+    /// Per provider, the jobs whose results are awaited.
+    polling: BTreeMap<Provider, BTreeSet<JobId>>,
+    /// Jobs that may have a clip seen and not yet on disk.
+    to_fetch: BTreeSet<JobId>,
     /// How often the report may be rewritten (longer when writing it takes long).
     report_every: Duration,
-    in_flight: HashMap<Provider, u32>,
-    polls_in_flight: HashMap<Provider, usize>,
+    /// Per provider, its jobs by activity and its requests in the air (derived:
+    /// see `activity`).
+    tallies: HashMap<Provider, Tally>,
     downloads: Arc<tokio::sync::Semaphore>,
     events_tx: worker::Events,
     events: mpsc::UnboundedReceiver<Event>,
@@ -85,11 +89,11 @@ pub struct Dispatcher<'a> {
     report_dirty: bool,
     last_report: Instant,
     /// When to poll each job, and the render times learnt in this run.
-    sched: super::schedule::Schedule,
+    sched: super::schedule::Schedule<JobId>,
     /// When this runner last looked for jobs whose runner died (a database store).
     last_adopt: Instant,
     /// Jobs another runner holds: followed through the store until they settle.
-    elsewhere: BTreeSet<String>,
+    elsewhere: BTreeSet<JobId>,
     /// Per provider, no claim for a submit before this moment: the account had as
     /// many jobs in flight as it allows.
     account_full: HashMap<Provider, Instant>,
@@ -98,12 +102,11 @@ pub struct Dispatcher<'a> {
 impl<'a> Dispatcher<'a> {
     pub fn new(ctx: &'a Context, state: RunState, journal: Box<dyn super::store::Store>) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
-        let mut submit_queue: BTreeMap<Provider, Vec<usize>> = BTreeMap::new();
-        let mut live = HashMap::new();
-        for (i, job) in ctx.plan.jobs.iter().enumerate() {
-            submit_queue.entry(job.provider).or_default().push(i);
-            live.insert(job.key.clone(), Live::default());
+        let mut submit_queue: BTreeMap<Provider, Vec<JobId>> = BTreeMap::new();
+        for id in ctx.plan.ids() {
+            submit_queue.entry(ctx.job(id).provider).or_default().push(id);
         }
+        let live = ctx.plan.ids().map(|_| Live::default()).collect();
         let total: u64 = ctx.plan.jobs.iter().map(|j| u64::from(j.number_results)).sum();
         Dispatcher {
             ctx,
@@ -114,10 +117,8 @@ impl<'a> Dispatcher<'a> {
             submit_queue,
             polling: BTreeMap::new(),
             to_fetch: BTreeSet::new(),
-            fetching: 0,
             report_every: REPORT_EVERY,
-            in_flight: HashMap::new(),
-            polls_in_flight: HashMap::new(),
+            tallies: HashMap::new(),
             downloads: Arc::new(tokio::sync::Semaphore::new(4)),
             events_tx,
             events,
@@ -137,29 +138,47 @@ impl<'a> Dispatcher<'a> {
     fn append(&mut self, record: Record) -> std::io::Result<()> {
         self.journal.append(&record)?;
         self.state.apply(&record);
-        if let Record::Clip { key, .. } = &record {
-            self.to_fetch.insert(self.ctx.index[key.as_str()]);
-        }
         Ok(())
+    }
+
+    /// The job `id` names (the plan's).
+    fn job(&self, id: JobId) -> &'a Job {
+        self.ctx.job(id)
+    }
+
+    /// The job's key: what the journal, the store and the provider know it by.
+    fn key(&self, id: JobId) -> String {
+        self.ctx.job(id).key.clone()
+    }
+
+    /// What the journal says of the job, if anything yet.
+    fn js(&self, id: JobId) -> Option<&super::state::JobState> {
+        self.state.jobs.get(&self.job(id).key)
+    }
+
+    fn live(&self, id: JobId) -> &Live {
+        &self.live[id.index()]
+    }
+
+    fn live_mut(&mut self, id: JobId) -> &mut Live {
+        &mut self.live[id.index()]
     }
 
     /// Writes an intent with the store's claim of the job: `false` (nothing written)
     /// when another runner holds it or moved it on.
-    fn append_intent(&mut self, record: Record) -> std::io::Result<bool> {
-        let Record::Intent { key, .. } = &record else { unreachable!("only intents") };
-        let key = key.clone();
-        let idempotent = self.idempotent(&key);
+    fn append_intent(&mut self, id: JobId, record: Record) -> std::io::Result<bool> {
+        let idempotent = self.idempotent(id);
         match self.journal.intent(&record, idempotent)? {
             Claim::Granted => {
                 self.state.apply(&record);
                 Ok(true)
             }
             Claim::Elsewhere(_) => {
-                self.elsewhere(&key);
+                self.elsewhere(id);
                 Ok(false)
             }
             Claim::Adopt(records) => {
-                self.take_over(&key, records)?;
+                self.take_over(id, records)?;
                 Ok(false)
             }
             Claim::AccountFull => Ok(false),
@@ -168,77 +187,77 @@ impl<'a> Dispatcher<'a> {
 
     /// Claims the job for this runner: `false` when another holds it (or moved it
     /// on, in which case what it did is taken over).
-    fn claimed(&mut self, key: &str) -> std::io::Result<bool> {
-        self.claimed_within(key, false)
+    fn claimed(&mut self, id: JobId) -> std::io::Result<bool> {
+        self.claimed_within(id, false)
     }
 
     /// As [`Self::claimed`]; for a submit, within the account's in-flight limit
     /// (every runner's jobs count): a full account holds this provider's submits back.
-    fn claimed_within(&mut self, key: &str, submit: bool) -> std::io::Result<bool> {
-        let p = self.ctx.job(key).provider;
+    fn claimed_within(&mut self, id: JobId, submit: bool) -> std::io::Result<bool> {
+        let p = self.job(id).provider;
         let limit = match (submit, self.ctx.accounts.get(&p)) {
             (true, Some(account)) => {
                 Some(super::store::InFlight { account, max: self.ctx.lanes[&p].limits.max_in_flight })
             }
             _ => None,
         };
-        match self.journal.claim(key, limit)? {
+        match self.journal.claim(&self.job(id).key, limit)? {
             Claim::Granted => Ok(true),
             Claim::AccountFull => {
                 self.account_full.insert(p, Instant::now() + Duration::from_millis(50));
                 Ok(false)
             }
             Claim::Elsewhere(_) => {
-                self.elsewhere(key);
+                self.elsewhere(id);
                 Ok(false)
             }
             Claim::Adopt(records) => {
-                self.take_over(key, records)?;
+                self.take_over(id, records)?;
                 Ok(false)
             }
         }
     }
 
     /// Another runner holds the job: this one neither sends nor polls it.
-    fn elsewhere(&mut self, key: &str) {
-        let l = self.live_mut(key);
+    fn elsewhere(&mut self, id: JobId) {
+        let l = self.live_mut(id);
         l.submit_tries = SUBMIT_TRIES;
         l.second_chance = false;
-        self.elsewhere.insert(key.to_owned());
+        self.elsewhere.insert(id);
     }
 
     /// A job another runner holds that has not settled yet.
-    fn open_elsewhere(&self, key: &str) -> bool {
-        self.elsewhere.contains(key)
-            && !matches!(
-                self.state.jobs.get(key).map(|j| &j.phase),
-                Some(Phase::Done | Phase::Failed(_) | Phase::InDoubt { .. })
-            )
+    fn open_elsewhere(&self, id: JobId) -> bool {
+        self.elsewhere.contains(&id)
+            && !matches!(self.js(id).map(|j| &j.phase), Some(Phase::Done | Phase::Failed(_) | Phase::InDoubt { .. }))
     }
 
     /// This runner now holds a job another runner worked on: what it knew of the
     /// job is replaced by the job's records, and the job resumes as after a restart
     /// (a job done elsewhere stays done; its files are in that runner's folder).
-    fn take_over(&mut self, key: &str, records: Vec<Record>) -> std::io::Result<()> {
-        self.elsewhere.remove(key);
-        self.state.jobs.remove(key);
-        for r in &records {
-            self.state.apply(r);
-        }
-        let Some(&index) = self.ctx.index.get(key) else { return Ok(()) };
-        let l = self.live_mut(key);
+    fn take_over(&mut self, id: JobId, records: Vec<Record>) -> std::io::Result<()> {
+        self.elsewhere.remove(&id);
+        self.replace_records(&self.key(id), &records);
+        let l = self.live_mut(id);
         l.submit_tries = 0;
         l.second_chance = false;
-        let phase = self.state.jobs.get(key).map(|j| j.phase.clone());
-        match phase {
+        match self.js(id).map(|j| &j.phase) {
             Some(Phase::Done) => Ok(()),
             _ => {
-                let queue = self.submit_queue.entry(self.ctx.plan.jobs[index].provider).or_default();
-                if let Err(at) = queue.binary_search(&index) {
-                    queue.insert(at, index);
+                let queue = self.submit_queue.entry(self.job(id).provider).or_default();
+                if let Err(at) = queue.binary_search(&id) {
+                    queue.insert(at, id);
                 }
-                self.resume_job(key.to_owned())
+                self.resume_job(id)
             }
+        }
+    }
+
+    /// What the state knew of the job `key` is replaced by its records.
+    fn replace_records(&mut self, key: &str, records: &[Record]) {
+        self.state.jobs.remove(key);
+        for r in records {
+            self.state.apply(r);
         }
     }
 
@@ -248,11 +267,17 @@ impl<'a> Dispatcher<'a> {
             return Ok(());
         }
         self.last_adopt = Instant::now();
+        // The store's records come in by key: the one place a key becomes an id.
         for (key, records) in self.journal.adopt()? {
-            self.take_over(&key, records)?;
+            match self.ctx.id(&key) {
+                Some(id) => self.take_over(id, records)?,
+                // Not in this run's plan: only its state is brought up to date.
+                None => self.replace_records(&key, &records),
+            }
         }
         // What the other runners did with theirs, rebuilt from their records.
-        let open: Vec<String> = self.elsewhere.iter().filter(|k| self.open_elsewhere(k)).cloned().collect();
+        let open: Vec<String> =
+            self.elsewhere.iter().copied().filter(|id| self.open_elsewhere(*id)).map(|id| self.key(id)).collect();
         if !open.is_empty() {
             let records = self.journal.records_of_jobs(&open)?;
             for key in &open {
@@ -267,20 +292,20 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Journals a failure: of the whole job (`variant` None) or of one variant.
-    fn failed(&mut self, key: &str, variant: Option<u32>, class: FailClass, message: String) -> std::io::Result<()> {
-        self.append(Record::Failed { key: key.into(), variant, class, message, at: journal::now() })
+    fn failed(&mut self, id: JobId, variant: Option<u32>, class: FailClass, message: String) -> std::io::Result<()> {
+        self.append(Record::Failed { key: self.key(id), variant, class, message, at: journal::now() })
     }
 
     /// Journals a submit the provider did not accept: retryable leaves the job pending.
     fn not_accepted(
         &mut self,
-        key: &str,
+        id: JobId,
         attempt: u32,
         class: FailClass,
         message: &str,
         retryable: bool,
     ) -> std::io::Result<()> {
-        let (key, message) = (key.into(), message.into());
+        let (key, message) = (self.key(id), message.into());
         self.append(Record::NotAccepted { key, attempt, class, message, retryable, at: journal::now() })
     }
 
@@ -349,15 +374,17 @@ impl<'a> Dispatcher<'a> {
             }
         }
         self.journal.sync()?;
+        #[cfg(debug_assertions)]
+        {
+            let mut kept = self.tallies.clone();
+            kept.retain(|_, t| *t != Tally::default());
+            debug_assert_eq!(kept, self.recounted(), "the tallies follow every job's activity");
+        }
         self.refresh_report(true)?;
         let snapshot = self.snapshot();
         self.progress.finish(&snapshot);
         let outcome = self.outcome();
         Ok((outcome, self.state))
-    }
-
-    fn live_mut(&mut self, key: &str) -> &mut Live {
-        self.live.entry(key.to_owned()).or_default()
     }
 
     fn schedule(&mut self) -> std::io::Result<()> {
@@ -369,25 +396,24 @@ impl<'a> Dispatcher<'a> {
             if matches!(self.halt, Some(Halt::Disk(_))) {
                 continue;
             }
-            if open && *self.in_flight.get(&p).unwrap_or(&0) < cap {
+            if open && self.tally(p).in_flight() < cap {
                 self.submit_from_queue(p, cap, now)?;
             }
             // Polls: due jobs, batched as the protocol allows.
-            let (ctx, live) = (self.ctx, &self.live);
+            let live = &self.live;
             if let Some(polling) = self.polling.get_mut(&p) {
-                polling.retain(|i| !live[&ctx.plan.jobs[*i].key].results_complete);
+                polling.retain(|id| live[id.index()].activity.polling());
             }
-            while *self.polls_in_flight.get(&p).unwrap_or(&0) < POLLS_IN_FLIGHT {
+            while (self.tally(p).poll_requests as usize) < POLLS_IN_FLIGHT {
                 let batch = self.due_batch(p, now);
                 if batch.is_empty() {
                     break;
                 }
-                for (k, _, _) in &batch {
-                    let l = self.live_mut(k);
-                    l.busy = true;
-                    l.next_poll = None;
+                for (id, _, _) in &batch {
+                    self.set_activity(*id, Activity::Polled);
+                    self.live_mut(*id).next_poll = None;
                 }
-                *self.polls_in_flight.entry(p).or_default() += 1;
+                self.set_poll_request(p, true);
                 worker::poll(self.ctx.lanes[&p].clone(), self.ctx.clients[&p].clone(), batch, self.events_tx.clone());
             }
         }
@@ -397,17 +423,20 @@ impl<'a> Dispatcher<'a> {
 
     fn handle(&mut self, event: Event) -> std::io::Result<()> {
         match event {
-            Event::SubmitReady { key, go } => {
-                let answer = self.intent(&key)?;
+            Event::SubmitReady { id, go } => {
+                let answer = self.intent(id)?;
+                if answer.is_some() {
+                    self.set_activity(id, Activity::Sending);
+                }
                 if go.send(answer).is_err() {
-                    self.submit_done(&key);
+                    self.submit_done(id);
                 }
             }
-            Event::SubmitDropped { key } => self.submit_done(&key),
-            Event::Submitted { key, attempt, result } => self.submitted(&key, attempt, result)?,
-            Event::Polled { provider, keys, result } => self.polled(provider, keys, result)?,
-            Event::Fetched { key, variant, file, result, new_url } => {
-                self.fetched(&key, variant, file, result, new_url)?
+            Event::SubmitDropped { id } => self.submit_done(id),
+            Event::Submitted { id, attempt, result } => self.submitted(id, attempt, result)?,
+            Event::Polled { provider, ids, result } => self.polled(provider, ids, result)?,
+            Event::Fetched { id, variant, file, result, new_url } => {
+                self.fetched(id, variant, file, result, new_url)?
             }
         }
         Ok(())
@@ -417,40 +446,28 @@ impl<'a> Dispatcher<'a> {
     fn settled(&self) -> bool {
         // Runners sharing a campaign: stay while another's jobs are open (it may die,
         // and its jobs are then this runner's to finish).
-        if self.halt.is_none() && self.elsewhere.iter().any(|k| self.open_elsewhere(k)) {
+        if self.halt.is_none() && self.elsewhere.iter().any(|id| self.open_elsewhere(*id)) {
             return false;
         }
-        if self.fetching > 0 || self.polls_in_flight.values().any(|n| *n > 0) {
+        // A submit, a poll or a download in the air.
+        if self.tallies.values().any(Tally::busy) {
             return false;
         }
-        let ctx = self.ctx;
-        let live = |index: &usize| &self.live[&ctx.plan.jobs[*index].key];
+        let live = |id: &JobId| self.live(*id);
         let queued = || self.submit_queue.values().flatten();
         let polled = || self.polling.values().flatten();
-        if queued().chain(polled()).any(|i| live(i).busy) {
-            return false;
-        }
         if matches!(self.halt, Some(Halt::Disk(_))) {
             return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
         }
-        if polled().any(|i| live(i).next_poll.is_some() && !live(i).results_complete) {
+        if polled().any(|i| live(i).next_poll.is_some() && live(i).activity == Activity::Awaiting) {
             return false;
         }
         // Clips waiting for a download.
-        let waiting = |i: &usize| {
-            self.state
-                .jobs
-                .get(&ctx.plan.jobs[*i].key)
-                .is_some_and(|j| j.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none()))
-        };
-        if self.to_fetch.iter().any(waiting) {
+        if self.to_fetch.iter().any(|id| self.js(*id).is_some_and(|j| j.has_clips_to_download())) {
             return false;
         }
         let can_submit = self.halt.is_none();
-        !queued().any(|i| {
-            let job = &ctx.plan.jobs[*i];
-            can_submit && !self.halted.contains_key(&job.provider) && self.may_submit(&job.key)
-        })
+        !queued().any(|id| can_submit && !self.halted.contains_key(&self.job(*id).provider) && self.may_submit(*id))
     }
 
     fn next_wake(&self) -> Instant {
@@ -461,7 +478,7 @@ impl<'a> Dispatcher<'a> {
                 wake = *t;
             }
         }
-        for l in self.live.values() {
+        for l in &self.live {
             for t in [l.next_poll, l.not_before].into_iter().flatten() {
                 if t > now && t < wake {
                     wake = t;

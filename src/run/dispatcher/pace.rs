@@ -13,45 +13,31 @@ impl Dispatcher<'_> {
         for p in &self.providers {
             let lane = &self.ctx.lanes[p];
             let jobs = &self.ctx.plan.jobs;
-            let render_of = |i: usize| {
-                let j = &jobs[i];
+            let render_of = |id: JobId| {
+                let j = self.job(id);
                 self.sched
                     .renders
                     .mean(&(j.model.id, j.resolution, j.duration))
                     .map_or_else(|| j.model.typical_render_secs_for(j.duration) * scale, |d| d.as_secs_f64())
             };
             let queue = self.submit_queue.get(p).map(Vec::as_slice).unwrap_or_default();
-            let left: Vec<usize> = queue
-                .iter()
-                .copied()
-                .filter(|i| {
-                    let key = &jobs[*i].key;
-                    !self.live[key].busy && self.may_submit(key)
-                })
-                .collect();
-            let polled: Vec<usize> = self
-                .polling
-                .get(p)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|i| !self.live[&jobs[*i].key].results_complete)
-                .collect();
-            let mut ages: Vec<f64> = polled
-                .iter()
-                .map(|i| self.live[&jobs[*i].key].accepted_at.map_or(0.0, |t| (now - t).as_secs_f64()))
-                .collect();
-            let submitting = (*self.in_flight.get(p).unwrap_or(&0) as usize).saturating_sub(polled.len());
+            let left: Vec<JobId> =
+                queue.iter().copied().filter(|id| !self.activity(*id).busy() && self.may_submit(*id)).collect();
+            let polled: Vec<JobId> =
+                self.polling.get(p).into_iter().flatten().copied().filter(|id| self.activity(*id).polling()).collect();
+            let mut ages: Vec<f64> =
+                polled.iter().map(|id| self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64())).collect();
+            let submitting = self.tally(*p).submitting() as usize;
             ages.extend(std::iter::repeat_n(0.0, submitting));
             // The mean render of a sample of the jobs left (a night's jobs are mostly alike).
-            let sample: Vec<f64> = left.iter().chain(&polled).take(1000).map(|i| render_of(*i)).collect();
+            let sample: Vec<f64> = left.iter().chain(&polled).take(1000).map(|id| render_of(*id)).collect();
             let render_secs = if sample.is_empty() { 0.0 } else { sample.iter().sum::<f64>() / sample.len() as f64 };
             let (mut failed, mut settled) = (0u64, 0u64);
-            for (i, j) in jobs.iter().enumerate() {
+            for j in jobs {
                 if j.provider != *p {
                     continue;
                 }
-                match self.state.jobs.get(&jobs[i].key).map(|s| &s.phase) {
+                match self.state.jobs.get(&j.key).map(|s| &s.phase) {
                     Some(Phase::Failed { .. }) => (failed, settled) = (failed + 1, settled + 1),
                     Some(Phase::Done) => settled += 1,
                     _ => {}

@@ -5,46 +5,39 @@
 use super::*;
 
 impl Dispatcher<'_> {
-    pub(super) fn start_polling(&mut self, key: &str, fresh: bool) {
-        let provider = self.ctx.job(key).provider;
-        *self.in_flight.entry(provider).or_default() += 1;
-        let index = self.ctx.index[key];
-        self.polling.entry(provider).or_default().insert(index);
-        let job = self.ctx.job(key);
+    pub(super) fn start_polling(&mut self, id: JobId, fresh: bool) {
+        let job = self.job(id);
+        self.set_activity(id, Activity::Awaiting);
+        self.polling.entry(job.provider).or_default().insert(id);
         let now = Instant::now();
-        let due = self.sched.start(index, (job.model.id, job.resolution, job.duration), now, fresh);
-        let l = self.live_mut(key);
+        let due = self.sched.start(id, (job.model.id, job.resolution, job.duration), now, fresh);
+        let l = self.live_mut(id);
         l.fresh = fresh;
         l.accepted_at = Some(now);
         l.next_poll = Some(due);
-        l.results_complete = false;
     }
 
     /// The next poll request of a provider, as the schedule picks it (marked sent).
-    pub(super) fn due_batch(&mut self, p: Provider, now: Instant) -> Vec<(String, crate::provider::RemoteTask, u32)> {
+    pub(super) fn due_batch(&mut self, p: Provider, now: Instant) -> Vec<(JobId, crate::provider::RemoteTask, u32)> {
         let ctx = self.ctx;
-        let candidates: Vec<usize> = self
+        let candidates: Vec<JobId> = self
             .polling
             .get(&p)
             .into_iter()
             .flatten()
             .copied()
-            .filter(|i| {
-                let l = &self.live[&ctx.plan.jobs[*i].key];
-                !l.busy && !l.results_complete
-            })
+            .filter(|id| self.activity(*id) == Activity::Awaiting)
             .collect();
         let cap = ctx.lanes[&p].limits.max_in_flight;
         let to_send = self.submit_queue.get(&p).is_some_and(|q| !q.is_empty()) && self.halt.is_none();
-        let pressure = !to_send || *self.in_flight.get(&p).unwrap_or(&0) >= cap;
+        let pressure = !to_send || self.tally(p).in_flight() >= cap;
         let view = super::super::schedule::LaneView { batch: ctx.clients[&p].max_poll_batch(), pressure };
         let picked = self.sched.next_batch(p as u8, view, &candidates, now);
         let mut batch = Vec::with_capacity(picked.len());
-        for i in picked {
-            let k = &ctx.plan.jobs[i].key;
-            let Some(task) = self.state.jobs.get(k).and_then(|js| js.task.clone()) else { continue };
-            self.sched.sent(i, now);
-            batch.push((k.clone(), task, ctx.job(k).number_results));
+        for id in picked {
+            let Some(task) = self.js(id).and_then(|js| js.task.clone()) else { continue };
+            self.sched.sent(id, now);
+            batch.push((id, task, ctx.job(id).number_results));
         }
         batch
     }
@@ -52,14 +45,12 @@ impl Dispatcher<'_> {
     pub(super) fn polled(
         &mut self,
         p: Provider,
-        keys: Vec<String>,
+        ids: Vec<JobId>,
         result: Result<Vec<PollOutcome>, ProviderError>,
     ) -> std::io::Result<()> {
-        if let Some(n) = self.polls_in_flight.get_mut(&p) {
-            *n = n.saturating_sub(1);
-        }
-        for k in &keys {
-            self.live_mut(k).busy = false;
+        self.set_poll_request(p, false);
+        for id in &ids {
+            self.set_activity(*id, Activity::Awaiting);
         }
         let outcomes = match result {
             Ok(o) => o,
@@ -69,69 +60,58 @@ impl Dispatcher<'_> {
                     self.key_refused(p, &format!("{e} (while polling)"));
                 }
                 let auth = e.class == ErrorClass::Auth;
-                for k in &keys {
-                    let next = if auth { None } else { self.sched.retry(self.ctx.index[k.as_str()], Instant::now()) };
-                    let l = self.live_mut(k);
+                for id in &ids {
+                    let next = if auth { None } else { self.sched.retry(*id, Instant::now()) };
                     if auth {
                         // Nothing more can be learned now; a rerun with the right key resumes.
-                        l.results_complete = true;
-                        l.next_poll = None;
-                    } else {
-                        l.next_poll = next;
+                        self.set_activity(*id, Activity::Idle);
                     }
-                }
-                if auth {
-                    for _ in &keys {
-                        if let Some(n) = self.in_flight.get_mut(&p) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
+                    self.live_mut(*id).next_poll = next;
                 }
                 return Ok(());
             }
         };
-        for (key, outcome) in keys.iter().zip(outcomes) {
+        for (id, outcome) in ids.into_iter().zip(outcomes) {
             match outcome {
                 PollOutcome::Pending { clips, .. } => {
-                    self.record_clips(key, clips)?;
+                    self.record_clips(id, clips)?;
                     let deadline = self.ctx.timing.deadline;
-                    let next = self.sched.pending(self.ctx.index[key.as_str()], Instant::now());
-                    let l = self.live_mut(key);
+                    let next = self.sched.pending(id, Instant::now());
+                    let l = self.live_mut(id);
                     if l.accepted_at.is_some_and(|t| t.elapsed() > deadline) {
                         let message = format!(
                             "no result within {:?}; the remote task is kept and a later run collects it",
                             deadline
                         );
-                        self.finish_polling(key);
-                        self.failed(key, None, FailClass::TimedOut, message)?;
+                        self.finish_polling(id);
+                        self.failed(id, None, FailClass::TimedOut, message)?;
                         continue;
                     }
                     l.next_poll = next;
                 }
                 PollOutcome::Done { clips } => {
-                    self.record_clips(key, clips)?;
-                    self.learn_render_time(key);
-                    self.finish_polling(key);
+                    self.record_clips(id, clips)?;
+                    self.learn_render_time(id);
+                    self.finish_polling(id);
                 }
                 PollOutcome::Failed(e) => {
-                    self.finish_polling(key);
-                    self.failed(key, None, (&e.class).into(), e.to_string())?;
+                    self.finish_polling(id);
+                    self.failed(id, None, (&e.class).into(), e.to_string())?;
                 }
                 PollOutcome::PartlyFailed { clips, error } => {
                     // The finished clips are billed: collect them; the rest failed.
-                    self.record_clips(key, clips)?;
-                    self.finish_polling(key);
-                    let js = &self.state.jobs[key];
+                    self.record_clips(id, clips)?;
+                    self.finish_polling(id);
+                    let js = self.js(id).expect("accepted: journaled");
                     let without: Vec<u32> = self
-                        .ctx
-                        .job(key)
+                        .job(id)
                         .variants
                         .iter()
                         .copied()
                         .filter(|v| js.clips.get(v).is_none_or(|c| c.clip.is_none()))
                         .collect();
                     for v in without {
-                        self.failed(key, Some(v), (&error.class).into(), error.to_string())?;
+                        self.failed(id, Some(v), (&error.class).into(), error.to_string())?;
                     }
                 }
             }
@@ -141,32 +121,28 @@ impl Dispatcher<'_> {
 
     /// Teaches the schedule this job's render time (between its last pending and
     /// its first done answer; a job resumed from an earlier run teaches nothing).
-    pub(super) fn learn_render_time(&mut self, key: &str) {
-        self.sched.done(self.ctx.index[key], Instant::now());
+    pub(super) fn learn_render_time(&mut self, id: JobId) {
+        self.sched.done(id, Instant::now());
     }
 
-    pub(super) fn finish_polling(&mut self, key: &str) {
-        let p = self.ctx.job(key).provider;
-        self.sched.forget(self.ctx.index[key]);
-        let l = self.live_mut(key);
-        if !l.results_complete {
-            l.results_complete = true;
-            l.next_poll = None;
-            if let Some(n) = self.in_flight.get_mut(&p) {
-                *n = n.saturating_sub(1);
-            }
+    pub(super) fn finish_polling(&mut self, id: JobId) {
+        self.sched.forget(id);
+        if self.activity(id).polling() {
+            self.set_activity(id, Activity::Idle);
+            self.live_mut(id).next_poll = None;
         }
     }
 
-    pub(super) fn record_clips(&mut self, key: &str, clips: Vec<Clip>) -> std::io::Result<()> {
-        let variants = self.ctx.job(key).variants.clone();
+    pub(super) fn record_clips(&mut self, id: JobId, clips: Vec<Clip>) -> std::io::Result<()> {
+        let job = self.job(id);
         for clip in clips {
-            let js = &self.state.jobs[key];
-            let Some(v) = js.variant_for(&clip, &variants) else { continue };
+            let js = self.js(id).expect("accepted: journaled");
+            let Some(v) = js.variant_for(&clip, &job.variants) else { continue };
             if js.clips.get(&v).and_then(|c| c.clip.as_ref()).is_some_and(|c| c.remote_id == clip.remote_id) {
                 continue;
             }
-            self.append(Record::Clip { key: key.into(), variant: v, clip, at: journal::now() })?;
+            self.append(Record::Clip { key: job.key.clone(), variant: v, clip, at: journal::now() })?;
+            self.to_fetch.insert(id);
         }
         Ok(())
     }

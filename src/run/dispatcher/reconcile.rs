@@ -12,16 +12,14 @@ impl Dispatcher<'_> {
         if self.ctx.resubmit_in_doubt {
             return Ok(()); // The user asked to send them again.
         }
-        let keys: Vec<String> = self
-            .ctx
-            .plan
-            .jobs
-            .iter()
-            .filter(|j| j.provider == Provider::Minimax && j.model.api == crate::catalog::Api::V2)
-            .map(|j| j.key.clone())
-            .collect();
-        for key in keys {
-            let Some(js) = self.state.jobs.get(&key) else { continue };
+        let ctx = self.ctx;
+        let ids = ctx.plan.ids().filter(|id| {
+            let j = ctx.job(*id);
+            j.provider == Provider::Minimax && j.model.api == crate::catalog::Api::V2
+        });
+        for id in ids {
+            let key = &ctx.job(id).key;
+            let Some(js) = self.js(id) else { continue };
             if js.task.is_some() || !matches!(js.phase, Phase::Submitting { .. } | Phase::InDoubt { .. }) {
                 continue;
             }
@@ -29,7 +27,7 @@ impl Dispatcher<'_> {
                 continue;
             };
             let attempt = js.attempts;
-            let job = self.ctx.job(&key);
+            let job = self.job(id);
             let Ok(request) = SubmitRequest::for_job(job, &self.ctx.shots[job.shot_index], uuid::Uuid::nil()) else {
                 continue; // A frame can no longer be read: the submit path reports it.
             };
@@ -76,7 +74,7 @@ impl Dispatcher<'_> {
                     let message = "no such task in MiniMax's task list for the submit's time window: it was never \
                                    accepted, so it is sent again";
                     self.note(&format!("{shot}: {message}"));
-                    self.not_accepted(&key, attempt, FailClass::Transient, message, true)?;
+                    self.not_accepted(id, attempt, FailClass::Transient, message, true)?;
                 }
                 Ok(Reconciled::Several(ids)) => {
                     self.note(&format!(

@@ -7,53 +7,53 @@ impl Dispatcher<'_> {
     /// Turns what a previous run left into work: unanswered intents, jobs to poll
     /// again, clips to download again (or whose file no longer matches its hash).
     pub(super) fn resume(&mut self) -> std::io::Result<()> {
-        let keys: Vec<String> = self.ctx.plan.jobs.iter().map(|j| j.key.clone()).collect();
-        for key in keys {
-            let Some(js) = self.state.jobs.get(&key) else { continue };
+        for id in self.ctx.plan.ids() {
+            let Some(js) = self.js(id) else { continue };
             // Runners sharing a campaign: another's live jobs are its own; a dead
             // one's open jobs are taken over (its clips on disk are in its folder).
-            match self.journal.holder(&key) {
+            match self.journal.holder(&self.job(id).key) {
                 Holder::Mine => {}
                 Holder::Live(_) => {
-                    self.elsewhere(&key);
+                    self.elsewhere(id);
                     continue;
                 }
                 Holder::Dead(_) if js.phase == Phase::Done || js.all_settled() => continue,
                 Holder::Dead(_) => {
-                    if !self.claimed(&key)? {
+                    if !self.claimed(id)? {
                         continue;
                     }
                 }
             }
-            self.resume_job(key)?;
+            self.resume_job(id)?;
         }
         Ok(())
     }
 
     /// Resumes one job as the records left it.
-    pub(super) fn resume_job(&mut self, key: String) -> std::io::Result<()> {
+    pub(super) fn resume_job(&mut self, id: JobId) -> std::io::Result<()> {
         {
-            let Some(js) = self.state.jobs.get(&key).cloned() else { return Ok(()) };
-            let job = self.ctx.job(&key);
+            let Some(js) = self.js(id).cloned() else { return Ok(()) };
+            let job = self.job(id);
+            let key = job.key.as_str();
             match &js.phase {
-                Phase::Submitting { attempt, .. } if !self.idempotent(&key) => {
+                Phase::Submitting { attempt, .. } if !self.idempotent(id) => {
                     if self.ctx.resubmit_in_doubt {
-                        self.live_mut(&key).second_chance = true; // A fresh attempt, as the user asked.
+                        self.live_mut(id).second_chance = true; // A fresh attempt, as the user asked.
                         return Ok(());
                     }
                     let message = "the previous run stopped after sending this submit and before its answer; \
                                    the task may exist and be billed (rerun with --resubmit-in-doubt to send it again)";
                     self.append(Record::InDoubt {
-                        key: key.clone(),
+                        key: key.to_owned(),
                         attempt: *attempt,
                         message: message.into(),
                         at: journal::now(),
                     })?;
                 }
-                Phase::Running => self.start_polling(&key, false),
+                Phase::Running => self.start_polling(id, false),
                 // Runware: the same taskUUID again, which cannot bill twice; others only when asked.
                 Phase::InDoubt { .. } => {
-                    self.live_mut(&key).second_chance = self.idempotent(&key) || self.ctx.resubmit_in_doubt;
+                    self.live_mut(id).second_chance = self.idempotent(id) || self.ctx.resubmit_in_doubt;
                 }
                 // A generation that failed on the provider (not billed) or a submit never
                 // accepted is tried once more. Refused input, blocked content and lost
@@ -63,23 +63,22 @@ impl Dispatcher<'_> {
                     if matches!(f.class, FailClass::Failed | FailClass::Transient)
                         && js.clips.values().all(|c| c.clip.is_none()) =>
                 {
-                    self.live_mut(&key).second_chance = true;
+                    self.live_mut(id).second_chance = true;
                 }
                 Phase::Failed(f) if f.class == FailClass::Download => {
                     // A failed download never resubmits; a later run tries the download again.
-                    let j = self.state.job_mut(&key);
+                    let j = self.state.job_mut(key);
                     for c in j.clips.values_mut() {
                         if c.clip.is_some() && c.file.is_none() {
                             c.failed = None;
                         }
                     }
                     j.phase = Phase::Running;
-                    self.live_mut(&key).results_complete = true;
                 }
                 Phase::Failed(f) if f.class == FailClass::TimedOut && js.task.is_some() => {
                     // A local deadline is not a remote failure: collect it now.
-                    self.state.job_mut(&key).phase = Phase::Running;
-                    self.start_polling(&key, false);
+                    self.state.job_mut(key).phase = Phase::Running;
+                    self.start_polling(id, false);
                 }
                 Phase::Done => {
                     let mut missing = Vec::new();
@@ -97,35 +96,32 @@ impl Dispatcher<'_> {
                             job.shot_id,
                             missing.len()
                         ));
-                        let j = self.state.job_mut(&key);
+                        let j = self.state.job_mut(key);
                         for v in missing {
                             if let Some(c) = j.clips.get_mut(&v) {
                                 c.file = None;
                             }
                         }
                         j.phase = Phase::Running;
-                        self.live_mut(&key).results_complete = true;
                     }
                 }
                 _ => {}
             }
             // Clips seen but not on disk (and not given up on) are fetched again.
-            let js = &self.state.jobs[&key];
-            if js.clips.values().any(|c| c.clip.is_some() && c.file.is_none() && c.failed.is_none())
-                && matches!(js.phase, Phase::Running)
-            {
+            let js = self.js(id).expect("checked above");
+            if js.has_clips_to_download() && matches!(js.phase, Phase::Running) {
                 // Every variant seen (or failed): nothing more to poll for, only downloads.
                 let complete = js.def.as_ref().is_some_and(|d| {
                     d.variants.iter().all(|v| js.clips.get(v).is_some_and(|c| c.clip.is_some() || c.failed.is_some()))
                 });
                 if complete {
-                    // Ends the polling `start_polling` began above, and its count in flight:
-                    // a count left behind here once filled the lane and stalled the run.
-                    self.finish_polling(&key);
+                    // Ends the polling `start_polling` began above: a job left counted in
+                    // flight here once filled the lane and stalled the run.
+                    self.finish_polling(id);
                 }
             }
-            if self.state.jobs[&key].clips.values().any(|c| c.clip.is_some() && c.file.is_none()) {
-                self.to_fetch.insert(self.ctx.index[key.as_str()]);
+            if self.js(id).is_some_and(|js| js.clips.values().any(|c| c.clip.is_some() && c.file.is_none())) {
+                self.to_fetch.insert(id);
             }
         }
         Ok(())

@@ -27,15 +27,16 @@ impl Dispatcher<'_> {
                     _ => open += 1,
                 }
             }
+            // The state comes by key: a journaled job of this run's plan may be in the air.
             let may_bill = matches!(js.phase, Phase::Submitting { .. } | Phase::Running | Phase::InDoubt { .. })
-                || self.live.get(&js.key).is_some_and(|l| l.busy);
+                || self.ctx.id(&js.key).is_some_and(|id| self.activity(id).submitting());
             if may_bill {
                 total += unit.unwrap_or(0.0) * f64::from(open);
             }
         }
-        for (key, l) in &self.live {
-            if l.busy && self.state.jobs.get(key).is_none_or(|j| j.def.is_none()) {
-                total += self.ctx.job(key).worst_case_usd().unwrap_or(0.0);
+        for id in self.ctx.plan.ids() {
+            if self.activity(id).submitting() && self.js(id).is_none_or(|j| j.def.is_none()) {
+                total += self.job(id).worst_case_usd().unwrap_or(0.0);
             }
         }
         total
@@ -68,28 +69,28 @@ impl Dispatcher<'_> {
     }
 
     /// Whether the job's provider honours our idempotency key (Runware `taskUUID`).
-    pub(super) fn idempotent(&self, key: &str) -> bool {
-        crate::provider::capabilities(self.ctx.job(key).provider).idempotent_submit
+    pub(super) fn idempotent(&self, id: JobId) -> bool {
+        crate::provider::capabilities(self.job(id).provider).idempotent_submit
     }
 
     /// Whether this job may be submitted now.
-    pub(super) fn submittable(&self, key: &str, now: Instant) -> bool {
-        let l = &self.live[key];
-        !l.busy && l.not_before.is_none_or(|t| t <= now) && self.may_submit(key)
+    pub(super) fn submittable(&self, id: JobId, now: Instant) -> bool {
+        let l = self.live(id);
+        !l.activity.busy() && l.not_before.is_none_or(|t| t <= now) && self.may_submit(id)
     }
 
     /// Whether this job is to be submitted (again) in this run at all. A job the
     /// journal left failed or in doubt gets one more send at most, decided at start:
     /// never a loop within a run, never a second payment for a lost result.
-    pub(super) fn may_submit(&self, key: &str) -> bool {
-        let l = &self.live[key];
+    pub(super) fn may_submit(&self, id: JobId) -> bool {
+        let l = self.live(id);
         // A provider that honours our own idempotency key takes an unanswered submit again.
-        let idempotent = self.idempotent(key);
+        let idempotent = self.idempotent(id);
         // Under a budget a job with no known price is never sent (DESIGN rule 6).
-        if self.ctx.budget_usd.is_some() && self.ctx.job(key).worst_case_usd().is_none() {
+        if self.ctx.budget_usd.is_some() && self.job(id).worst_case_usd().is_none() {
             return false;
         }
-        match self.state.jobs.get(key).map(|j| &j.phase) {
+        match self.js(id).map(|j| &j.phase) {
             None | Some(Phase::Pending) => l.submit_tries < SUBMIT_TRIES,
             // Runware: an unanswered intent is sent again with the same taskUUID.
             Some(Phase::Submitting { .. }) => (idempotent && l.submit_tries < SUBMIT_TRIES) || l.second_chance,
@@ -107,24 +108,23 @@ impl Dispatcher<'_> {
         let mut committed = if ctx.budget_usd.is_some() { self.committed_usd() } else { 0.0 };
         let (mut kept, mut seen, mut result) = (0, 0, Ok(()));
         while seen < queue.len()
-            && *self.in_flight.get(&p).unwrap_or(&0) < cap
+            && self.tally(p).in_flight() < cap
             && ctx.lanes[&p].wants_submit()
             && self.account_full.get(&p).is_none_or(|t| *t <= now)
         {
-            let index = queue[seen];
+            let id = queue[seen];
             seen += 1;
-            let key = ctx.plan.jobs[index].key.as_str();
-            if !self.may_submit(key) && !self.live[key].busy {
+            if !self.may_submit(id) && !self.activity(id).busy() {
                 continue; // Dropped: accepted, settled, or out of tries for this run.
             }
-            queue[kept] = index;
+            queue[kept] = id;
             kept += 1;
-            if !self.submittable(key, now) {
+            if !self.submittable(id, now) {
                 continue;
             }
             if let Some(budget) = ctx.budget_usd {
                 // Priced: `may_submit` keeps unpriced jobs out under a budget.
-                let worst = ctx.job(key).worst_case_usd().unwrap_or(f64::INFINITY);
+                let worst = ctx.job(id).worst_case_usd().unwrap_or(f64::INFINITY);
                 if committed + worst > budget + 1e-9 {
                     let left = (budget - committed).max(0.0);
                     let why = format!(
@@ -139,7 +139,7 @@ impl Dispatcher<'_> {
                 }
                 committed += worst;
             }
-            result = self.spawn_submit(key);
+            result = self.spawn_submit(id);
             if result.is_err() {
                 break;
             }
@@ -149,48 +149,43 @@ impl Dispatcher<'_> {
         result
     }
 
-    pub(super) fn spawn_submit(&mut self, key: &str) -> std::io::Result<()> {
-        let job = self.ctx.job(key);
+    pub(super) fn spawn_submit(&mut self, id: JobId) -> std::io::Result<()> {
+        let job = self.job(id);
         let shot = &self.ctx.shots[job.shot_index];
         let request = match SubmitRequest::for_job(job, shot, uuid::Uuid::nil()) {
             Ok(r) => r,
             Err(e) => {
                 let message = format!("cannot read a frame of {}: {e}", job.shot_id);
-                return self.failed(key, None, FailClass::Rejected, message);
+                return self.failed(id, None, FailClass::Rejected, message);
             }
         };
         // Another runner on the campaign may hold the job (a database store).
-        if !self.claimed_within(key, true)? {
+        if !self.claimed_within(id, true)? {
             return Ok(());
         }
-        let l = self.live_mut(key);
-        l.busy = true;
-        l.second_chance = false;
-        *self.in_flight.entry(job.provider).or_default() += 1;
+        self.live_mut(id).second_chance = false;
+        self.set_activity(id, Activity::Queued);
         let p = job.provider;
         worker::submit(
             self.ctx.paces.get(&p).cloned(),
             self.ctx.lanes[&p].clone(),
             self.ctx.clients[&p].clone(),
-            key.to_owned(),
+            id,
             request,
             self.events_tx.clone(),
         );
         Ok(())
     }
 
-    /// A submit not accepted: the job no longer counts as in flight.
-    pub(super) fn submit_done(&mut self, key: &str) {
-        let p = self.ctx.job(key).provider;
-        self.live_mut(key).busy = false;
-        if let Some(n) = self.in_flight.get_mut(&p) {
-            *n = n.saturating_sub(1);
-        }
+    /// A submit not accepted (or called off): the job no longer counts as in flight.
+    pub(super) fn submit_done(&mut self, id: JobId) {
+        self.set_activity(id, Activity::Idle);
     }
 
     /// Writes the intent (fsynced) just before the request goes, or calls it off.
-    pub(super) fn intent(&mut self, key: &str) -> std::io::Result<Option<(u32, uuid::Uuid)>> {
-        let job = self.ctx.job(key);
+    pub(super) fn intent(&mut self, id: JobId) -> std::io::Result<Option<(u32, uuid::Uuid)>> {
+        let job = self.job(id);
+        let key = job.key.as_str();
         if self.halt.as_ref().is_some_and(|h| !h.lets_admitted_go()) || self.halted.contains_key(&job.provider) {
             return Ok(None);
         }
@@ -207,7 +202,7 @@ impl Dispatcher<'_> {
         // 5xx or 429 says nothing of an earlier send of it that a kill left unanswered
         // (which may have been billed); only the same key is safe. That holds after a
         // failed task is given another chance too: its new key is kept until accepted.
-        if self.idempotent(key)
+        if self.idempotent(id)
             && let Some(task_uuid) = js.unaccepted_task_uuid()
         {
             let attempt = js.attempts;
@@ -216,44 +211,40 @@ impl Dispatcher<'_> {
                 _ => {
                     // Pending or failed before this key was accepted: the intent is written again.
                     let record = Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() };
-                    return Ok(self.append_intent(record)?.then_some((attempt, task_uuid)));
+                    return Ok(self.append_intent(id, record)?.then_some((attempt, task_uuid)));
                 }
             }
         }
         let attempt = js.attempts + 1;
         let task_uuid = task_uuid(self.state.run_id, key, attempt);
         let record = Record::Intent { key: key.to_owned(), attempt, task_uuid, at: journal::now() };
-        Ok(self.append_intent(record)?.then_some((attempt, task_uuid)))
+        Ok(self.append_intent(id, record)?.then_some((attempt, task_uuid)))
     }
 
     pub(super) fn submitted(
         &mut self,
-        key: &str,
+        id: JobId,
         attempt: u32,
         result: Result<Accepted, ProviderError>,
     ) -> std::io::Result<()> {
-        let job = self.ctx.job(key);
-        let p = job.provider;
-        self.live_mut(key).busy = false;
+        let job = self.job(id);
+        let (p, key) = (job.provider, job.key.as_str());
         match result {
             Ok(acc) => {
                 let (task, replayed) = (acc.task, acc.replayed);
                 self.append(Record::Accepted { key: key.into(), attempt, task, replayed, at: journal::now() })?;
-                // in_flight already counts this job; polling keeps it counted.
-                if let Some(n) = self.in_flight.get_mut(&p) {
-                    *n = n.saturating_sub(1);
-                }
-                self.start_polling(key, true);
+                // Sending → Awaiting: it stays in flight.
+                self.start_polling(id, true);
             }
             Err(e) => {
-                self.submit_done(key);
+                self.submit_done(id);
                 let message = e.to_string();
                 let class = FailClass::from(&e.class);
                 match &e.class {
-                    ErrorClass::InDoubt if self.idempotent(key) => {
+                    ErrorClass::InDoubt if self.idempotent(id) => {
                         // The intent stands; the same taskUUID is sent again (a conflict then means accepted).
-                        self.retry_later(key, &e);
-                        if self.live[key].submit_tries >= SUBMIT_TRIES {
+                        self.retry_later(id, &e);
+                        if self.live(id).submit_tries >= SUBMIT_TRIES {
                             let message = format!(
                                 "no clear answer after {SUBMIT_TRIES} sends ({message}); the next run sends the same taskUUID again, which cannot bill twice"
                             );
@@ -269,20 +260,20 @@ impl Dispatcher<'_> {
                     }
                     ErrorClass::RateLimited { .. } | ErrorClass::Transient => {
                         self.unreachable(p, &e);
-                        let tries = self.live[key].submit_tries + 1;
+                        let tries = self.live(id).submit_tries + 1;
                         let retryable = tries < SUBMIT_TRIES;
-                        self.not_accepted(key, attempt, class, &message, retryable)?;
+                        self.not_accepted(id, attempt, class, &message, retryable)?;
                         if retryable {
-                            self.retry_later(key, &e);
+                            self.retry_later(id, &e);
                         } else {
-                            self.failed(key, None, class, message)?;
+                            self.failed(id, None, class, message)?;
                         }
                     }
                     // Nothing was accepted and the job stays pending; the provider (no
                     // credits) or the whole run (a refused key) stops.
                     ErrorClass::Billing | ErrorClass::Auth => {
                         let auth = e.class == ErrorClass::Auth;
-                        self.not_accepted(key, attempt, class, &message, true)?;
+                        self.not_accepted(id, attempt, class, &message, true)?;
                         if auth {
                             self.key_refused(p, &message);
                         } else if !self.halted.contains_key(&p) {
@@ -293,7 +284,7 @@ impl Dispatcher<'_> {
                         }
                     }
                     ErrorClass::Rejected | ErrorClass::ContentBlocked | ErrorClass::Failed | ErrorClass::Gone => {
-                        self.failed(key, None, class, message)?;
+                        self.failed(id, None, class, message)?;
                     }
                 }
             }
@@ -301,9 +292,9 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    pub(super) fn retry_later(&mut self, key: &str, e: &ProviderError) {
+    pub(super) fn retry_later(&mut self, id: JobId, e: &ProviderError) {
         let scale = self.ctx.timing.time_scale;
-        let l = self.live_mut(key);
+        let l = self.live_mut(id);
         l.submit_tries += 1;
         let backoff = Duration::from_secs_f64(2f64.powi(l.submit_tries.min(6) as i32) * scale);
         let wait = match e.class {

@@ -51,7 +51,7 @@ impl Dispatcher<'_> {
             s.spent_usd += m.reported_usd + m.list_usd;
             s.lanes.push(crate::run::progress::LaneView {
                 name: p.name().to_owned(),
-                in_flight: *self.in_flight.get(p).unwrap_or(&0),
+                in_flight: self.tally(*p).in_flight(),
                 cooling: self.ctx.lanes[p].cooling(),
                 money: m,
             });
