@@ -462,3 +462,59 @@ async fn three_runners_keep_the_account_in_flight_limit_together() {
     assert!(most >= 2, "the runners did work in parallel: {most}");
     assert!(most <= 3, "the account's in-flight limit holds over every runner: {most}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_runners_on_one_campaign_keep_one_budget_together() {
+    let Some(url) = test_database_url() else { return };
+    let scale = 0.05;
+    let mut cfg = config(scale);
+    // 20 submits a (simulated) minute, 0.15 s apart: every runner is up and admitting
+    // jobs while the budget's first jobs are still waiting for their turn.
+    cfg.provider_mut(Provider::Runware).requests_per_minute = Some(20);
+    let night = Night::start(cfg).await;
+    let name = unique("pg-budget");
+    let jobs = 30;
+    // hailuo-2.3 at 768p for 6 s is $0.28 a clip: $3.40 covers 12 single-clip jobs (40 %), not 13.
+    let (price, budget) = (0.28f64, 3.40f64);
+    let fits = (budget / price + 1e-9).floor() as usize;
+    let mut m = format!(
+        "version: 1\nname: {name}\nbudget: {{ maxCostUsd: {budget} }}\nproviders:\n  runware: {{ requestsPerMinute: 20, maxInFlight: 60 }}\nshots:\n"
+    );
+    for i in 0..jobs {
+        m.push_str(&format!(
+            "  - {{ id: b{i:03}, provider: runware, model: hailuo-2.3, prompt: \"budget shot {i}\" }}\n"
+        ));
+    }
+    night.write("m.yaml", &m);
+    let children: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|o| {
+            night
+                .command(&["run", "m.yaml", "--out", o, "--time-scale", "0.05", "-q", "--state", &url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for child in children {
+        let (code, err) = wait_bounded(child, Duration::from_secs(120)).await;
+        codes.push(code);
+        assert_eq!(code, Some(3), "a runner stops at the campaign's budget: {err}");
+        assert!(err.contains("Budget reached"), "{err}");
+    }
+    let ledger = night.sim.ledger();
+    let stats = night.sim.stats().providers["runware"].clone();
+    let sent = intents(&url, &name).await;
+    eprintln!(
+        "one budget over three runners: ${:.2} billed of ${budget:.2}, {} tasks accepted, {sent} intents; exits {codes:?}",
+        ledger.total_usd,
+        ledger.entries.len()
+    );
+    assert!(ledger.total_usd <= budget + 1e-9, "billed ${:.2} over the ${budget:.2} budget", ledger.total_usd);
+    assert!(stats.accepted as usize <= fits, "{} jobs accepted; the budget covers {fits}", stats.accepted);
+    assert!(sent as usize <= fits, "{sent} intents written; the budget covers {fits}");
+    // The budget is spent, not left idle: every job it covers is rendered.
+    assert_eq!(ledger.entries.iter().filter(|e| e.clips_billed > 0).count(), fits, "{ledger:?}");
+}

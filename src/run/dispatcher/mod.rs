@@ -163,6 +163,11 @@ impl<'a> Dispatcher<'a> {
                 Ok(false)
             }
             Claim::AccountFull => Ok(false),
+            Claim::OverBudget { committed_usd } => {
+                let worst = self.ctx.job(&key).worst_case_usd().unwrap_or(f64::INFINITY);
+                self.budget_reached(committed_usd, worst, "by the campaign's runners");
+                Ok(false)
+            }
         }
     }
 
@@ -196,6 +201,8 @@ impl<'a> Dispatcher<'a> {
                 self.take_over(key, records)?;
                 Ok(false)
             }
+            // Only an intent is checked against the budget.
+            Claim::OverBudget { .. } => Ok(false),
         }
     }
 

@@ -14,13 +14,16 @@ use futures::future::BoxFuture;
 use tokio_postgres::{Client, NoTls};
 
 use super::{AccountKey, Claim, Holder, InFlight, Pace, Store, elide_password};
+use crate::run::budget;
 use crate::run::journal::Record;
+use crate::run::state::RunState;
 
 /// The schema this shotlist writes; a database holding a higher one is refused.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Each step takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE shotlist_campaigns (
     id text PRIMARY KEY,
     run_id uuid NOT NULL,
@@ -61,7 +64,19 @@ CREATE TABLE shotlist_accounts (
     tat timestamptz NOT NULL DEFAULT now(),
     cooldown_until timestamptz NOT NULL DEFAULT now()
 );
-"#];
+"#,
+    r#"
+-- Per job, what it may be billed at most (run::budget::committed_usd), written with
+-- each of its records by the runner that holds it: the campaign's budget is the sum,
+-- checked under the campaign's row lock when an intent is written.
+CREATE TABLE shotlist_spend (
+    campaign text NOT NULL,
+    job_key text NOT NULL,
+    committed_usd double precision NOT NULL,
+    PRIMARY KEY (campaign, job_key)
+);
+"#,
+];
 
 /// Why the database could not be used at start (exit 2; the URL without its password).
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +249,11 @@ pub struct PgStore {
     seen: HashMap<String, i64>,
     seen_at_start: i64,
     heartbeat: tokio::task::JoinHandle<()>,
+    /// The jobs as this runner's records (and those it read) leave them: what each
+    /// may be billed is written with its records.
+    state: RunState,
+    /// The budget this runner keeps over the whole campaign, if any.
+    budget: Option<f64>,
 }
 
 impl PgStore {
@@ -285,10 +305,13 @@ impl PgStore {
             seen: HashMap::new(),
             seen_at_start: read.last_seq,
             heartbeat,
+            state: RunState::replay(&read.records),
+            budget: None,
         };
         for r in &read.records {
             store.note(r);
         }
+        store.seed_spend().await.map_err(err)?;
         Ok((store, read.records))
     }
 
@@ -315,14 +338,44 @@ impl PgStore {
                 .await
         })?;
         let mut out = Vec::new();
+        self.state.jobs.remove(key);
         for row in rows {
             let seq: i64 = row.get(0);
             self.seen.insert(key.to_owned(), seq);
             let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
             self.note(&record);
+            self.state.apply(&record);
             out.push(record);
         }
         Ok(out)
+    }
+
+    /// A campaign begun before the database kept what each job may be billed: its
+    /// jobs' rows, from its records (a row already written is the holder's, and kept).
+    async fn seed_spend(&self) -> Result<(), tokio_postgres::Error> {
+        let (keys, usd): (Vec<String>, Vec<f64>) = self
+            .state
+            .jobs
+            .values()
+            .map(|js| (js.key.clone(), budget::committed_usd(js, false)))
+            .filter(|(_, usd)| *usd > 0.0)
+            .unzip();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .execute(
+                "INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+                 SELECT $1, k, u FROM unnest($2::text[], $3::float8[]) AS t (k, u) ON CONFLICT DO NOTHING",
+                &[&self.campaign, &keys, &usd],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// What the job may be billed, by this runner's records of it.
+    fn committed_of(&self, key: &str) -> f64 {
+        self.state.jobs.get(key).map_or(0.0, |js| budget::committed_usd(js, false))
     }
 }
 
@@ -466,15 +519,22 @@ impl Store for PgStore {
 
     fn append(&mut self, record: &Record) -> io::Result<()> {
         self.settle(record)?;
+        self.state.apply(record);
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
         let key = record_key(record).map(str::to_owned);
+        let usd = key.as_deref().map_or(0.0, |k| self.committed_of(k));
         let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
-        // Each statement commits on its own: the record is durable when this returns.
+        // Each statement commits on its own: the record is durable when this returns,
+        // and with it what its job may be billed now.
         self.block(async move {
             client
                 .execute(
-                    "INSERT INTO shotlist_records (campaign, machine, job_key, body) VALUES ($1, $2, $3, $4)",
-                    &[&campaign, &machine, &key, &body],
+                    "WITH r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
+                                VALUES ($1, $2, $3, $4) RETURNING job_key) \
+                     INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+                     SELECT $1, job_key, $5 FROM r WHERE job_key IS NOT NULL \
+                     ON CONFLICT (campaign, job_key) DO UPDATE SET committed_usd = EXCLUDED.committed_usd",
+                    &[&campaign, &machine, &key, &body, &usd],
                 )
                 .await
         })?;
@@ -486,31 +546,82 @@ impl Store for PgStore {
             self.append(record)?;
             return Ok(Claim::Granted);
         };
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!("lost the state database at {}", elide_password(&self.url))));
+        }
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
-        let (client, campaign, machine, lease) =
-            (self.client.clone(), self.campaign.clone(), self.machine.clone(), self.lease);
-        let (key, attempt, task_uuid) = (key.clone(), *attempt as i32, *task_uuid);
-        // One statement, one transaction: the claim is still ours (and renewed), the
-        // intent is new for (job, attempt) (or the same idempotent one again), and
-        // the record is written; else nothing is.
-        let written: i64 = self.block(async move {
-            client
-                .query_one(
-                    "WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
-                                WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
-                          i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
-                                SELECT $1, $2, $4, $3, $5 FROM c \
-                                ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
-                                WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
-                          r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
-                                SELECT $1, $3, $2, $8 FROM i RETURNING 1) \
-                     SELECT count(*) FROM r",
-                    &[&campaign, &key, &machine, &attempt, &task_uuid, &idempotent, &lease, &body],
-                )
-                .await
-                .map(|row| row.get(0))
-        })?;
-        Ok(if written == 1 { Claim::Granted } else { Claim::Elsewhere("another runner".into()) })
+        // What the job may be billed once this intent is written (its worst case).
+        let before = self.state.jobs.get(key).cloned();
+        let committed_before = self.committed_of(key);
+        self.state.apply(record);
+        let usd = self.committed_of(key);
+        let (campaign, machine, lease, budget) = (self.campaign.clone(), self.machine.clone(), self.lease, self.budget);
+        let (owned, attempt, task_uuid) = (key.clone(), *attempt as i32, *task_uuid);
+        let handle = self.handle.clone();
+        let claims = &mut self.claims;
+        // One transaction: under a budget the campaign's row is locked (intents of one
+        // campaign take turns) and what every runner's jobs may be billed is summed;
+        // then the claim is still ours (and renewed), the intent is new for (job,
+        // attempt) (or the same idempotent one again), and the record and the job's
+        // spend are written; else nothing is.
+        let result = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let run = async {
+                    let tx = claims.transaction().await?;
+                    if let Some(max) = budget {
+                        tx.execute("SELECT 1 FROM shotlist_campaigns WHERE id = $1 FOR UPDATE", &[&campaign]).await?;
+                        let others: f64 = tx
+                            .query_one(
+                                "SELECT coalesce(sum(committed_usd), 0)::float8 FROM shotlist_spend \
+                                 WHERE campaign = $1 AND job_key <> $2",
+                                &[&campaign, &owned],
+                            )
+                            .await?
+                            .get(0);
+                        if !budget::fits(others, usd, max) {
+                            tx.rollback().await?;
+                            return Ok::<_, tokio_postgres::Error>(Err(others + committed_before));
+                        }
+                    }
+                    let written: i64 = tx
+                        .query_one(
+                            "WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
+                                        WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
+                                  i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
+                                        SELECT $1, $2, $4, $3, $5 FROM c \
+                                        ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
+                                        WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
+                                  r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
+                                        SELECT $1, $3, $2, $8 FROM i RETURNING 1), \
+                                  s AS (INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+                                        SELECT $1, $2, $9 FROM r \
+                                        ON CONFLICT (campaign, job_key) DO UPDATE SET committed_usd = EXCLUDED.committed_usd RETURNING 1) \
+                             SELECT count(*) FROM s",
+                            &[&campaign, &owned, &machine, &attempt, &task_uuid, &idempotent, &lease, &body, &usd],
+                        )
+                        .await?
+                        .get(0);
+                    tx.commit().await?;
+                    Ok(Ok(written))
+                };
+                tokio::time::timeout(Duration::from_secs(20), run).await
+            })
+        });
+        let answer = result.map_err(|_| io::Error::other("the state database did not answer in 20 s")).and_then(|r| {
+            r.map_err(|e| io::Error::other(format!("the state database at {}: {e}", elide_password(&self.url))))
+        });
+        let claim = match answer {
+            Ok(Ok(1)) => return Ok(Claim::Granted),
+            Ok(Ok(_)) => Ok(Claim::Elsewhere("another runner".into())),
+            Ok(Err(committed_usd)) => Ok(Claim::OverBudget { committed_usd }),
+            Err(e) => Err(e),
+        };
+        // Nothing was written: the job stands as before.
+        match before {
+            Some(js) => self.state.jobs.insert(key.clone(), js),
+            None => self.state.jobs.remove(key),
+        };
+        claim
     }
 
     fn claim(&mut self, key: &str, limit: Option<InFlight<'_>>) -> io::Result<Claim> {
@@ -549,6 +660,7 @@ impl Store for PgStore {
 
     fn records_of_jobs(&mut self, keys: &[String]) -> io::Result<Vec<Record>> {
         let (client, campaign, keys) = (self.client.clone(), self.campaign.clone(), keys.to_vec());
+        let followed = keys.clone();
         let rows = self.block(async move {
             client
                 .query(
@@ -557,7 +669,17 @@ impl Store for PgStore {
                 )
                 .await
         })?;
-        rows.into_iter().map(|row| serde_json::from_value(row.get(0)).map_err(io::Error::other)).collect()
+        let records: Vec<Record> = rows
+            .into_iter()
+            .map(|row| serde_json::from_value(row.get(0)).map_err(io::Error::other))
+            .collect::<Result<_, _>>()?;
+        for key in followed {
+            self.state.jobs.remove(&key);
+        }
+        for r in &records {
+            self.state.apply(r);
+        }
+        Ok(records)
     }
 
     fn holder(&self, key: &str) -> Holder {
@@ -599,6 +721,10 @@ impl Store for PgStore {
             interval,
             turn: tokio::sync::Mutex::new(false),
         }))
+    }
+
+    fn keep_budget(&mut self, max_usd: f64) {
+        self.budget = Some(max_usd);
     }
 
     fn sync(&mut self) -> io::Result<()> {
