@@ -34,11 +34,23 @@ pub struct StatusArgs {
 /// Per machine of a shared campaign: the jobs it holds and the clips it downloaded.
 type Machines = BTreeMap<String, (u32, u32)>;
 
-fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
-    load_with_machines(args).map(|(plan, out, state, _)| (plan, out, state))
+fn machines(shared: Option<&super::store::pg::Campaign>) -> Machines {
+    let mut machines = Machines::new();
+    if let Some(read) = shared {
+        for (machine, _) in read.claims.values() {
+            machines.entry(machine.clone()).or_default().0 += 1;
+        }
+        for machine in read.downloaded_by.values() {
+            machines.entry(machine.clone()).or_default().1 += 1;
+        }
+    }
+    machines
 }
 
-fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Machines), ExitCode> {
+/// The plan, the out folder, the state, and a shared campaign as read from its database.
+type Loaded = (Plan, PathBuf, RunState, Option<super::store::pg::Campaign>);
+
+fn load(args: &StatusArgs) -> Result<Loaded, ExitCode> {
     let loaded = manifest::load(&args.manifest).map_err(|invalid| {
         eprint!("{}", invalid.render(crate::term::use_color()));
         exit::code(exit::INVALID)
@@ -50,20 +62,16 @@ fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Mac
         eprintln!("shotlist: {e}");
         exit::code(exit::INVALID)
     })?;
-    let mut machines = Machines::new();
+    let mut shared = None;
     let state = if let super::store::StateSpec::Postgres(url) = &spec {
         let campaign = super::campaign_id(&loaded, args.rehearse);
         let read = super::store::pg::read_only(url, &campaign).map_err(|e| {
             eprintln!("shotlist: {e}");
             exit::code(exit::INVALID)
         })?;
-        for (machine, _) in read.claims.values() {
-            machines.entry(machine.clone()).or_default().0 += 1;
-        }
-        for machine in read.downloaded_by.values() {
-            machines.entry(machine.clone()).or_default().1 += 1;
-        }
-        RunState::replay(&read.records)
+        let state = RunState::replay(&read.records);
+        shared = Some(read);
+        state
     } else if path.exists() {
         let replayed = journal::read(&path).map_err(|e| {
             eprintln!("shotlist: {e}");
@@ -74,7 +82,7 @@ fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Mac
         RunState::default()
     };
     state.keep_takes(&mut plan, &loaded.manifest);
-    Ok((plan, out, state, machines))
+    Ok((plan, out, state, shared))
 }
 
 #[derive(serde::Serialize)]
@@ -87,10 +95,11 @@ struct ShotLine {
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
-    let (plan, out, state, machines) = match load_with_machines(&args) {
+    let (plan, out, state, shared) = match load(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };
+    let machines = machines(shared.as_ref());
     let all_rows = report::rows(&plan, &state);
     let earlier = all_rows.iter().filter(|r| r.current.is_empty()).count();
     // The counts are of the current manifest's takes; earlier versions' are kept aside.
@@ -196,7 +205,7 @@ pub fn money_line(m: &report::Money) -> String {
 }
 
 pub fn rebuild_report(args: StatusArgs) -> ExitCode {
-    let (plan, out, state) = match load(&args) {
+    let (plan, out, state, shared) = match load(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };
@@ -204,7 +213,10 @@ pub fn rebuild_report(args: StatusArgs) -> ExitCode {
         eprintln!("shotlist report: no journal in {} (nothing has run yet)", out.display());
         return exit::code(exit::INVALID);
     }
-    let rows = report::rows(&plan, &state);
+    let mut rows = report::rows(&plan, &state);
+    if let Some(read) = &shared {
+        report::name_machines(&mut rows, |key, variant| read.machine_of(key, variant));
+    }
     let path = out.join("report.csv");
     match report::write(&path, &rows) {
         Ok(()) => {

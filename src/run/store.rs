@@ -108,6 +108,11 @@ pub trait Store: Send {
     fn pace(&self, _account: &AccountKey, _per_minute: u32, _time_scale: f64) -> Option<Arc<dyn Pace>> {
         None
     }
+    /// The machine that downloaded the clip, else the one holding its job (a store
+    /// shared by runners; the folder's names none: one folder, one runner).
+    fn machine_of(&self, _key: &str, _variant: u32) -> Option<String> {
+        None
+    }
     /// The budget this runner keeps: a store shared by runners checks it over the
     /// whole campaign in the transaction that writes each intent (refusing it with
     /// [`Claim::OverBudget`]); the folder's store leaves it to the dispatcher's sum.

@@ -33,6 +33,8 @@ fn assert_files_match(night: &Night, out: &str) -> usize {
     let rows = read_report(&root.join("report.csv"));
     let mut done = 0;
     for r in &rows {
+        // The folder's journal: one folder, one runner, no machine named.
+        assert_eq!(r.get("machine").map(String::as_str), Some(""), "{r:?}");
         if r["status"] == "done" {
             done += 1;
             let bytes = std::fs::read(root.join(&r["file"])).unwrap_or_else(|e| panic!("{}: {e}", r["file"]));

@@ -210,6 +210,31 @@ async fn three_runners_on_one_campaign_keep_the_account_pace_and_bill_each_job_o
     // Over the limit is the simulator's to say (rate-limited answers, above); intent
     // times are written a little after their tokens, so they can bunch.
     assert!(pace >= 0.9, "combined pace {pace:.3} of the limit");
+    // The report, rebuilt on any machine, names for each clip the machine whose --out holds it.
+    let report = night.run(&["report", "m.yaml", "--out", "a", "--state", &url]).await;
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let rows = read_report(&night.out("a").join("report.csv"));
+    assert_eq!(rows.len(), clips);
+    let mut named = BTreeSet::new();
+    for r in &rows {
+        assert_eq!(r["status"], "done", "{r:?}");
+        assert_clip_in_machines_folder(r);
+        named.insert(r["machine"].clone());
+    }
+    assert_eq!(named, machines.iter().map(|m| (*m).clone()).collect::<BTreeSet<String>>());
+    // So does the report each runner wrote, for every clip it saw done.
+    for o in outs {
+        for r in read_report(&night.out(o).join("report.csv")).iter().filter(|r| r["status"] == "done") {
+            assert_clip_in_machines_folder(r);
+        }
+    }
+}
+
+/// A done row's `machine` (host and out folder) is where its `file` is.
+fn assert_clip_in_machines_folder(r: &BTreeMap<String, String>) {
+    let (_, folder) = r["machine"].split_once(':').unwrap_or_else(|| panic!("a machine is named: {r:?}"));
+    let path = std::path::Path::new(folder).join(&r["file"]);
+    assert_eq!(shotlist::run::download::sha256_of(&path).ok().as_deref(), Some(r["sha256"].as_str()), "{r:?}");
 }
 
 /// A loopback TCP relay to the database that can be cut: the database "lost".

@@ -186,6 +186,16 @@ pub struct Campaign {
     last_seq: i64,
 }
 
+impl Campaign {
+    /// The machine that downloaded the clip, else the one that holds (or held) its job.
+    pub fn machine_of(&self, key: &str, variant: u32) -> Option<String> {
+        self.downloaded_by
+            .get(&(key.to_owned(), variant))
+            .or_else(|| self.claims.get(key).map(|(machine, _)| machine))
+            .cloned()
+    }
+}
+
 async fn read_campaign(client: &Client, url: &str, campaign: &str) -> Result<Campaign, OpenError> {
     let err = |e| classify(url, e);
     let rows = client
@@ -254,6 +264,8 @@ pub struct PgStore {
     state: RunState,
     /// The budget this runner keeps over the whole campaign, if any.
     budget: Option<f64>,
+    /// Per job and variant: the machine that downloaded the clip.
+    downloaded_by: HashMap<(String, u32), String>,
 }
 
 impl PgStore {
@@ -307,6 +319,7 @@ impl PgStore {
             heartbeat,
             state: RunState::replay(&read.records),
             budget: None,
+            downloaded_by: read.downloaded_by.clone(),
         };
         for r in &read.records {
             store.note(r);
@@ -332,7 +345,7 @@ impl PgStore {
         let rows = self.block(async move {
             client
                 .query(
-                    "SELECT seq, body FROM shotlist_records WHERE campaign = $1 AND job_key = $2 ORDER BY seq",
+                    "SELECT seq, machine, body FROM shotlist_records WHERE campaign = $1 AND job_key = $2 ORDER BY seq",
                     &[&campaign, &key],
                 )
                 .await
@@ -342,12 +355,20 @@ impl PgStore {
         for row in rows {
             let seq: i64 = row.get(0);
             self.seen.insert(key.to_owned(), seq);
-            let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
+            let record: Record = serde_json::from_value(row.get(2)).map_err(io::Error::other)?;
             self.note(&record);
-            self.state.apply(&record);
+            self.learn(&record, row.get(1));
             out.push(record);
         }
         Ok(out)
+    }
+
+    /// Follows a record (written by `machine`): its job's state, and who downloaded a clip.
+    fn learn(&mut self, record: &Record, machine: &str) {
+        if let Record::Downloaded { key, variant, .. } = record {
+            self.downloaded_by.insert((key.clone(), *variant), machine.to_owned());
+        }
+        self.state.apply(record);
     }
 
     /// A campaign begun before the database kept what each job may be billed: its
@@ -519,7 +540,8 @@ impl Store for PgStore {
 
     fn append(&mut self, record: &Record) -> io::Result<()> {
         self.settle(record)?;
-        self.state.apply(record);
+        let machine = self.machine.clone();
+        self.learn(record, &machine);
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
         let key = record_key(record).map(str::to_owned);
         let usd = key.as_deref().map_or(0.0, |k| self.committed_of(k));
@@ -664,20 +686,19 @@ impl Store for PgStore {
         let rows = self.block(async move {
             client
                 .query(
-                    "SELECT body FROM shotlist_records WHERE campaign = $1 AND job_key = ANY($2) ORDER BY seq",
+                    "SELECT machine, body FROM shotlist_records WHERE campaign = $1 AND job_key = ANY($2) ORDER BY seq",
                     &[&campaign, &keys],
                 )
                 .await
         })?;
-        let records: Vec<Record> = rows
-            .into_iter()
-            .map(|row| serde_json::from_value(row.get(0)).map_err(io::Error::other))
-            .collect::<Result<_, _>>()?;
         for key in followed {
             self.state.jobs.remove(&key);
         }
-        for r in &records {
-            self.state.apply(r);
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
+            self.learn(&record, row.get(0));
+            records.push(record);
         }
         Ok(records)
     }
@@ -721,6 +742,16 @@ impl Store for PgStore {
             interval,
             turn: tokio::sync::Mutex::new(false),
         }))
+    }
+
+    fn machine_of(&self, key: &str, variant: u32) -> Option<String> {
+        if let Some(m) = self.downloaded_by.get(&(key.to_owned(), variant)) {
+            return Some(m.clone());
+        }
+        match self.holders.get(key)? {
+            Holder::Mine => Some(self.machine.clone()),
+            Holder::Live(m) | Holder::Dead(m) => Some(m.clone()),
+        }
     }
 
     fn keep_budget(&mut self, max_usd: f64) {
