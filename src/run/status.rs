@@ -47,8 +47,27 @@ fn machines(shared: Option<&super::store::pg::Campaign>) -> Machines {
     machines
 }
 
-/// The plan, the out folder, the state, and a shared campaign as read from its database.
-type Loaded = (Plan, PathBuf, RunState, Option<super::store::pg::Campaign>);
+/// What `status` and `report` read.
+struct Loaded {
+    plan: Plan,
+    out: PathBuf,
+    state: RunState,
+    /// A shared campaign as read from its database.
+    shared: Option<super::store::pg::Campaign>,
+    /// The manifest's budget.
+    budget_usd: Option<f64>,
+}
+
+impl Loaded {
+    /// What the campaign may be billed at most, as a budget counts it: the shared
+    /// store's sum of what every job committed, else the same rule over the journal.
+    fn committed_usd(&self) -> f64 {
+        match self.shared.as_ref().and_then(|c| c.committed_usd) {
+            Some(usd) => usd,
+            None => self.state.jobs.values().map(|js| super::budget::committed_usd(js, false)).sum(),
+        }
+    }
+}
 
 fn load(args: &StatusArgs) -> Result<Loaded, ExitCode> {
     let loaded = manifest::load(&args.manifest).map_err(|invalid| {
@@ -82,7 +101,7 @@ fn load(args: &StatusArgs) -> Result<Loaded, ExitCode> {
         RunState::default()
     };
     state.keep_takes(&mut plan, &loaded.manifest);
-    Ok((plan, out, state, shared))
+    Ok(Loaded { plan, out, state, shared, budget_usd: loaded.manifest.max_cost_usd })
 }
 
 #[derive(serde::Serialize)]
@@ -95,10 +114,12 @@ struct ShotLine {
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
-    let (plan, out, state, shared) = match load(&args) {
+    let read = match load(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };
+    let (committed, budget) = (round4(read.committed_usd()), read.budget_usd);
+    let Loaded { plan, out, state, shared, .. } = read;
     let machines = machines(shared.as_ref());
     let all_rows = report::rows(&plan, &state);
     let earlier = all_rows.iter().filter(|r| r.current.is_empty()).count();
@@ -132,6 +153,8 @@ pub fn status(args: StatusArgs) -> ExitCode {
             "status": counts,
             "providers": by_provider,
             "spentUsd": total.billed_usd(),
+            "committedUsd": committed,
+            "budgetUsd": budget,
             "money": money,
             "estimatedUsd": plan.totals.estimated_cost_usd,
             "problems": problems,
@@ -157,6 +180,11 @@ pub fn status(args: StatusArgs) -> ExitCode {
         println!("  {p}: {}; {}", parts.join(", "), money_line(&m));
     }
     println!("  total: {} (estimate ${:.2})", money_line(&total), plan.totals.estimated_cost_usd);
+    let of_budget = budget.map(|b| format!(" of a ${b:.2} budget")).unwrap_or_default();
+    println!(
+        "  committed: ${committed:.2}{of_budget} (billed so far, plus the worst case of jobs that may still bill{})",
+        if shared.is_some() { ", every machine's" } else { "" }
+    );
     for (m, (jobs, clips)) in &machines {
         println!("  machine {m}: holds {jobs} job(s), downloaded {clips} clip(s) into its own --out");
     }
@@ -179,6 +207,10 @@ pub fn reason<'e>(status: &str, error: &'e str) -> &'e str {
         _ => e,
     };
     if e.is_empty() { "no reason recorded" } else { e }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0 + 0.0
 }
 
 /// The providers' bills added up.
@@ -205,7 +237,7 @@ pub fn money_line(m: &report::Money) -> String {
 }
 
 pub fn rebuild_report(args: StatusArgs) -> ExitCode {
-    let (plan, out, state, shared) = match load(&args) {
+    let Loaded { plan, out, state, shared, .. } = match load(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };

@@ -542,4 +542,13 @@ async fn three_runners_on_one_campaign_keep_one_budget_together() {
     assert!(sent as usize <= fits, "{sent} intents written; the budget covers {fits}");
     // The budget is spent, not left idle: every job it covers is rendered.
     assert_eq!(ledger.entries.iter().filter(|e| e.clips_billed > 0).count(), fits, "{ledger:?}");
+    // status on any machine shows the campaign's spend as the budget counts it.
+    let status = night.run(&["status", "m.yaml", "--out", "elsewhere", "--json", "--state", &url]).await;
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    for field in ["committedUsd", "spentUsd"] {
+        let usd = doc[field].as_f64().unwrap_or_else(|| panic!("{field}: {doc}"));
+        assert!((usd - ledger.total_usd).abs() < 1e-6, "{field} {usd} is what was billed, {}", ledger.total_usd);
+    }
+    assert_eq!(doc["budgetUsd"].as_f64(), Some(budget));
 }

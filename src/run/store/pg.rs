@@ -183,6 +183,10 @@ pub struct Campaign {
     pub claims: HashMap<String, (String, bool)>,
     /// Per job and variant: the machine that downloaded the clip.
     pub downloaded_by: HashMap<(String, u32), String>,
+    /// What the campaign may be billed at most, as its budget counts it (every job's
+    /// committed cost, as its holder last wrote it); `None` for a campaign no runner
+    /// of this schema has opened yet.
+    pub committed_usd: Option<f64>,
     last_seq: i64,
 }
 
@@ -224,7 +228,12 @@ async fn read_campaign(client: &Client, url: &str, campaign: &str) -> Result<Cam
         .into_iter()
         .map(|r| (r.get::<_, String>(0), (r.get::<_, String>(1), r.get::<_, bool>(2))))
         .collect();
-    Ok(Campaign { records, claims, downloaded_by, last_seq })
+    let committed_usd: Option<f64> = client
+        .query_one("SELECT sum(committed_usd)::float8 FROM shotlist_spend WHERE campaign = $1", &[&campaign])
+        .await
+        .map_err(err)?
+        .get(0);
+    Ok(Campaign { records, claims, downloaded_by, committed_usd, last_seq })
 }
 
 /// Reads a campaign for `status` and `report` (no claim, no write).
