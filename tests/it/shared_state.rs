@@ -551,4 +551,8 @@ async fn three_runners_on_one_campaign_keep_one_budget_together() {
         assert!((usd - ledger.total_usd).abs() < 1e-6, "{field} {usd} is what was billed, {}", ledger.total_usd);
     }
     assert_eq!(doc["budgetUsd"].as_f64(), Some(budget));
+    // A job refused for the budget was not sent: it holds none of the account's in-flight slots.
+    let held: i64 =
+        query_one(&url, "SELECT count(*) FROM shotlist_claims WHERE campaign = $1 AND in_flight", &name).await.get(0);
+    assert_eq!(held, 0, "jobs left counted in flight");
 }

@@ -414,7 +414,21 @@ impl PgStore {
     /// (or failed), the job failed, in doubt, or its submit not accepted.
     fn settle(&mut self, record: &Record) -> io::Result<()> {
         let Some(key) = self.note(record) else { return Ok(()) };
-        let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
+        self.leave_in_flight(&key)
+    }
+
+    /// Whether the job is sent or accepted, with clips still awaited.
+    fn unsettled(&self, key: &str) -> bool {
+        use crate::run::state::Phase;
+        let phase = self.state.jobs.get(key).map(|js| &js.phase);
+        matches!(phase, Some(Phase::Submitting { .. } | Phase::Running))
+            && self.open_variants.get(key).is_some_and(|open| !open.is_empty())
+    }
+
+    /// The job no longer counts against the account's in-flight limit.
+    fn leave_in_flight(&self, key: &str) -> io::Result<()> {
+        let (client, campaign, machine, key) =
+            (self.client.clone(), self.campaign.clone(), self.machine.clone(), key.to_owned());
         self.block(async move {
             client
                 .execute(
@@ -502,7 +516,13 @@ impl PgStore {
         }
         self.holders.insert(key.to_owned(), Holder::Mine);
         if moved {
-            return Ok(Claim::Adopt(self.records_of(key)?));
+            // Claimed for a submit, but another runner moved the job on (and let it go):
+            // it counts against the account only while it is out there unsettled.
+            let records = self.records_of(key)?;
+            if !self.unsettled(key) {
+                self.leave_in_flight(key)?;
+            }
+            return Ok(Claim::Adopt(records));
         }
         Ok(Claim::Granted)
     }
@@ -610,7 +630,14 @@ impl Store for PgStore {
                             .await?
                             .get(0);
                         if !budget::fits(others, usd, max) {
-                            tx.rollback().await?;
+                            // Not sent: the job no longer counts against the account's in-flight limit.
+                            tx.execute(
+                                "UPDATE shotlist_claims SET in_flight = false \
+                                 WHERE campaign = $1 AND job_key = $2 AND machine = $3",
+                                &[&campaign, &owned, &machine],
+                            )
+                            .await?;
+                            tx.commit().await?;
                             return Ok::<_, tokio_postgres::Error>(Err(others + committed_before));
                         }
                     }
