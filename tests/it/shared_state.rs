@@ -92,11 +92,22 @@ async fn a_campaign_on_postgres_completes_against_the_simulator() {
     assert_eq!(machines.len(), 1, "{doc}");
     assert_eq!(machines[0]["downloaded"], 13);
     assert!(machines[0]["machine"].as_str().unwrap().ends_with("/out"), "{doc}");
+    // What each job committed is stored with its records: the sum is what was billed.
+    let spend = "SELECT coalesce(sum(committed_usd), 0)::float8 FROM shotlist_spend WHERE campaign = $1";
+    let billed = night.sim.ledger().total_usd;
+    let stored: f64 = query_one(&url, spend, &name).await.get(0);
+    assert!((stored - billed).abs() < 1e-6, "{stored} stored, {billed} billed");
+    // As a campaign begun before the database kept it: a runner opening it fills it in.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.execute("DELETE FROM shotlist_spend WHERE campaign = $1", &[&name]).await.unwrap();
     // A second run finds everything done and submits nothing.
     let submits = night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>();
     let again = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", "0.02", "-q", "--state", &url]).await;
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>(), submits);
+    let stored: f64 = query_one(&url, spend, &name).await.get(0);
+    assert!((stored - billed).abs() < 1e-6, "{stored} stored again, {billed} billed");
 }
 
 #[tokio::test(flavor = "multi_thread")]
