@@ -78,6 +78,23 @@ CREATE TABLE shotlist_spend (
 "#,
 ];
 
+/// Writes an intent if the claim is still this runner's (renewing it) and the intent
+/// is new for (job, attempt) (or the same idempotent one again), with its record and
+/// the job's committed cost; else nothing. Answers how many intents were written.
+const INTENT: &str = "\
+    WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
+               WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
+         i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
+               SELECT $1, $2, $4, $3, $5 FROM c \
+               ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
+               WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
+         r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
+               SELECT $1, $3, $2, $8 FROM i RETURNING 1), \
+         s AS (INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+               SELECT $1, $2, $9 FROM r \
+               ON CONFLICT (campaign, job_key) DO UPDATE SET committed_usd = EXCLUDED.committed_usd RETURNING 1) \
+    SELECT count(*) FROM s";
+
 /// Why the database could not be used at start (exit 2; the URL without its password).
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -610,55 +627,41 @@ impl Store for PgStore {
         let (owned, attempt, task_uuid) = (key.clone(), *attempt as i32, *task_uuid);
         let handle = self.handle.clone();
         let claims = &mut self.claims;
-        // One transaction: under a budget the campaign's row is locked (intents of one
-        // campaign take turns) and what every runner's jobs may be billed is summed;
-        // then the claim is still ours (and renewed), the intent is new for (job,
-        // attempt) (or the same idempotent one again), and the record and the job's
-        // spend are written; else nothing is.
+        // Under a budget, one transaction: the campaign's row is locked (intents of one
+        // campaign take turns, so the sum is exact), what every other job may be billed
+        // is summed, and the intent is written (see [`INTENT`]) only if this job's worst
+        // case fits on top.
         let result = tokio::task::block_in_place(|| {
             handle.block_on(async {
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
+                    [&campaign, &owned, &machine, &attempt, &task_uuid, &idempotent, &lease, &body, &usd];
                 let run = async {
+                    let Some(max) = budget else {
+                        // No budget to keep: one statement, committed on its own.
+                        return Ok(Ok(claims.query_one(INTENT, &params).await?.get(0)));
+                    };
                     let tx = claims.transaction().await?;
-                    if let Some(max) = budget {
-                        tx.execute("SELECT 1 FROM shotlist_campaigns WHERE id = $1 FOR UPDATE", &[&campaign]).await?;
-                        let others: f64 = tx
-                            .query_one(
-                                "SELECT coalesce(sum(committed_usd), 0)::float8 FROM shotlist_spend \
-                                 WHERE campaign = $1 AND job_key <> $2",
-                                &[&campaign, &owned],
-                            )
-                            .await?
-                            .get(0);
-                        if !budget::fits(others, usd, max) {
-                            // Not sent: the job no longer counts against the account's in-flight limit.
-                            tx.execute(
-                                "UPDATE shotlist_claims SET in_flight = false \
-                                 WHERE campaign = $1 AND job_key = $2 AND machine = $3",
-                                &[&campaign, &owned, &machine],
-                            )
-                            .await?;
-                            tx.commit().await?;
-                            return Ok::<_, tokio_postgres::Error>(Err(others + committed_before));
-                        }
-                    }
-                    let written: i64 = tx
+                    tx.execute("SELECT 1 FROM shotlist_campaigns WHERE id = $1 FOR UPDATE", &[&campaign]).await?;
+                    let others: f64 = tx
                         .query_one(
-                            "WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
-                                        WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
-                                  i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
-                                        SELECT $1, $2, $4, $3, $5 FROM c \
-                                        ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
-                                        WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
-                                  r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
-                                        SELECT $1, $3, $2, $8 FROM i RETURNING 1), \
-                                  s AS (INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
-                                        SELECT $1, $2, $9 FROM r \
-                                        ON CONFLICT (campaign, job_key) DO UPDATE SET committed_usd = EXCLUDED.committed_usd RETURNING 1) \
-                             SELECT count(*) FROM s",
-                            &[&campaign, &owned, &machine, &attempt, &task_uuid, &idempotent, &lease, &body, &usd],
+                            "SELECT coalesce(sum(committed_usd), 0)::float8 FROM shotlist_spend \
+                             WHERE campaign = $1 AND job_key <> $2",
+                            &[&campaign, &owned],
                         )
                         .await?
                         .get(0);
+                    if !budget::fits(others, usd, max) {
+                        // Not sent: the job no longer counts against the account's in-flight limit.
+                        tx.execute(
+                            "UPDATE shotlist_claims SET in_flight = false \
+                             WHERE campaign = $1 AND job_key = $2 AND machine = $3",
+                            &[&campaign, &owned, &machine],
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        return Ok::<_, tokio_postgres::Error>(Err(others + committed_before));
+                    }
+                    let written: i64 = tx.query_one(INTENT, &params).await?.get(0);
                     tx.commit().await?;
                     Ok(Ok(written))
                 };
