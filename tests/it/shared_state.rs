@@ -567,3 +567,68 @@ async fn three_runners_on_one_campaign_keep_one_budget_together() {
         query_one(&url, "SELECT count(*) FROM shotlist_claims WHERE campaign = $1 AND in_flight", &name).await.get(0);
     assert_eq!(held, 0, "jobs left counted in flight");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_database_over_tls_is_verified_and_used() {
+    let Some(url) = test_database_url() else { return };
+    let ca = match std::env::var("SHOTLIST_TEST_DATABASE_CA") {
+        Ok(ca) if !ca.trim().is_empty() => ca,
+        _ => {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but SHOTLIST_TEST_DATABASE_CA is not");
+            return;
+        }
+    };
+    let night = Night::start(config(0.02)).await;
+    night.write("m.yaml", &mixed_manifest(2, 0, 0).replace("name: night\n", &format!("name: {}\n", unique("pg-tls"))));
+    // The cluster lets the role shotlist_tls in over TLS only (.ci/postgres.sh): a
+    // database of its own, owned by it.
+    let secret = format!("pw-tls-{}", uuid::Uuid::new_v4().simple());
+    let db = format!("tls_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE shotlist_tls; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             ALTER ROLE shotlist_tls LOGIN PASSWORD '{secret}'"
+        ))
+        .await
+        .unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {db} OWNER shotlist_tls")).await.unwrap();
+    let mut base = url::Url::parse(&url).unwrap();
+    base.set_username("shotlist_tls").unwrap();
+    base.set_password(Some(&secret)).unwrap();
+    base.set_path(&db);
+    base.set_query(None);
+    let with = |query: &str| {
+        let mut u = base.clone();
+        u.set_query(Some(query).filter(|q| !q.is_empty()));
+        u.to_string()
+    };
+    let run = |state: String| {
+        let night = &night;
+        async move { night.run(&["run", "m.yaml", "--out", "out", "--time-scale", "0.02", "-q", "--state", &state]).await }
+    };
+    let mut said = Vec::new();
+    // Without TLS this role is refused: so the night below spoke TLS.
+    let out = run(with("")).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
+    // A certificate no trusted authority signed is refused (the system's trust store).
+    let out = run(with("sslmode=require")).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
+    assert_eq!(night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>(), 0, "nothing was submitted");
+    // Verified against the cluster's CA: the night completes.
+    let ca_query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sslmode", "verify-full")
+        .append_pair("sslrootcert", &ca)
+        .finish();
+    let out = run(with(&ca_query)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
+    for text in &said {
+        assert!(!text.contains(&secret), "{text}");
+    }
+    let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+}

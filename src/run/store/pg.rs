@@ -1,6 +1,7 @@
 //! The PostgreSQL store: a campaign's records in one table, jobs claimed under
 //! leases, intents unique per (job, attempt) written only by the claim's holder in
-//! one statement, and per account one GCRA row with a cooldown timestamp. The
+//! one statement, per account one GCRA row with a cooldown timestamp, per job what
+//! it may be billed (the campaign's budget), and TLS when the URL asks. The
 //! dispatcher is synchronous; calls block the calling worker thread of the
 //! (multi-threaded) runtime while the driver runs on it.
 
@@ -146,17 +147,40 @@ fn classify(url: &str, e: tokio_postgres::Error) -> OpenError {
         // invalid_password, invalid_authorization_specification
         Some("28P01" | "28000") => OpenError::Login { url, why },
         Some(_) => OpenError::Other { url, why },
+        None if why.contains("invalid peer certificate") => OpenError::Unreachable {
+            url,
+            why: format!("{why} (give the authority that signed the server's certificate as sslrootcert=FILE)"),
+        },
         None => OpenError::Unreachable { url, why },
     }
 }
 
 async fn connect(url: &str) -> Result<(Arc<Client>, Arc<AtomicBool>), OpenError> {
-    let mut config: tokio_postgres::Config = url
+    let (url_read, tls) = tls_for(url)?;
+    let mut config: tokio_postgres::Config = url_read
         .parse()
         .map_err(|e: tokio_postgres::Error| OpenError::Other { url: elide_password(url), why: e.to_string() })?;
     config.connect_timeout(Duration::from_secs(5));
     config.application_name("shotlist");
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(url, e))?;
+    let (client, lost) = match tls {
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(url, e))?;
+            (client, watch(connection))
+        }
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await.map_err(|e| classify(url, e))?;
+            (client, watch(connection))
+        }
+    };
+    Ok((Arc::new(client), lost))
+}
+
+/// Drives the connection; the flag says when it is lost.
+fn watch<S, T>(connection: tokio_postgres::Connection<S, T>) -> Arc<AtomicBool>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let lost = Arc::new(AtomicBool::new(false));
     let flag = lost.clone();
     tokio::spawn(async move {
@@ -165,7 +189,66 @@ async fn connect(url: &str) -> Result<(Arc<Client>, Arc<AtomicBool>), OpenError>
         }
         flag.store(true, Ordering::SeqCst);
     });
-    Ok((Arc::new(client), lost))
+    lost
+}
+
+/// The URL as the driver reads it, and the TLS to speak. `sslmode=require` (or libpq's
+/// `verify-ca`, `verify-full`) is TLS with the server's certificate verified, always
+/// (stricter than libpq's `require`): against `sslrootcert=FILE` (PEM), else the
+/// system's trust store, as for the providers' HTTPS. Without them: no TLS, as before.
+fn tls_for(url: &str) -> Result<(String, Option<tokio_postgres_rustls::MakeRustlsConnect>), OpenError> {
+    let Ok(mut parsed) = url::Url::parse(url) else { return Ok((url.to_owned(), None)) };
+    let asks = |k: &str| parsed.query_pairs().any(|(key, _)| key == k);
+    if !asks("sslmode") && !asks("sslrootcert") {
+        return Ok((url.to_owned(), None));
+    }
+    let (mut tls, mut root) = (false, None);
+    let mut pairs = Vec::new();
+    for (k, v) in parsed.query_pairs() {
+        match (&*k, &*v) {
+            ("sslrootcert", file) => root = Some(std::path::PathBuf::from(file)),
+            ("sslmode", "require" | "verify-ca" | "verify-full") => {
+                tls = true;
+                pairs.push((k.into_owned(), "require".to_owned()));
+            }
+            _ => pairs.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    parsed.set_query(None);
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(pairs);
+    }
+    let fail = |why: String| OpenError::Other { url: elide_password(url), why };
+    if !tls {
+        if root.is_some() {
+            return Err(fail("sslrootcert is given without sslmode=require (or verify-full)".into()));
+        }
+        return Ok((parsed.to_string(), None));
+    }
+    // One provider, named: the process may hold more than one (rustls then picks none).
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(format!("TLS: {e}")))?;
+    let config = match root {
+        Some(file) => {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            let shown = file.display().to_string();
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(&file)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| fail(format!("cannot read the sslrootcert {shown}: {e}")))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(fail(format!("the sslrootcert {shown} holds no certificate")));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            builder.with_platform_verifier().map_err(|e| fail(format!("TLS: {e}")))?.with_no_client_auth()
+        }
+    };
+    Ok((parsed.to_string(), Some(tokio_postgres_rustls::MakeRustlsConnect::new(config))))
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`] under an advisory lock (two runners
