@@ -1,6 +1,7 @@
 //! Benchmark: one limit-bound night on shared PostgreSQL state with 1 and with 3
-//! `shotlist run` processes on one campaign and one account. Prints one JSON line per
-//! runner count: wall time (about equal: the account's pace is the ceiling), database
+//! `shotlist run` processes on one campaign and one account, and 3 again under a
+//! budget that every job fits (each intent then sums the campaign's committed cost
+//! under its row lock). Prints one JSON line per case: wall time (about equal: the account's pace is the ceiling), database
 //! round trips per clip (transactions the server committed, each statement being one
 //! round trip), submits and rate-limited answers. It asserts nothing about time.
 //!
@@ -41,7 +42,7 @@ fn main() {
     runtime.block_on(async {
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("the database");
         tokio::spawn(conn);
-        for runners in [1usize, 3] {
+        for (runners, budget) in [(1usize, None), (3, None), (3, Some(1000.0))] {
             let mut cfg = shotlist::sim::SimConfig {
                 time_scale: SCALE,
                 render: shotlist::sim::RenderTime { min_secs: 20.0, max_secs: 40.0 },
@@ -54,6 +55,9 @@ fn main() {
             let mut m = format!(
                 "version: 1\nname: {name}\nproviders:\n  runware: {{ requestsPerMinute: {RPM}, maxInFlight: 60 }}\nshots:\n"
             );
+            if let Some(usd) = budget {
+                m = m.replace("\nproviders:", &format!("\nbudget: {{ maxCostUsd: {usd:.2} }}\nproviders:"));
+            }
             for i in 0..jobs {
                 m.push_str(&format!(
                     "  - {{ id: s{i:04}, provider: runware, model: hailuo-2.3, prompt: \"bench shot {i}\" }}\n"
@@ -91,6 +95,7 @@ fn main() {
                 serde_json::json!({
                     "bench": "shared_night",
                     "runners": runners,
+                    "budget_usd": budget,
                     "jobs": jobs,
                     "exit_codes": codes,
                     "wall_s": (wall * 100.0).round() / 100.0,

@@ -3,6 +3,7 @@
 //! changed since the last run, dispatch until every job is settled, write the
 //! report, and exit with the documented code.
 
+pub mod budget;
 pub mod dispatcher;
 pub mod download;
 pub mod eta;
@@ -144,7 +145,10 @@ fn night(args: RunArgs) -> Result<Outcome, RunError> {
     runtime.block_on(async move {
         let time_scale = args.time_scale.unwrap_or(if args.rehearse { 0.02 } else { 1.0 });
         let sim = rehearsal(&args, time_scale, &out).await?;
-        let folder = Folder::open(&out, &loaded.file_name, &spec, &campaign).await?;
+        let mut folder = Folder::open(&out, &loaded.file_name, &spec, &campaign).await?;
+        if let Some(max) = budget {
+            folder.store.keep_budget(max);
+        }
         folder.state.keep_takes(&mut plan, &loaded.manifest);
         let mut ctx = context(&args, &loaded, plan, out, budget, time_scale, sim.as_ref());
         ctx.accounts = accounts(&ctx, &loaded.manifest, sim.as_ref());

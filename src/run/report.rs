@@ -49,6 +49,11 @@ pub struct Row {
     pub version: u32,
     /// `yes` for a take of the current manifest, empty for an earlier version's.
     pub current: String,
+    /// A shared campaign (`--state`): the machine that downloaded the clip (it is in
+    /// that machine's `--out`), else the one that holds its job; empty with the
+    /// folder's journal (one folder, one runner) and for a job nobody claimed yet.
+    #[serde(default)]
+    pub machine: String,
 }
 
 /// Where a clip's cost comes from (the report's `cost_source`).
@@ -351,6 +356,15 @@ fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bo
         selected: None,
         version: def.version.max(1),
         current: if current { "yes".into() } else { String::new() },
+        machine: String::new(),
+    }
+}
+
+/// Names each row's machine: `machine_of(job key, variant)` (a shared campaign's
+/// store knows who downloaded or holds what).
+pub fn name_machines(rows: &mut [Row], machine_of: impl Fn(&str, u32) -> Option<String>) {
+    for r in rows {
+        r.machine = machine_of(&r.job_key, r.variant).unwrap_or_default();
     }
 }
 
@@ -392,7 +406,7 @@ fn selected_marks(out: &Path) -> crate::selects::Selects {
 }
 
 /// The header line, for an empty report.
-pub const HEADER: [&str; 28] = [
+pub const HEADER: [&str; 29] = [
     "shot_id",
     "variant",
     "provider",
@@ -421,6 +435,7 @@ pub const HEADER: [&str; 28] = [
     "selected",
     "version",
     "current",
+    "machine",
 ];
 
 #[cfg(test)]

@@ -34,11 +34,42 @@ pub struct StatusArgs {
 /// Per machine of a shared campaign: the jobs it holds and the clips it downloaded.
 type Machines = BTreeMap<String, (u32, u32)>;
 
-fn load(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState), ExitCode> {
-    load_with_machines(args).map(|(plan, out, state, _)| (plan, out, state))
+fn machines(shared: Option<&super::store::pg::Campaign>) -> Machines {
+    let mut machines = Machines::new();
+    if let Some(read) = shared {
+        for (machine, _) in read.claims.values() {
+            machines.entry(machine.clone()).or_default().0 += 1;
+        }
+        for machine in read.downloaded_by.values() {
+            machines.entry(machine.clone()).or_default().1 += 1;
+        }
+    }
+    machines
 }
 
-fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Machines), ExitCode> {
+/// What `status` and `report` read.
+struct Loaded {
+    plan: Plan,
+    out: PathBuf,
+    state: RunState,
+    /// A shared campaign as read from its database.
+    shared: Option<super::store::pg::Campaign>,
+    /// The manifest's budget.
+    budget_usd: Option<f64>,
+}
+
+impl Loaded {
+    /// What the campaign may be billed at most, as a budget counts it: the shared
+    /// store's sum of what every job committed, else the same rule over the journal.
+    fn committed_usd(&self) -> f64 {
+        match self.shared.as_ref().and_then(|c| c.committed_usd) {
+            Some(usd) => usd,
+            None => self.state.jobs.values().map(|js| super::budget::committed_usd(js, false)).sum(),
+        }
+    }
+}
+
+fn load(args: &StatusArgs) -> Result<Loaded, ExitCode> {
     let loaded = manifest::load(&args.manifest).map_err(|invalid| {
         eprint!("{}", invalid.render(crate::term::use_color()));
         exit::code(exit::INVALID)
@@ -50,20 +81,16 @@ fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Mac
         eprintln!("shotlist: {e}");
         exit::code(exit::INVALID)
     })?;
-    let mut machines = Machines::new();
+    let mut shared = None;
     let state = if let super::store::StateSpec::Postgres(url) = &spec {
         let campaign = super::campaign_id(&loaded, args.rehearse);
         let read = super::store::pg::read_only(url, &campaign).map_err(|e| {
             eprintln!("shotlist: {e}");
             exit::code(exit::INVALID)
         })?;
-        for (machine, _) in read.claims.values() {
-            machines.entry(machine.clone()).or_default().0 += 1;
-        }
-        for machine in read.downloaded_by.values() {
-            machines.entry(machine.clone()).or_default().1 += 1;
-        }
-        RunState::replay(&read.records)
+        let state = RunState::replay(&read.records);
+        shared = Some(read);
+        state
     } else if path.exists() {
         let replayed = journal::read(&path).map_err(|e| {
             eprintln!("shotlist: {e}");
@@ -74,7 +101,7 @@ fn load_with_machines(args: &StatusArgs) -> Result<(Plan, PathBuf, RunState, Mac
         RunState::default()
     };
     state.keep_takes(&mut plan, &loaded.manifest);
-    Ok((plan, out, state, machines))
+    Ok(Loaded { plan, out, state, shared, budget_usd: loaded.manifest.max_cost_usd })
 }
 
 #[derive(serde::Serialize)]
@@ -87,10 +114,13 @@ struct ShotLine {
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
-    let (plan, out, state, machines) = match load_with_machines(&args) {
+    let read = match load(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };
+    let (committed, budget) = (round4(read.committed_usd()), read.budget_usd);
+    let Loaded { plan, out, state, shared, .. } = read;
+    let machines = machines(shared.as_ref());
     let all_rows = report::rows(&plan, &state);
     let earlier = all_rows.iter().filter(|r| r.current.is_empty()).count();
     // The counts are of the current manifest's takes; earlier versions' are kept aside.
@@ -123,6 +153,8 @@ pub fn status(args: StatusArgs) -> ExitCode {
             "status": counts,
             "providers": by_provider,
             "spentUsd": total.billed_usd(),
+            "committedUsd": committed,
+            "budgetUsd": budget,
             "money": money,
             "estimatedUsd": plan.totals.estimated_cost_usd,
             "problems": problems,
@@ -148,6 +180,11 @@ pub fn status(args: StatusArgs) -> ExitCode {
         println!("  {p}: {}; {}", parts.join(", "), money_line(&m));
     }
     println!("  total: {} (estimate ${:.2})", money_line(&total), plan.totals.estimated_cost_usd);
+    let of_budget = budget.map(|b| format!(" of a ${b:.2} budget")).unwrap_or_default();
+    println!(
+        "  committed: ${committed:.2}{of_budget} (billed so far, plus the worst case of jobs that may still bill{})",
+        if shared.is_some() { ", every machine's" } else { "" }
+    );
     for (m, (jobs, clips)) in &machines {
         println!("  machine {m}: holds {jobs} job(s), downloaded {clips} clip(s) into its own --out");
     }
@@ -170,6 +207,10 @@ pub fn reason<'e>(status: &str, error: &'e str) -> &'e str {
         _ => e,
     };
     if e.is_empty() { "no reason recorded" } else { e }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0 + 0.0
 }
 
 /// The providers' bills added up.
@@ -196,7 +237,7 @@ pub fn money_line(m: &report::Money) -> String {
 }
 
 pub fn rebuild_report(args: StatusArgs) -> ExitCode {
-    let (plan, out, state) = match load(&args) {
+    let Loaded { plan, out, state, shared, .. } = match load(&args) {
         Ok(v) => v,
         Err(code) => return code,
     };
@@ -204,7 +245,10 @@ pub fn rebuild_report(args: StatusArgs) -> ExitCode {
         eprintln!("shotlist report: no journal in {} (nothing has run yet)", out.display());
         return exit::code(exit::INVALID);
     }
-    let rows = report::rows(&plan, &state);
+    let mut rows = report::rows(&plan, &state);
+    if let Some(read) = &shared {
+        report::name_machines(&mut rows, |key, variant| read.machine_of(key, variant));
+    }
     let path = out.join("report.csv");
     match report::write(&path, &rows) {
         Ok(()) => {

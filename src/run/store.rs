@@ -29,6 +29,9 @@ pub enum Claim {
     /// The account has as many jobs in flight as it allows, counting every runner's:
     /// try again later.
     AccountFull,
+    /// The intent would take the campaign (every runner's jobs) past its budget:
+    /// nothing was written. `committed_usd` is what the campaign may be billed already.
+    OverBudget { committed_usd: f64 },
 }
 
 /// An account's in-flight limit, checked when a job is claimed for a submit.
@@ -105,6 +108,15 @@ pub trait Store: Send {
     fn pace(&self, _account: &AccountKey, _per_minute: u32, _time_scale: f64) -> Option<Arc<dyn Pace>> {
         None
     }
+    /// The machine that downloaded the clip, else the one holding its job (a store
+    /// shared by runners; the folder's names none: one folder, one runner).
+    fn machine_of(&self, _key: &str, _variant: u32) -> Option<String> {
+        None
+    }
+    /// The budget this runner keeps: a store shared by runners checks it over the
+    /// whole campaign in the transaction that writes each intent (refusing it with
+    /// [`Claim::OverBudget`]); the folder's store leaves it to the dispatcher's sum.
+    fn keep_budget(&mut self, _max_usd: f64) {}
     /// Flushes everything (at exit).
     fn sync(&mut self) -> io::Result<()>;
 }

@@ -33,6 +33,8 @@ fn assert_files_match(night: &Night, out: &str) -> usize {
     let rows = read_report(&root.join("report.csv"));
     let mut done = 0;
     for r in &rows {
+        // The folder's journal: one folder, one runner, no machine named.
+        assert_eq!(r.get("machine").map(String::as_str), Some(""), "{r:?}");
         if r["status"] == "done" {
             done += 1;
             let bytes = std::fs::read(root.join(&r["file"])).unwrap_or_else(|e| panic!("{}: {e}", r["file"]));
@@ -246,6 +248,11 @@ async fn the_budget_stops_new_submissions_and_exits_3() {
     let ledger = night.sim.ledger();
     assert!(ledger.total_usd <= 1.00 + 1e-9, "spent {} over the budget", ledger.total_usd);
     assert!(ledger.entries.len() >= 2, "{ledger:?}");
+    // status says what is committed (here all billed: nothing is left in flight).
+    let status = night.run(&["status", "m.yaml", "--out", "out", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&crate::util::stdout(&status)).unwrap();
+    let committed = doc["committedUsd"].as_f64().unwrap();
+    assert!((committed - ledger.total_usd).abs() < 1e-6, "{committed} vs {}", ledger.total_usd);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -92,11 +92,22 @@ async fn a_campaign_on_postgres_completes_against_the_simulator() {
     assert_eq!(machines.len(), 1, "{doc}");
     assert_eq!(machines[0]["downloaded"], 13);
     assert!(machines[0]["machine"].as_str().unwrap().ends_with("/out"), "{doc}");
+    // What each job committed is stored with its records: the sum is what was billed.
+    let spend = "SELECT coalesce(sum(committed_usd), 0)::float8 FROM shotlist_spend WHERE campaign = $1";
+    let billed = night.sim.ledger().total_usd;
+    let stored: f64 = query_one(&url, spend, &name).await.get(0);
+    assert!((stored - billed).abs() < 1e-6, "{stored} stored, {billed} billed");
+    // As a campaign begun before the database kept it: a runner opening it fills it in.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.execute("DELETE FROM shotlist_spend WHERE campaign = $1", &[&name]).await.unwrap();
     // A second run finds everything done and submits nothing.
     let submits = night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>();
     let again = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", "0.02", "-q", "--state", &url]).await;
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>(), submits);
+    let stored: f64 = query_one(&url, spend, &name).await.get(0);
+    assert!((stored - billed).abs() < 1e-6, "{stored} stored again, {billed} billed");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -210,6 +221,31 @@ async fn three_runners_on_one_campaign_keep_the_account_pace_and_bill_each_job_o
     // Over the limit is the simulator's to say (rate-limited answers, above); intent
     // times are written a little after their tokens, so they can bunch.
     assert!(pace >= 0.9, "combined pace {pace:.3} of the limit");
+    // The report, rebuilt on any machine, names for each clip the machine whose --out holds it.
+    let report = night.run(&["report", "m.yaml", "--out", "a", "--state", &url]).await;
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let rows = read_report(&night.out("a").join("report.csv"));
+    assert_eq!(rows.len(), clips);
+    let mut named = BTreeSet::new();
+    for r in &rows {
+        assert_eq!(r["status"], "done", "{r:?}");
+        assert_clip_in_machines_folder(r);
+        named.insert(r["machine"].clone());
+    }
+    assert_eq!(named, machines.iter().map(|m| (*m).clone()).collect::<BTreeSet<String>>());
+    // So does the report each runner wrote, for every clip it saw done.
+    for o in outs {
+        for r in read_report(&night.out(o).join("report.csv")).iter().filter(|r| r["status"] == "done") {
+            assert_clip_in_machines_folder(r);
+        }
+    }
+}
+
+/// A done row's `machine` (host and out folder) is where its `file` is.
+fn assert_clip_in_machines_folder(r: &BTreeMap<String, String>) {
+    let (_, folder) = r["machine"].split_once(':').unwrap_or_else(|| panic!("a machine is named: {r:?}"));
+    let path = std::path::Path::new(folder).join(&r["file"]);
+    assert_eq!(shotlist::run::download::sha256_of(&path).ok().as_deref(), Some(r["sha256"].as_str()), "{r:?}");
 }
 
 /// A loopback TCP relay to the database that can be cut: the database "lost".
@@ -461,4 +497,138 @@ async fn three_runners_keep_the_account_in_flight_limit_together() {
     eprintln!("in flight: at most {most} of the account's 3, over three runners");
     assert!(most >= 2, "the runners did work in parallel: {most}");
     assert!(most <= 3, "the account's in-flight limit holds over every runner: {most}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_runners_on_one_campaign_keep_one_budget_together() {
+    let Some(url) = test_database_url() else { return };
+    let scale = 0.05;
+    let mut cfg = config(scale);
+    // 20 submits a (simulated) minute, 0.15 s apart: every runner is up and admitting
+    // jobs while the budget's first jobs are still waiting for their turn.
+    cfg.provider_mut(Provider::Runware).requests_per_minute = Some(20);
+    let night = Night::start(cfg).await;
+    let name = unique("pg-budget");
+    let jobs = 30;
+    // hailuo-2.3 at 768p for 6 s is $0.28 a clip: $3.40 covers 12 single-clip jobs (40 %), not 13.
+    let (price, budget) = (0.28f64, 3.40f64);
+    let fits = (budget / price + 1e-9).floor() as usize;
+    let mut m = format!(
+        "version: 1\nname: {name}\nbudget: {{ maxCostUsd: {budget} }}\nproviders:\n  runware: {{ requestsPerMinute: 20, maxInFlight: 60 }}\nshots:\n"
+    );
+    for i in 0..jobs {
+        m.push_str(&format!(
+            "  - {{ id: b{i:03}, provider: runware, model: hailuo-2.3, prompt: \"budget shot {i}\" }}\n"
+        ));
+    }
+    night.write("m.yaml", &m);
+    let children: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|o| {
+            night
+                .command(&["run", "m.yaml", "--out", o, "--time-scale", "0.05", "-q", "--state", &url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for child in children {
+        let (code, err) = wait_bounded(child, Duration::from_secs(120)).await;
+        codes.push(code);
+        assert_eq!(code, Some(3), "a runner stops at the campaign's budget: {err}");
+        assert!(err.contains("Budget reached"), "{err}");
+    }
+    let ledger = night.sim.ledger();
+    let stats = night.sim.stats().providers["runware"].clone();
+    let sent = intents(&url, &name).await;
+    eprintln!(
+        "one budget over three runners: ${:.2} billed of ${budget:.2}, {} tasks accepted, {sent} intents; exits {codes:?}",
+        ledger.total_usd,
+        ledger.entries.len()
+    );
+    assert!(ledger.total_usd <= budget + 1e-9, "billed ${:.2} over the ${budget:.2} budget", ledger.total_usd);
+    assert!(stats.accepted as usize <= fits, "{} jobs accepted; the budget covers {fits}", stats.accepted);
+    assert!(sent as usize <= fits, "{sent} intents written; the budget covers {fits}");
+    // The budget is spent, not left idle: every job it covers is rendered.
+    assert_eq!(ledger.entries.iter().filter(|e| e.clips_billed > 0).count(), fits, "{ledger:?}");
+    // status on any machine shows the campaign's spend as the budget counts it.
+    let status = night.run(&["status", "m.yaml", "--out", "elsewhere", "--json", "--state", &url]).await;
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    for field in ["committedUsd", "spentUsd"] {
+        let usd = doc[field].as_f64().unwrap_or_else(|| panic!("{field}: {doc}"));
+        assert!((usd - ledger.total_usd).abs() < 1e-6, "{field} {usd} is what was billed, {}", ledger.total_usd);
+    }
+    assert_eq!(doc["budgetUsd"].as_f64(), Some(budget));
+    // A job refused for the budget was not sent: it holds none of the account's in-flight slots.
+    let held: i64 =
+        query_one(&url, "SELECT count(*) FROM shotlist_claims WHERE campaign = $1 AND in_flight", &name).await.get(0);
+    assert_eq!(held, 0, "jobs left counted in flight");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_database_over_tls_is_verified_and_used() {
+    let Some(url) = test_database_url() else { return };
+    let ca = match std::env::var("SHOTLIST_TEST_DATABASE_CA") {
+        Ok(ca) if !ca.trim().is_empty() => ca,
+        _ => {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but SHOTLIST_TEST_DATABASE_CA is not");
+            return;
+        }
+    };
+    let night = Night::start(config(0.02)).await;
+    night.write("m.yaml", &mixed_manifest(2, 0, 0).replace("name: night\n", &format!("name: {}\n", unique("pg-tls"))));
+    // The cluster lets the role shotlist_tls in over TLS only (.ci/postgres.sh): a
+    // database of its own, owned by it.
+    let secret = format!("pw-tls-{}", uuid::Uuid::new_v4().simple());
+    let db = format!("tls_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE shotlist_tls; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             ALTER ROLE shotlist_tls LOGIN PASSWORD '{secret}'"
+        ))
+        .await
+        .unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {db} OWNER shotlist_tls")).await.unwrap();
+    let mut base = url::Url::parse(&url).unwrap();
+    base.set_username("shotlist_tls").unwrap();
+    base.set_password(Some(&secret)).unwrap();
+    base.set_path(&db);
+    base.set_query(None);
+    let with = |query: &str| {
+        let mut u = base.clone();
+        u.set_query(Some(query).filter(|q| !q.is_empty()));
+        u.to_string()
+    };
+    let run = |state: String| {
+        let night = &night;
+        async move { night.run(&["run", "m.yaml", "--out", "out", "--time-scale", "0.02", "-q", "--state", &state]).await }
+    };
+    let mut said = Vec::new();
+    // Without TLS this role is refused: so the night below spoke TLS.
+    let out = run(with("")).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
+    // A certificate no trusted authority signed is refused (the system's trust store).
+    let out = run(with("sslmode=require")).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
+    assert_eq!(night.sim.stats().providers.values().map(|s| s.submits).sum::<u64>(), 0, "nothing was submitted");
+    // Verified against the cluster's CA: the night completes.
+    let ca_query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sslmode", "verify-full")
+        .append_pair("sslrootcert", &ca)
+        .finish();
+    let out = run(with(&ca_query)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    said.push(stderr(&out) + &stdout(&out));
+    for text in &said {
+        assert!(!text.contains(&secret), "{text}");
+    }
+    let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
 }

@@ -182,6 +182,11 @@ impl<'a> Dispatcher<'a> {
                 Ok(false)
             }
             Claim::AccountFull => Ok(false),
+            Claim::OverBudget { committed_usd } => {
+                let worst = self.job(id).worst_case_usd().unwrap_or(f64::INFINITY);
+                self.budget_reached(committed_usd, worst, "by the campaign's runners");
+                Ok(false)
+            }
         }
     }
 
@@ -215,6 +220,8 @@ impl<'a> Dispatcher<'a> {
                 self.take_over(id, records)?;
                 Ok(false)
             }
+            // Only an intent is checked against the budget.
+            Claim::OverBudget { .. } => Ok(false),
         }
     }
 

@@ -12,27 +12,9 @@ impl Dispatcher<'_> {
     pub(super) fn committed_usd(&self) -> f64 {
         let mut total = 0.0;
         for js in self.state.jobs.values() {
-            let Some(def) = &js.def else { continue };
-            let unit = def
-                .unit_price_usd
-                .or_else(|| def.estimated_cost_usd.map(|usd| usd / f64::from(def.number_results.max(1))));
-            let mut open = 0u32;
-            for v in &def.variants {
-                match js.clips.get(v) {
-                    Some(c) if c.clip.is_some() => {
-                        let clip = c.clip.as_ref().expect("checked");
-                        total += clip.cost_usd.or(clip.list_cost_usd).or(unit).unwrap_or(0.0);
-                    }
-                    Some(c) if c.failed.is_some() => {}
-                    _ => open += 1,
-                }
-            }
             // The state comes by key: a journaled job of this run's plan may be in the air.
-            let may_bill = matches!(js.phase, Phase::Submitting { .. } | Phase::Running | Phase::InDoubt { .. })
-                || self.ctx.id(&js.key).is_some_and(|id| self.activity(id).submitting());
-            if may_bill {
-                total += unit.unwrap_or(0.0) * f64::from(open);
-            }
+            let in_air = self.ctx.id(&js.key).is_some_and(|id| self.activity(id).submitting());
+            total += crate::run::budget::committed_usd(js, in_air);
         }
         for id in self.ctx.plan.ids() {
             if self.activity(id).submitting() && self.js(id).is_none_or(|j| j.def.is_none()) {
@@ -125,16 +107,8 @@ impl Dispatcher<'_> {
             if let Some(budget) = ctx.budget_usd {
                 // Priced: `may_submit` keeps unpriced jobs out under a budget.
                 let worst = ctx.job(id).worst_case_usd().unwrap_or(f64::INFINITY);
-                if committed + worst > budget + 1e-9 {
-                    let left = (budget - committed).max(0.0);
-                    let why = format!(
-                        "budget reached: ${committed:.2} committed of ${budget:.2}; the next job (up to ${worst:.2}) does not fit the ${left:.2} left"
-                    );
-                    if self.raise(Halt::Budget(why)) {
-                        self.note(&format!(
-                            "Budget reached: ${committed:.2} committed of ${budget:.2}, next job up to ${worst:.2}. No new submissions; finishing jobs in flight."
-                        ));
-                    }
+                if !crate::run::budget::fits(committed, worst, budget) {
+                    self.budget_reached(committed, worst, "");
                     break;
                 }
                 committed += worst;
@@ -147,6 +121,22 @@ impl Dispatcher<'_> {
         queue.drain(kept..seen);
         self.submit_queue.insert(p, queue);
         result
+    }
+
+    /// The next job (up to `worst`) does not fit the budget on top of `committed`
+    /// (`whose`: by whom, when not this runner alone): no new submissions.
+    pub(super) fn budget_reached(&mut self, committed: f64, worst: f64, whose: &str) {
+        let Some(budget) = self.ctx.budget_usd else { return };
+        let left = (budget - committed).max(0.0);
+        let by = if whose.is_empty() { String::new() } else { format!(" {whose}") };
+        let why = format!(
+            "budget reached: ${committed:.2} committed{by} of ${budget:.2}; the next job (up to ${worst:.2}) does not fit the ${left:.2} left"
+        );
+        if self.raise(Halt::Budget(why)) {
+            self.note(&format!(
+                "Budget reached: ${committed:.2} committed{by} of ${budget:.2}, next job up to ${worst:.2}. No new submissions; finishing jobs in flight."
+            ));
+        }
     }
 
     pub(super) fn spawn_submit(&mut self, id: JobId) -> std::io::Result<()> {

@@ -10,7 +10,8 @@ impl Dispatcher<'_> {
             return Ok(());
         }
         let started = Instant::now();
-        let rows = crate::run::report::rows(&self.ctx.plan, &self.state);
+        let mut rows = crate::run::report::rows(&self.ctx.plan, &self.state);
+        crate::run::report::name_machines(&mut rows, |key, variant| self.journal.machine_of(key, variant));
         // The report is derived from the journal (`shotlist report` rebuilds it): a
         // failure to write it is told, not fatal.
         if let Err(e) = crate::run::report::write(&self.ctx.out.join("report.csv"), &rows) {

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: a campaign's records in one table, jobs claimed under
 //! leases, intents unique per (job, attempt) written only by the claim's holder in
-//! one statement, and per account one GCRA row with a cooldown timestamp. The
+//! one statement, per account one GCRA row with a cooldown timestamp, per job what
+//! it may be billed (the campaign's budget), and TLS when the URL asks. The
 //! dispatcher is synchronous; calls block the calling worker thread of the
 //! (multi-threaded) runtime while the driver runs on it.
 
@@ -14,13 +15,16 @@ use futures::future::BoxFuture;
 use tokio_postgres::{Client, NoTls};
 
 use super::{AccountKey, Claim, Holder, InFlight, Pace, Store, elide_password};
+use crate::run::budget;
 use crate::run::journal::Record;
+use crate::run::state::RunState;
 
 /// The schema this shotlist writes; a database holding a higher one is refused.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Each step takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE shotlist_campaigns (
     id text PRIMARY KEY,
     run_id uuid NOT NULL,
@@ -61,7 +65,36 @@ CREATE TABLE shotlist_accounts (
     tat timestamptz NOT NULL DEFAULT now(),
     cooldown_until timestamptz NOT NULL DEFAULT now()
 );
-"#];
+"#,
+    r#"
+-- Per job, what it may be billed at most (run::budget::committed_usd), written with
+-- each of its records by the runner that holds it: the campaign's budget is the sum,
+-- checked under the campaign's row lock when an intent is written.
+CREATE TABLE shotlist_spend (
+    campaign text NOT NULL,
+    job_key text NOT NULL,
+    committed_usd double precision NOT NULL,
+    PRIMARY KEY (campaign, job_key)
+);
+"#,
+];
+
+/// Writes an intent if the claim is still this runner's (renewing it) and the intent
+/// is new for (job, attempt) (or the same idempotent one again), with its record and
+/// the job's committed cost; else nothing. Answers how many intents were written.
+const INTENT: &str = "\
+    WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
+               WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
+         i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
+               SELECT $1, $2, $4, $3, $5 FROM c \
+               ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
+               WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
+         r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
+               SELECT $1, $3, $2, $8 FROM i RETURNING 1), \
+         s AS (INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+               SELECT $1, $2, $9 FROM r \
+               ON CONFLICT (campaign, job_key) DO UPDATE SET committed_usd = EXCLUDED.committed_usd RETURNING 1) \
+    SELECT count(*) FROM s";
 
 /// Why the database could not be used at start (exit 2; the URL without its password).
 #[derive(Debug, thiserror::Error)]
@@ -114,17 +147,40 @@ fn classify(url: &str, e: tokio_postgres::Error) -> OpenError {
         // invalid_password, invalid_authorization_specification
         Some("28P01" | "28000") => OpenError::Login { url, why },
         Some(_) => OpenError::Other { url, why },
+        None if why.contains("invalid peer certificate") => OpenError::Unreachable {
+            url,
+            why: format!("{why} (give the authority that signed the server's certificate as sslrootcert=FILE)"),
+        },
         None => OpenError::Unreachable { url, why },
     }
 }
 
 async fn connect(url: &str) -> Result<(Arc<Client>, Arc<AtomicBool>), OpenError> {
-    let mut config: tokio_postgres::Config = url
+    let (url_read, tls) = tls_for(url)?;
+    let mut config: tokio_postgres::Config = url_read
         .parse()
         .map_err(|e: tokio_postgres::Error| OpenError::Other { url: elide_password(url), why: e.to_string() })?;
     config.connect_timeout(Duration::from_secs(5));
     config.application_name("shotlist");
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(url, e))?;
+    let (client, lost) = match tls {
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(url, e))?;
+            (client, watch(connection))
+        }
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await.map_err(|e| classify(url, e))?;
+            (client, watch(connection))
+        }
+    };
+    Ok((Arc::new(client), lost))
+}
+
+/// Drives the connection; the flag says when it is lost.
+fn watch<S, T>(connection: tokio_postgres::Connection<S, T>) -> Arc<AtomicBool>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let lost = Arc::new(AtomicBool::new(false));
     let flag = lost.clone();
     tokio::spawn(async move {
@@ -133,7 +189,66 @@ async fn connect(url: &str) -> Result<(Arc<Client>, Arc<AtomicBool>), OpenError>
         }
         flag.store(true, Ordering::SeqCst);
     });
-    Ok((Arc::new(client), lost))
+    lost
+}
+
+/// The URL as the driver reads it, and the TLS to speak. `sslmode=require` (or libpq's
+/// `verify-ca`, `verify-full`) is TLS with the server's certificate verified, always
+/// (stricter than libpq's `require`): against `sslrootcert=FILE` (PEM), else the
+/// system's trust store, as for the providers' HTTPS. Without them: no TLS, as before.
+fn tls_for(url: &str) -> Result<(String, Option<tokio_postgres_rustls::MakeRustlsConnect>), OpenError> {
+    let Ok(mut parsed) = url::Url::parse(url) else { return Ok((url.to_owned(), None)) };
+    let asks = |k: &str| parsed.query_pairs().any(|(key, _)| key == k);
+    if !asks("sslmode") && !asks("sslrootcert") {
+        return Ok((url.to_owned(), None));
+    }
+    let (mut tls, mut root) = (false, None);
+    let mut pairs = Vec::new();
+    for (k, v) in parsed.query_pairs() {
+        match (&*k, &*v) {
+            ("sslrootcert", file) => root = Some(std::path::PathBuf::from(file)),
+            ("sslmode", "require" | "verify-ca" | "verify-full") => {
+                tls = true;
+                pairs.push((k.into_owned(), "require".to_owned()));
+            }
+            _ => pairs.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    parsed.set_query(None);
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(pairs);
+    }
+    let fail = |why: String| OpenError::Other { url: elide_password(url), why };
+    if !tls {
+        if root.is_some() {
+            return Err(fail("sslrootcert is given without sslmode=require (or verify-full)".into()));
+        }
+        return Ok((parsed.to_string(), None));
+    }
+    // One provider, named: the process may hold more than one (rustls then picks none).
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(format!("TLS: {e}")))?;
+    let config = match root {
+        Some(file) => {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            let shown = file.display().to_string();
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(&file)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| fail(format!("cannot read the sslrootcert {shown}: {e}")))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(fail(format!("the sslrootcert {shown} holds no certificate")));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            builder.with_platform_verifier().map_err(|e| fail(format!("TLS: {e}")))?.with_no_client_auth()
+        }
+    };
+    Ok((parsed.to_string(), Some(tokio_postgres_rustls::MakeRustlsConnect::new(config))))
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`] under an advisory lock (two runners
@@ -168,7 +283,21 @@ pub struct Campaign {
     pub claims: HashMap<String, (String, bool)>,
     /// Per job and variant: the machine that downloaded the clip.
     pub downloaded_by: HashMap<(String, u32), String>,
+    /// What the campaign may be billed at most, as its budget counts it (every job's
+    /// committed cost, as its holder last wrote it); `None` for a campaign no runner
+    /// of this schema has opened yet.
+    pub committed_usd: Option<f64>,
     last_seq: i64,
+}
+
+impl Campaign {
+    /// The machine that downloaded the clip, else the one that holds (or held) its job.
+    pub fn machine_of(&self, key: &str, variant: u32) -> Option<String> {
+        self.downloaded_by
+            .get(&(key.to_owned(), variant))
+            .or_else(|| self.claims.get(key).map(|(machine, _)| machine))
+            .cloned()
+    }
 }
 
 async fn read_campaign(client: &Client, url: &str, campaign: &str) -> Result<Campaign, OpenError> {
@@ -199,7 +328,12 @@ async fn read_campaign(client: &Client, url: &str, campaign: &str) -> Result<Cam
         .into_iter()
         .map(|r| (r.get::<_, String>(0), (r.get::<_, String>(1), r.get::<_, bool>(2))))
         .collect();
-    Ok(Campaign { records, claims, downloaded_by, last_seq })
+    let committed_usd: Option<f64> = client
+        .query_one("SELECT sum(committed_usd)::float8 FROM shotlist_spend WHERE campaign = $1", &[&campaign])
+        .await
+        .map_err(err)?
+        .get(0);
+    Ok(Campaign { records, claims, downloaded_by, committed_usd, last_seq })
 }
 
 /// Reads a campaign for `status` and `report` (no claim, no write).
@@ -234,6 +368,13 @@ pub struct PgStore {
     seen: HashMap<String, i64>,
     seen_at_start: i64,
     heartbeat: tokio::task::JoinHandle<()>,
+    /// The jobs as this runner's records (and those it read) leave them: what each
+    /// may be billed is written with its records.
+    state: RunState,
+    /// The budget this runner keeps over the whole campaign, if any.
+    budget: Option<f64>,
+    /// Per job and variant: the machine that downloaded the clip.
+    downloaded_by: HashMap<(String, u32), String>,
 }
 
 impl PgStore {
@@ -285,10 +426,14 @@ impl PgStore {
             seen: HashMap::new(),
             seen_at_start: read.last_seq,
             heartbeat,
+            state: RunState::replay(&read.records),
+            budget: None,
+            downloaded_by: read.downloaded_by.clone(),
         };
         for r in &read.records {
             store.note(r);
         }
+        store.seed_spend().await.map_err(err)?;
         Ok((store, read.records))
     }
 
@@ -309,20 +454,58 @@ impl PgStore {
         let rows = self.block(async move {
             client
                 .query(
-                    "SELECT seq, body FROM shotlist_records WHERE campaign = $1 AND job_key = $2 ORDER BY seq",
+                    "SELECT seq, machine, body FROM shotlist_records WHERE campaign = $1 AND job_key = $2 ORDER BY seq",
                     &[&campaign, &key],
                 )
                 .await
         })?;
         let mut out = Vec::new();
+        self.state.jobs.remove(key);
         for row in rows {
             let seq: i64 = row.get(0);
             self.seen.insert(key.to_owned(), seq);
-            let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
+            let record: Record = serde_json::from_value(row.get(2)).map_err(io::Error::other)?;
             self.note(&record);
+            self.learn(&record, row.get(1));
             out.push(record);
         }
         Ok(out)
+    }
+
+    /// Follows a record (written by `machine`): its job's state, and who downloaded a clip.
+    fn learn(&mut self, record: &Record, machine: &str) {
+        if let Record::Downloaded { key, variant, .. } = record {
+            self.downloaded_by.insert((key.clone(), *variant), machine.to_owned());
+        }
+        self.state.apply(record);
+    }
+
+    /// A campaign begun before the database kept what each job may be billed: its
+    /// jobs' rows, from its records (a row already written is the holder's, and kept).
+    async fn seed_spend(&self) -> Result<(), tokio_postgres::Error> {
+        let (keys, usd): (Vec<String>, Vec<f64>) = self
+            .state
+            .jobs
+            .values()
+            .map(|js| (js.key.clone(), budget::committed_usd(js, false)))
+            .filter(|(_, usd)| *usd > 0.0)
+            .unzip();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .execute(
+                "INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+                 SELECT $1, k, u FROM unnest($2::text[], $3::float8[]) AS t (k, u) ON CONFLICT DO NOTHING",
+                &[&self.campaign, &keys, &usd],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// What the job may be billed, by this runner's records of it.
+    fn committed_of(&self, key: &str) -> f64 {
+        self.state.jobs.get(key).map_or(0.0, |js| budget::committed_usd(js, false))
     }
 }
 
@@ -331,7 +514,21 @@ impl PgStore {
     /// (or failed), the job failed, in doubt, or its submit not accepted.
     fn settle(&mut self, record: &Record) -> io::Result<()> {
         let Some(key) = self.note(record) else { return Ok(()) };
-        let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
+        self.leave_in_flight(&key)
+    }
+
+    /// Whether the job is sent or accepted, with clips still awaited.
+    fn unsettled(&self, key: &str) -> bool {
+        use crate::run::state::Phase;
+        let phase = self.state.jobs.get(key).map(|js| &js.phase);
+        matches!(phase, Some(Phase::Submitting { .. } | Phase::Running))
+            && self.open_variants.get(key).is_some_and(|open| !open.is_empty())
+    }
+
+    /// The job no longer counts against the account's in-flight limit.
+    fn leave_in_flight(&self, key: &str) -> io::Result<()> {
+        let (client, campaign, machine, key) =
+            (self.client.clone(), self.campaign.clone(), self.machine.clone(), key.to_owned());
         self.block(async move {
             client
                 .execute(
@@ -419,7 +616,13 @@ impl PgStore {
         }
         self.holders.insert(key.to_owned(), Holder::Mine);
         if moved {
-            return Ok(Claim::Adopt(self.records_of(key)?));
+            // Claimed for a submit, but another runner moved the job on (and let it go):
+            // it counts against the account only while it is out there unsettled.
+            let records = self.records_of(key)?;
+            if !self.unsettled(key) {
+                self.leave_in_flight(key)?;
+            }
+            return Ok(Claim::Adopt(records));
         }
         Ok(Claim::Granted)
     }
@@ -466,15 +669,23 @@ impl Store for PgStore {
 
     fn append(&mut self, record: &Record) -> io::Result<()> {
         self.settle(record)?;
+        let machine = self.machine.clone();
+        self.learn(record, &machine);
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
         let key = record_key(record).map(str::to_owned);
+        let usd = key.as_deref().map_or(0.0, |k| self.committed_of(k));
         let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
-        // Each statement commits on its own: the record is durable when this returns.
+        // Each statement commits on its own: the record is durable when this returns,
+        // and with it what its job may be billed now.
         self.block(async move {
             client
                 .execute(
-                    "INSERT INTO shotlist_records (campaign, machine, job_key, body) VALUES ($1, $2, $3, $4)",
-                    &[&campaign, &machine, &key, &body],
+                    "WITH r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
+                                VALUES ($1, $2, $3, $4) RETURNING job_key) \
+                     INSERT INTO shotlist_spend (campaign, job_key, committed_usd) \
+                     SELECT $1, job_key, $5 FROM r WHERE job_key IS NOT NULL \
+                     ON CONFLICT (campaign, job_key) DO UPDATE SET committed_usd = EXCLUDED.committed_usd",
+                    &[&campaign, &machine, &key, &body, &usd],
                 )
                 .await
         })?;
@@ -486,31 +697,75 @@ impl Store for PgStore {
             self.append(record)?;
             return Ok(Claim::Granted);
         };
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!("lost the state database at {}", elide_password(&self.url))));
+        }
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
-        let (client, campaign, machine, lease) =
-            (self.client.clone(), self.campaign.clone(), self.machine.clone(), self.lease);
-        let (key, attempt, task_uuid) = (key.clone(), *attempt as i32, *task_uuid);
-        // One statement, one transaction: the claim is still ours (and renewed), the
-        // intent is new for (job, attempt) (or the same idempotent one again), and
-        // the record is written; else nothing is.
-        let written: i64 = self.block(async move {
-            client
-                .query_one(
-                    "WITH c AS (UPDATE shotlist_claims SET lease_until = now() + make_interval(secs => $7) \
-                                WHERE campaign = $1 AND job_key = $2 AND machine = $3 RETURNING 1), \
-                          i AS (INSERT INTO shotlist_intents (campaign, job_key, attempt, machine, task_uuid) \
-                                SELECT $1, $2, $4, $3, $5 FROM c \
-                                ON CONFLICT (campaign, job_key, attempt) DO UPDATE SET machine = EXCLUDED.machine, at = now() \
-                                WHERE $6 AND shotlist_intents.task_uuid = EXCLUDED.task_uuid RETURNING 1), \
-                          r AS (INSERT INTO shotlist_records (campaign, machine, job_key, body) \
-                                SELECT $1, $3, $2, $8 FROM i RETURNING 1) \
-                     SELECT count(*) FROM r",
-                    &[&campaign, &key, &machine, &attempt, &task_uuid, &idempotent, &lease, &body],
-                )
-                .await
-                .map(|row| row.get(0))
-        })?;
-        Ok(if written == 1 { Claim::Granted } else { Claim::Elsewhere("another runner".into()) })
+        // What the job may be billed once this intent is written (its worst case).
+        let before = self.state.jobs.get(key).cloned();
+        let committed_before = self.committed_of(key);
+        self.state.apply(record);
+        let usd = self.committed_of(key);
+        let (campaign, machine, lease, budget) = (self.campaign.clone(), self.machine.clone(), self.lease, self.budget);
+        let (owned, attempt, task_uuid) = (key.clone(), *attempt as i32, *task_uuid);
+        let handle = self.handle.clone();
+        let claims = &mut self.claims;
+        // Under a budget, one transaction: the campaign's row is locked (intents of one
+        // campaign take turns, so the sum is exact), what every other job may be billed
+        // is summed, and the intent is written (see [`INTENT`]) only if this job's worst
+        // case fits on top.
+        let result = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
+                    [&campaign, &owned, &machine, &attempt, &task_uuid, &idempotent, &lease, &body, &usd];
+                let run = async {
+                    let Some(max) = budget else {
+                        // No budget to keep: one statement, committed on its own.
+                        return Ok(Ok(claims.query_one(INTENT, &params).await?.get(0)));
+                    };
+                    let tx = claims.transaction().await?;
+                    tx.execute("SELECT 1 FROM shotlist_campaigns WHERE id = $1 FOR UPDATE", &[&campaign]).await?;
+                    let others: f64 = tx
+                        .query_one(
+                            "SELECT coalesce(sum(committed_usd), 0)::float8 FROM shotlist_spend \
+                             WHERE campaign = $1 AND job_key <> $2",
+                            &[&campaign, &owned],
+                        )
+                        .await?
+                        .get(0);
+                    if !budget::fits(others, usd, max) {
+                        // Not sent: the job no longer counts against the account's in-flight limit.
+                        tx.execute(
+                            "UPDATE shotlist_claims SET in_flight = false \
+                             WHERE campaign = $1 AND job_key = $2 AND machine = $3",
+                            &[&campaign, &owned, &machine],
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        return Ok::<_, tokio_postgres::Error>(Err(others + committed_before));
+                    }
+                    let written: i64 = tx.query_one(INTENT, &params).await?.get(0);
+                    tx.commit().await?;
+                    Ok(Ok(written))
+                };
+                tokio::time::timeout(Duration::from_secs(20), run).await
+            })
+        });
+        let answer = result.map_err(|_| io::Error::other("the state database did not answer in 20 s")).and_then(|r| {
+            r.map_err(|e| io::Error::other(format!("the state database at {}: {e}", elide_password(&self.url))))
+        });
+        let claim = match answer {
+            Ok(Ok(1)) => return Ok(Claim::Granted),
+            Ok(Ok(_)) => Ok(Claim::Elsewhere("another runner".into())),
+            Ok(Err(committed_usd)) => Ok(Claim::OverBudget { committed_usd }),
+            Err(e) => Err(e),
+        };
+        // Nothing was written: the job stands as before.
+        match before {
+            Some(js) => self.state.jobs.insert(key.clone(), js),
+            None => self.state.jobs.remove(key),
+        };
+        claim
     }
 
     fn claim(&mut self, key: &str, limit: Option<InFlight<'_>>) -> io::Result<Claim> {
@@ -549,15 +804,25 @@ impl Store for PgStore {
 
     fn records_of_jobs(&mut self, keys: &[String]) -> io::Result<Vec<Record>> {
         let (client, campaign, keys) = (self.client.clone(), self.campaign.clone(), keys.to_vec());
+        let followed = keys.clone();
         let rows = self.block(async move {
             client
                 .query(
-                    "SELECT body FROM shotlist_records WHERE campaign = $1 AND job_key = ANY($2) ORDER BY seq",
+                    "SELECT machine, body FROM shotlist_records WHERE campaign = $1 AND job_key = ANY($2) ORDER BY seq",
                     &[&campaign, &keys],
                 )
                 .await
         })?;
-        rows.into_iter().map(|row| serde_json::from_value(row.get(0)).map_err(io::Error::other)).collect()
+        for key in followed {
+            self.state.jobs.remove(&key);
+        }
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let record: Record = serde_json::from_value(row.get(1)).map_err(io::Error::other)?;
+            self.learn(&record, row.get(0));
+            records.push(record);
+        }
+        Ok(records)
     }
 
     fn holder(&self, key: &str) -> Holder {
@@ -599,6 +864,20 @@ impl Store for PgStore {
             interval,
             turn: tokio::sync::Mutex::new(false),
         }))
+    }
+
+    fn machine_of(&self, key: &str, variant: u32) -> Option<String> {
+        if let Some(m) = self.downloaded_by.get(&(key.to_owned(), variant)) {
+            return Some(m.clone());
+        }
+        match self.holders.get(key)? {
+            Holder::Mine => Some(self.machine.clone()),
+            Holder::Live(m) | Holder::Dead(m) => Some(m.clone()),
+        }
+    }
+
+    fn keep_budget(&mut self, max_usd: f64) {
+        self.budget = Some(max_usd);
     }
 
     fn sync(&mut self) -> io::Result<()> {
