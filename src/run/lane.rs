@@ -29,8 +29,12 @@ const MARGIN: f64 = 0.95;
 /// How much the ceiling rises per accepted submit: 0.2 %, so the next limit is met
 /// after about 25 to 35 submits (a rate-limited share near 3 %).
 const CREEP: f64 = 0.002;
-/// Submits handed to the lane ahead of their turn: this many simulated seconds' worth.
-const AHEAD_SECS: f64 = 2.0;
+/// Submits handed to the lane ahead of their turn: this many simulated seconds' worth
+/// (at least `AHEAD_MIN`). Each one counts against the cap on jobs in flight while it
+/// waits, so a deep queue would leave fewer renders running; half a second is enough,
+/// as the dispatcher tops the queue up at every submit.
+const AHEAD_SECS: f64 = 0.5;
+const AHEAD_MIN: f64 = 2.0;
 
 /// The limits a lane enforces.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,10 +134,10 @@ impl Lane {
         }
     }
 
-    /// Whether the dispatcher may hand this lane another submit: a couple of seconds'
-    /// worth wait their turn, not the whole in-flight cap (each holds its request).
+    /// Whether the dispatcher may hand this lane another submit: half a second's
+    /// worth wait their turn, not the whole in-flight cap (each holds a slot of it).
     pub fn wants_submit(&self) -> bool {
-        let ahead = (self.gate().rpm / 60.0 * AHEAD_SECS).ceil().max(4.0) as u32;
+        let ahead = (self.gate().rpm / 60.0 * AHEAD_SECS).ceil().max(AHEAD_MIN) as u32;
         self.queued.load(Ordering::Relaxed) < ahead
     }
 
@@ -174,6 +178,16 @@ impl Lane {
     /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
     /// just under the rate the provider accepted over the last minute.
     pub fn rate_limited(&self, kind: Kind, retry_after: Option<Duration>) {
+        self.limited(kind, retry_after, true)
+    }
+
+    /// The provider's queue is full (Runware 503/504): as a rate limit, except that no
+    /// per-minute window is assumed (the wait is the growing backoff alone).
+    pub fn back_pressure(&self, kind: Kind) {
+        self.limited(kind, None, false)
+    }
+
+    fn limited(&self, kind: Kind, retry_after: Option<Duration>, windowed: bool) {
         let mut g = self.gate();
         g.strikes += 1;
         let now = Instant::now();
@@ -185,7 +199,7 @@ impl Lane {
         // Without Retry-After (MiniMax says nothing), a per-minute limit frees a
         // slot when the oldest submit of the last minute leaves its window.
         let window_frees = match (kind, g.accepted.front()) {
-            (Kind::Submit, Some(oldest)) => (*oldest + minute).saturating_duration_since(now),
+            (Kind::Submit, Some(oldest)) if windowed => (*oldest + minute).saturating_duration_since(now),
             _ => Duration::ZERO,
         };
         let wait = retry_after.map_or(backoff.max(window_frees), |ra| ra.max(Duration::from_millis(1)));
@@ -345,6 +359,33 @@ mod tests {
             l.submit_queued();
             n += 1;
         }
-        assert_eq!(n, 20, "2 s at 10/s");
+        assert_eq!(n, 5, "0.5 s at 10/s");
+        // A slow lane still keeps a couple ready.
+        let slow = Lane::new(Minimax, limits(5, true), 1.0);
+        let mut n = 0;
+        while slow.wants_submit() {
+            slow.submit_queued();
+            n += 1;
+        }
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_full_queue_slows_the_lane_like_a_limit_without_waiting_for_a_minute_window() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        for _ in 0..50 {
+            l.submit_accepted();
+        }
+        let t = Instant::now();
+        l.back_pressure(Kind::Submit);
+        assert!(l.cooling());
+        assert!(l.pace_per_minute() < 600.0, "the pace is cut: {}", l.pace_per_minute());
+        // The first backoff (2 s, plus at most 20 % jitter), not the minute it would take
+        // the oldest of the 50 accepted submits to leave a one-minute window.
+        let until = l.gate().cooldown_until.duration_since(t);
+        assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
+        // A rate limit without Retry-After does wait for the window.
+        l.rate_limited(Kind::Submit, None);
+        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
     }
 }

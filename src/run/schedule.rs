@@ -18,7 +18,13 @@
 //!   `ceil(due / batch)` requests. While a finished task holds nothing up (the lane
 //!   has free slots and more work to send) sweeps are pooled: at most one per
 //!   `LAZY_SWEEP` of the median render. When the lane is full with work waiting, or
-//!   nothing is left to send (the end of the night), they keep the per-task rule.
+//!   nothing is left to send (the end of the night), a finished task holds a slot or
+//!   the night's end: then, while some task is past the quickest renders learnt (so
+//!   may have ended), a sweep goes every `TIGHT_SWEEP` of the quick renders, at least
+//!   every `PRESSURE_SWEEP` (one simulated second): one request sees all 60 tasks of
+//!   a full lane, so a finished render frees its slot within about a second, not a
+//!   tenth of its age (4.5 to 9 s for renders of 45 to 90 s). Before any render could
+//!   have ended, and for tasks with nothing learnt, the per-task rule stays.
 //!   Where a request polls one task (MiniMax, Segmind), the due tasks go in order of
 //!   the chance that their render has ended since their last pending answer.
 
@@ -44,6 +50,9 @@ const FIRST_OF_QUICKEST: f64 = 0.9;
 const MIN_SWEEP: f64 = 0.25;
 /// Under pressure, sweeps are at most this fraction of the quick renders (10th percentile) apart.
 const TIGHT_SWEEP: f64 = 0.05;
+/// Under pressure, sweeps are at most this many simulated seconds apart while a task may have ended
+/// (one request polls a full lane: cheap next to a slot held idle).
+const PRESSURE_SWEEP: f64 = 1.0;
 /// Without pressure, sweeps are at least this fraction of the median render apart.
 const LAZY_SWEEP: f64 = 0.75;
 /// Samples kept per render key (the most recent: the provider's queue changes over a night).
@@ -174,11 +183,19 @@ pub struct Schedule {
     pub renders: RenderTimes,
     /// Per provider (its lane index), the last sweep.
     last_sweep: HashMap<u8, Instant>,
+    /// Per provider, when a sweep under pressure is next worth considering (see [`Schedule::next_wake`]).
+    wake: HashMap<u8, Instant>,
 }
 
 impl Schedule {
     pub fn new(time_scale: f64) -> Schedule {
-        Schedule { time_scale, tasks: BTreeMap::new(), renders: RenderTimes::default(), last_sweep: HashMap::new() }
+        Schedule {
+            time_scale,
+            tasks: BTreeMap::new(),
+            renders: RenderTimes::default(),
+            last_sweep: HashMap::new(),
+            wake: HashMap::new(),
+        }
     }
 
     fn sim(&self, secs: f64) -> Duration {
@@ -272,7 +289,7 @@ impl Schedule {
                 .map(Duration::from_secs_f64)
         };
         if pressure {
-            q(0.1).map_or(floor, |d| d.mul_f64(TIGHT_SWEEP).max(floor))
+            q(0.1).map_or(floor, |d| d.mul_f64(TIGHT_SWEEP).min(self.sim(PRESSURE_SWEEP)).max(floor))
         } else {
             q(0.5).map_or(self.sim(FIRST_POLL), |d| d.mul_f64(LAZY_SWEEP)).max(floor)
         }
@@ -282,16 +299,17 @@ impl Schedule {
     /// or empty when none is due. `candidates` are the provider's tasks not busy
     /// (no poll in the air) and still awaited; `lane` identifies the provider.
     pub fn next_batch(&mut self, lane: u8, view: LaneView, candidates: &[usize], now: Instant) -> Vec<usize> {
+        self.wake.remove(&lane);
         let tasks: Vec<(usize, &Task)> = candidates
             .iter()
             .filter_map(|i| self.tasks.get(i).map(|t| (*i, t)))
             .filter(|(_, t)| t.sent.is_none())
             .collect();
         let due: Vec<usize> = tasks.iter().filter(|(_, t)| t.due <= now).map(|(i, _)| *i).collect();
-        if due.is_empty() {
-            return Vec::new();
-        }
         if view.batch <= 1 {
+            if due.is_empty() {
+                return Vec::new();
+            }
             // One task per request: the one most likely to have ended since it was last seen pending.
             let best = due
                 .iter()
@@ -300,15 +318,30 @@ impl Schedule {
                 .expect("non-empty");
             return vec![best];
         }
-        let keys: Vec<RenderKey> = {
-            let mut k: Vec<RenderKey> = tasks.iter().map(|(_, t)| t.key).collect();
-            k.dedup();
-            k
+        // Under pressure, a sweep may go as soon as a task is past the quickest renders
+        // learnt (tasks with nothing learnt keep the per-task rule).
+        let ended: Vec<bool> = if view.pressure {
+            tasks.iter().filter_map(|(_, t)| self.may_have_ended(t, now)).collect()
+        } else {
+            vec![]
         };
+        if due.is_empty() && !ended.contains(&true) {
+            if !ended.is_empty() {
+                // Look again when the next sweep may go (a task may be past its first poll by then).
+                let gap = self.sweep_gap(&Self::keys(&tasks), true);
+                self.wake.insert(lane, now + gap);
+            }
+            return Vec::new();
+        }
+        let keys = Self::keys(&tasks);
         // A sweep is one moment: every request of it goes in the same pass.
         let last = self.last_sweep.get(&lane).copied();
         let in_sweep = last == Some(now);
-        if !in_sweep && last.is_some_and(|l| now < l + self.sweep_gap(&keys, view.pressure)) {
+        let gap = self.sweep_gap(&keys, view.pressure);
+        if !in_sweep && let Some(l) = last.filter(|l| now < *l + gap) {
+            if view.pressure {
+                self.wake.insert(lane, l + gap);
+            }
             return Vec::new();
         }
         self.last_sweep.insert(lane, now);
@@ -316,6 +349,28 @@ impl Schedule {
         order.sort();
         // The due ones, then the next due to fill the request: riding along costs nothing.
         order.into_iter().take(view.batch).map(|(_, i)| i).collect()
+    }
+
+    /// The render keys of these tasks (for the sweep gap).
+    fn keys(tasks: &[(usize, &Task)]) -> Vec<RenderKey> {
+        let mut k: Vec<RenderKey> = tasks.iter().map(|(_, t)| t.key).collect();
+        k.sort();
+        k.dedup();
+        k
+    }
+
+    /// Whether, by the renders learnt, a task accepted in this run may have ended: it is
+    /// past its first poll (just under the quickest renders). None when nothing is learnt
+    /// for it (or it was resumed): its own due time rules.
+    fn may_have_ended(&self, t: &Task, now: Instant) -> Option<bool> {
+        self.renders.get(&t.key).filter(|_| t.fresh)?;
+        Some(now.saturating_duration_since(t.accepted) >= self.first_poll(&t.key))
+    }
+
+    /// When a sweep under pressure is next worth considering, if one may be (the
+    /// dispatcher wakes then; without pressure the tasks' own due times are enough).
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.wake.values().min().copied()
     }
 
     /// The chance that a task's render ended since its last pending answer.
@@ -453,7 +508,12 @@ mod tests {
         }
         let lazy = LaneView { batch: 100, pressure: false };
         let polls = |view: LaneView| {
-            let mut sched = Schedule { tasks: BTreeMap::new(), last_sweep: HashMap::new(), ..sched_clone(&sched) };
+            let mut sched = Schedule {
+                tasks: BTreeMap::new(),
+                last_sweep: HashMap::new(),
+                wake: HashMap::new(),
+                ..sched_clone(&sched)
+            };
             // A task every 100 ms for 20 s, each rendering 3 s.
             let (mut requests, mut i) = (0, 0usize);
             let mut renders: HashMap<usize, Instant> = HashMap::new();
@@ -487,12 +547,101 @@ mod tests {
         assert!(p_lazy <= 20 / 2 + 1, "at most one sweep per 0.75 × median: {p_lazy}");
     }
 
+    /// Plays 60 tasks of renders 45-90 s on a lane under pressure (10 ms ticks, as a
+    /// dispatcher would ask): returns (mean, max) seconds a render was seen late, and the requests.
+    fn play_full_lane(sched: &mut Schedule, t0: Instant) -> (f64, f64, u32) {
+        let mut ends: HashMap<usize, Instant> = HashMap::new();
+        for i in 0..60 {
+            let at = t0 + s(i as f64 * 0.1);
+            sched.start(1000 + i, K, at, true);
+            ends.insert(1000 + i, at + s(45.0 + 45.0 * ((i * 37) % 60) as f64 / 60.0));
+        }
+        let (mut late, mut requests, mut now) = (Vec::new(), 0, t0);
+        while !ends.is_empty() && now < t0 + s(300.0) {
+            let cands: Vec<usize> = ends.keys().copied().collect();
+            let batch = sched.next_batch(0, BATCHED, &cands, now);
+            if !batch.is_empty() {
+                requests += 1;
+                for k in batch {
+                    sched.sent(k, now);
+                    if ends[&k] <= now {
+                        late.push((now - ends[&k]).as_secs_f64());
+                        sched.done(k, now);
+                        ends.remove(&k);
+                    } else {
+                        sched.pending(k, now);
+                    }
+                }
+            }
+            now += s(0.01);
+        }
+        assert!(ends.is_empty(), "every render seen");
+        let mean = late.iter().sum::<f64>() / late.len() as f64;
+        (mean, late.iter().copied().fold(0.0, f64::max), requests)
+    }
+
+    #[test]
+    fn under_pressure_a_full_lane_frees_a_finished_slot_within_about_a_second() {
+        // Renders of 45-90 s learnt; then 60 tasks fill the lane with work waiting.
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..100 {
+            play(&mut sched, i, t0, 45.0 + 45.0 * ((i * 37) % 100) as f64 / 100.0);
+        }
+        let (mean, max, requests) = play_full_lane(&mut sched, t0);
+        // The per-task rule alone sees them a tenth of their age late: 2 to 4.5 s on average.
+        assert!(mean <= 0.75, "seen {mean:.2} s late on average");
+        assert!(max <= PRESSURE_SWEEP + 0.6, "seen up to {max:.2} s late");
+        // About one request a second while renders end (45 s), none before the quickest could.
+        assert!((40..=80).contains(&requests), "{requests} requests");
+        // Without pressure the same lane is polled by the per-task rule (pooled), far less often.
+        let lazy = {
+            let mut sched = Schedule::new(1.0);
+            for i in 0..100 {
+                play(&mut sched, i, t0, 45.0 + 45.0 * ((i * 37) % 100) as f64 / 100.0);
+            }
+            let mut n = 0;
+            let view = LaneView { batch: 100, pressure: false };
+            for i in 0..60 {
+                sched.start(1000 + i, K, t0, true);
+            }
+            let cands: Vec<usize> = (1000..1060).collect();
+            let mut now = t0;
+            while now < t0 + s(45.0) {
+                let b = sched.next_batch(0, view, &cands, now);
+                n += u32::from(!b.is_empty());
+                for k in b {
+                    sched.sent(k, now);
+                    sched.pending(k, now);
+                }
+                now += s(0.01);
+            }
+            n
+        };
+        assert!(lazy <= 3, "without pressure, {lazy} sweeps before 45 s");
+    }
+
+    #[test]
+    fn under_pressure_nothing_learnt_keeps_the_per_task_rule_and_asks_no_wake() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..60 {
+            sched.start(i, K, t0, true);
+        }
+        let cands: Vec<usize> = (0..60).collect();
+        // First poll at 1 s, whatever the pressure; no renders learnt: no early wake.
+        assert!(sched.next_batch(0, BATCHED, &cands, t0 + s(0.5)).is_empty());
+        assert_eq!(sched.next_wake(), None);
+        assert_eq!(sched.next_batch(0, BATCHED, &cands, t0 + s(1.0)).len(), 60);
+    }
+
     fn sched_clone(s: &Schedule) -> Schedule {
         Schedule {
             time_scale: s.time_scale,
             tasks: s.tasks.clone(),
             renders: s.renders.clone(),
             last_sweep: s.last_sweep.clone(),
+            wake: s.wake.clone(),
         }
     }
 

@@ -79,10 +79,10 @@ pub fn submit(
             Ok(_) => lane.submit_accepted(),
             Err(e) => note_rate(&lane, Kind::Submit, e),
         }
-        if let (Some(pace), Err(ProviderError { class: ErrorClass::RateLimited { retry_after }, .. })) =
-            (&pace, &result)
+        if let (Some(pace), Err(e)) = (&pace, &result)
+            && let Some(retry_after) = e.back_pressure()
         {
-            pace.cool_down(*retry_after).await;
+            pace.cool_down(retry_after).await;
         }
         let _ = events.send(Event::Submitted { key, attempt, result });
     });
@@ -103,9 +103,12 @@ pub fn poll(lane: Arc<Lane>, client: Arc<AnyClient>, batch: Vec<(String, RemoteT
     });
 }
 
+/// A rate limit, or the provider's queue full (Runware 503/504), slows the whole lane.
 fn note_rate(lane: &Lane, kind: Kind, error: &ProviderError) {
-    if let ErrorClass::RateLimited { retry_after } = &error.class {
-        lane.rate_limited(kind, *retry_after);
+    match (&error.class, error.back_pressure()) {
+        (ErrorClass::RateLimited { retry_after }, _) => lane.rate_limited(kind, *retry_after),
+        (_, Some(_)) => lane.back_pressure(kind),
+        (_, None) => {}
     }
 }
 

@@ -9,6 +9,7 @@ mod fuzz;
 mod h3;
 mod identity;
 mod invalid_manifests;
+mod lanes;
 mod money;
 mod options;
 mod plan;
