@@ -29,6 +29,12 @@ const MARGIN: f64 = 0.95;
 /// How much the ceiling rises per accepted submit: 0.2 %, so the next limit is met
 /// after about 25 to 35 submits (a rate-limited share near 3 %).
 const CREEP: f64 = 0.002;
+/// The share of a manifest's limit the lane paces at: at exactly the limit, timing
+/// jitter between here and the provider (an intent's fsync, the network) puts one
+/// submit too many in some window now and then, and each rate-limited answer stops
+/// the whole lane for its Retry-After (a second or more) and cuts the pace. 1 % under
+/// costs 0.4 s over 400 submits at 600/min.
+const GIVEN_SHARE: f64 = 0.99;
 /// Submits handed to the lane ahead of their turn: this many simulated seconds' worth
 /// (at least `AHEAD_MIN`). Each one counts against the cap on jobs in flight while it
 /// waits, so a deep queue would leave fewer renders running; half a second is enough,
@@ -102,7 +108,7 @@ fn per_minute(n: u32, time_scale: f64) -> Quota {
 impl Lane {
     pub fn new(provider: Provider, limits: LaneLimits, time_scale: f64) -> Lane {
         let now = Instant::now();
-        let rpm = f64::from(limits.submits_per_minute.max(1));
+        let rpm = f64::from(limits.submits_per_minute.max(1)) * if limits.rate_given { GIVEN_SHARE } else { 1.0 };
         Lane {
             provider,
             poll: RateLimiter::direct(per_minute(limits.polls_per_minute, time_scale)),
@@ -244,7 +250,7 @@ impl Lane {
         while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
             g.accepted.pop_front();
         }
-        let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)));
+        let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)) * GIVEN_SHARE);
         if let Some(c) = g.ceiling {
             let crept = c * (1.0 + CREEP);
             g.ceiling = Some(given.map_or(crept, |m| crept.min(m)));
@@ -290,9 +296,9 @@ mod tests {
         for _ in 0..2000 {
             l.submit_accepted();
         }
-        // The ceiling that met the limit creeps back up, never past the manifest's 600.
-        assert_eq!(l.pace_per_minute(), 600.0);
-        assert!(l.pace_per_minute() <= 600.0);
+        // The ceiling that met the limit creeps back up, never past the manifest's 600
+        // (paced 1 % under it).
+        assert!((l.pace_per_minute() - 600.0 * GIVEN_SHARE).abs() < 1e-9, "{}", l.pace_per_minute());
     }
 
     #[tokio::test]
@@ -321,7 +327,7 @@ mod tests {
         for _ in 0..500 {
             given.submit_accepted();
         }
-        assert_eq!(given.pace_per_minute(), 20.0);
+        assert!((given.pace_per_minute() - 20.0 * GIVEN_SHARE).abs() < 1e-9, "{}", given.pace_per_minute());
     }
 
     #[test]
@@ -348,7 +354,7 @@ mod tests {
         let l = Lane::new(Minimax, limits(60, true), 1.0);
         l.rate_limited(Kind::Poll, Some(Duration::from_millis(50)));
         assert!(l.cooling());
-        assert_eq!(l.pace_per_minute(), 60.0);
+        assert!((l.pace_per_minute() - 60.0 * GIVEN_SHARE).abs() < 1e-9);
     }
 
     #[test]
@@ -379,7 +385,7 @@ mod tests {
         let t = Instant::now();
         l.back_pressure(Kind::Submit);
         assert!(l.cooling());
-        assert!(l.pace_per_minute() < 600.0, "the pace is cut: {}", l.pace_per_minute());
+        assert!(l.pace_per_minute() < 600.0 * GIVEN_SHARE, "the pace is cut: {}", l.pace_per_minute());
         // The first backoff (2 s, plus at most 20 % jitter), not the minute it would take
         // the oldest of the 50 accepted submits to leave a one-minute window.
         let until = l.gate().cooldown_until.duration_since(t);

@@ -43,7 +43,7 @@ async fn a_runware_503_on_submit_backs_the_lane_off_and_cuts_its_pace() {
     assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Transient, Some(503)), "{e:?}");
     assert!(e.back_pressure().is_some(), "Runware documents 503 as its queue being full");
     assert!(lane.cooling(), "every worker of the lane waits");
-    assert!(lane.pace_per_minute() < 600.0, "the pace is cut: {}", lane.pace_per_minute());
+    assert!(lane.pace_per_minute() < 590.0, "the pace is cut: {}", lane.pace_per_minute());
 }
 
 #[tokio::test]
@@ -52,5 +52,5 @@ async fn another_providers_5xx_leaves_its_lane_pace_alone() {
     assert!(e.http_status.is_some_and(|s| s >= 500), "{e:?}");
     assert_eq!(e.back_pressure(), None);
     assert!(!lane.cooling());
-    assert_eq!(lane.pace_per_minute(), 600.0);
+    assert_eq!(lane.pace_per_minute(), 600.0 * 0.99, "the manifest's 600/min, 1 % under");
 }
