@@ -1,7 +1,7 @@
 //! One provider's lane: the pace of submits, a governor limiter for polls, and a
-//! shared cooldown. After a rate-limited answer (HTTP 429, MiniMax 1002) every
-//! worker of that provider waits (Retry-After, else a growing backoff, plus
-//! jitter). Submits are paced AIMD: each accepted submit adds one request per minute
+//! shared cooldown. After a rate-limited answer (HTTP 429, MiniMax 1002), or a
+//! Runware 503/504 (its queue full), every worker of that provider waits
+//! (Retry-After, else a growing backoff, plus jitter). Submits are paced AIMD: each accepted submit adds one request per minute
 //! to the pace (up to the ceiling, when one is known), a rate-limited submit cuts
 //! the pace to just under what the provider accepted in the last minute (for a
 //! sliding-window limit, that count is the limit), and that ceiling then creeps up
@@ -76,6 +76,8 @@ struct Gate {
     ceiling: Option<f64>,
     /// The next moment a submit may go.
     next_slot: Instant,
+    /// When the last submit actually went (after its intent): see [`Lane::before_send`].
+    last_sent: Option<Instant>,
     /// Accepted submits in the last (simulated) minute.
     accepted: std::collections::VecDeque<Instant>,
 }
@@ -118,6 +120,7 @@ impl Lane {
                 rpm,
                 ceiling: limits.rate_given.then_some(rpm),
                 next_slot: now,
+                last_sent: None,
                 accepted: Default::default(),
             }),
             limits,
@@ -169,6 +172,26 @@ impl Lane {
                 return;
             }
         }
+    }
+
+    /// Waits, just before a submit's request goes (its intent written), until it is a
+    /// whole interval of the pace after the previous one. Turns are handed out ahead
+    /// (`before_submit`); a stall on the way (an intent's fsync, a busy machine) would
+    /// otherwise let the late ones go together, and 10 s later a sliding window would
+    /// count one too many. A stall then costs its own length, not a rate limit.
+    pub async fn before_send(&self) {
+        self.wait_cooldown().await;
+        let at = {
+            let mut g = self.gate();
+            let now = Instant::now();
+            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
+            let at = g.last_sent.map_or(now, |last| (last + gap).max(now));
+            g.last_sent = Some(at);
+            // The turns handed out after this one keep their spacing from it.
+            g.next_slot = g.next_slot.max(at + gap);
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
     }
 
     /// Waits until a poll may go.
@@ -347,6 +370,26 @@ mod tests {
         }
         let p = l.pace_per_minute();
         assert!((35.0..35.3).contains(&p), "{p}");
+    }
+
+    #[tokio::test]
+    async fn sends_late_from_a_stall_do_not_go_together() {
+        let l = Lane::new(Runware, limits(600, true), 1.0); // one per ~101 ms
+        let gap = Duration::from_secs_f64(60.0 / (600.0 * GIVEN_SHARE));
+        for _ in 0..3 {
+            l.submit_queued();
+            l.before_submit().await;
+        }
+        // A stall: the three turns are past; their sends still keep the spacing.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            l.before_send().await;
+            sent.push(Instant::now());
+        }
+        for w in sent.windows(2) {
+            assert!(w[1] - w[0] >= gap - Duration::from_millis(2), "{:?} apart", w[1] - w[0]);
+        }
     }
 
     #[test]

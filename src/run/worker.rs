@@ -74,6 +74,7 @@ pub fn submit(
             return;
         };
         request.task_uuid = task_uuid;
+        lane.before_send().await;
         let result = client.submit(&request).await;
         match &result {
             Ok(_) => lane.submit_accepted(),
