@@ -24,7 +24,8 @@
 //!   every `PRESSURE_SWEEP` (one simulated second): one request sees all 60 tasks of
 //!   a full lane, so a finished render frees its slot within about a second, not a
 //!   tenth of its age (4.5 to 9 s for renders of 45 to 90 s). Before any render could
-//!   have ended, and for tasks with nothing learnt, the per-task rule stays.
+//!   have ended the per-task rule stays; with nothing learnt yet (the first wave), a
+//!   full lane is swept every second, or every `FULL_AGE_FRACTION` of the age when longer.
 //!   Where a request polls one task (MiniMax, Segmind), the due tasks go in order of
 //!   the chance that their render has ended since their last pending answer.
 
@@ -53,6 +54,8 @@ const TIGHT_SWEEP: f64 = 0.05;
 /// Under pressure, sweeps are at most this many simulated seconds apart while a task may have ended
 /// (one request polls a full lane: cheap next to a slot held idle).
 const PRESSURE_SWEEP: f64 = 1.0;
+/// A full lane with nothing learnt sweeps at least this fraction of its tasks' age apart.
+const FULL_AGE_FRACTION: f64 = 0.02;
 /// Without pressure, sweeps are at least this fraction of the median render apart.
 const LAZY_SWEEP: f64 = 0.75;
 /// Samples kept per render key (the most recent: the provider's queue changes over a night).
@@ -173,6 +176,8 @@ pub struct LaneView {
     /// A finished task would hold something up: the lane is full with work waiting,
     /// or nothing is left to send (every result now shortens the night).
     pub pressure: bool,
+    /// The lane is full with work waiting (a finished task holds a slot).
+    pub full: bool,
 }
 
 /// The poll schedule of a run.
@@ -321,7 +326,7 @@ impl Schedule {
         // Under pressure, a sweep may go as soon as a task is past the quickest renders
         // learnt (tasks with nothing learnt keep the per-task rule).
         let ended: Vec<bool> = if view.pressure {
-            tasks.iter().filter_map(|(_, t)| self.may_have_ended(t, now)).collect()
+            tasks.iter().filter_map(|(_, t)| self.may_have_ended(t, view.full, now)).collect()
         } else {
             vec![]
         };
@@ -360,11 +365,24 @@ impl Schedule {
     }
 
     /// Whether, by the renders learnt, a task accepted in this run may have ended: it is
-    /// past its first poll (just under the quickest renders). None when nothing is learnt
-    /// for it (or it was resumed): its own due time rules.
-    fn may_have_ended(&self, t: &Task, now: Instant) -> Option<bool> {
-        self.renders.get(&t.key).filter(|_| t.fresh)?;
-        Some(now.saturating_duration_since(t.accepted) >= self.first_poll(&t.key))
+    /// past its first poll (just under the quickest renders). With nothing learnt yet
+    /// (the night's first wave), a full lane's task may have ended once it is unseen for
+    /// `PRESSURE_SWEEP`, or `FULL_AGE_FRACTION` of its age when longer (so a first wave
+    /// of 10-minute renders costs about 3 requests per clip, not 10). None: its own due
+    /// time rules (a resumed task; nothing learnt and the lane not full).
+    fn may_have_ended(&self, t: &Task, full: bool, now: Instant) -> Option<bool> {
+        if !t.fresh {
+            return None;
+        }
+        let age = now.saturating_duration_since(t.accepted);
+        if self.renders.get(&t.key).is_some() {
+            return Some(age >= self.first_poll(&t.key));
+        }
+        if !full {
+            return None;
+        }
+        let unseen = now.saturating_duration_since(t.pending.unwrap_or(t.accepted));
+        Some(unseen >= self.sim(PRESSURE_SWEEP).max(age.mul_f64(FULL_AGE_FRACTION)))
     }
 
     /// When a sweep under pressure is next worth considering, if one may be (the
@@ -403,7 +421,7 @@ mod tests {
     use super::*;
 
     const K: RenderKey = ("minimax:3@1", Resolution::P768, 6);
-    const BATCHED: LaneView = LaneView { batch: 100, pressure: true };
+    const BATCHED: LaneView = LaneView { batch: 100, pressure: true, full: true };
 
     fn s(secs: f64) -> Duration {
         Duration::from_secs_f64(secs)
@@ -506,7 +524,7 @@ mod tests {
         for i in 0..30 {
             play(&mut sched, i, t0, 3.0); // a 3 s median is learnt
         }
-        let lazy = LaneView { batch: 100, pressure: false };
+        let lazy = LaneView { batch: 100, pressure: false, full: false };
         let polls = |view: LaneView| {
             let mut sched = Schedule {
                 tasks: BTreeMap::new(),
@@ -601,7 +619,7 @@ mod tests {
                 play(&mut sched, i, t0, 45.0 + 45.0 * ((i * 37) % 100) as f64 / 100.0);
             }
             let mut n = 0;
-            let view = LaneView { batch: 100, pressure: false };
+            let view = LaneView { batch: 100, pressure: false, full: false };
             for i in 0..60 {
                 sched.start(1000 + i, K, t0, true);
             }
@@ -622,17 +640,49 @@ mod tests {
     }
 
     #[test]
-    fn under_pressure_nothing_learnt_keeps_the_per_task_rule_and_asks_no_wake() {
+    fn at_the_end_of_the_night_nothing_learnt_keeps_the_per_task_rule_and_asks_no_wake() {
         let mut sched = Schedule::new(1.0);
         let t0 = Instant::now();
         for i in 0..60 {
             sched.start(i, K, t0, true);
         }
         let cands: Vec<usize> = (0..60).collect();
+        let end = LaneView { batch: 100, pressure: true, full: false };
         // First poll at 1 s, whatever the pressure; no renders learnt: no early wake.
-        assert!(sched.next_batch(0, BATCHED, &cands, t0 + s(0.5)).is_empty());
+        assert!(sched.next_batch(0, end, &cands, t0 + s(0.5)).is_empty());
         assert_eq!(sched.next_wake(), None);
-        assert_eq!(sched.next_batch(0, BATCHED, &cands, t0 + s(1.0)).len(), 60);
+        assert_eq!(sched.next_batch(0, end, &cands, t0 + s(1.0)).len(), 60);
+    }
+
+    #[test]
+    fn a_full_lane_with_nothing_learnt_is_swept_every_second_then_every_fiftieth_of_its_age() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..60 {
+            sched.start(i, K, t0 + s(i as f64 * 0.1), true);
+        }
+        let cands: Vec<usize> = (0..60).collect();
+        let (mut sweeps, mut now, mut gaps) = (Vec::new(), t0, Vec::new());
+        while now < t0 + s(600.0) {
+            let b = sched.next_batch(0, BATCHED, &cands, now);
+            if !b.is_empty() {
+                if let Some(last) = sweeps.last() {
+                    gaps.push((now - *last, now - t0));
+                }
+                sweeps.push(now);
+                for k in b {
+                    sched.sent(k, now);
+                    sched.pending(k, now);
+                }
+            }
+            now += s(0.01);
+        }
+        // A render ending at 46 s is seen within about a second (the age rule: 4.6 s).
+        let around = |at: f64| gaps.iter().find(|(_, t)| t.as_secs_f64() >= at).unwrap().0.as_secs_f64();
+        assert!(around(46.0) <= 1.1, "{:.2} s between sweeps at 46 s", around(46.0));
+        // Renders of 10 minutes: the sweeps thin out (1/50 of the age, 12 s at 10 min).
+        assert!((10.0..=13.0).contains(&around(590.0)), "{:.2} s at 590 s", around(590.0));
+        assert!(sweeps.len() < 200, "{} sweeps for 60 tasks over 10 minutes", sweeps.len());
     }
 
     fn sched_clone(s: &Schedule) -> Schedule {
@@ -652,7 +702,7 @@ mod tests {
         for i in 0..50 {
             play(&mut sched, i, t0, 40.0 + (i % 10) as f64); // renders of 40-49 s
         }
-        let view = LaneView { batch: 1, pressure: true };
+        let view = LaneView { batch: 1, pressure: true, full: true };
         // Task 100 is 10 s old (no render ends that soon); task 101 is 45 s old.
         let young = t0 + s(100.0);
         sched.start(100, K, young - s(10.0), true);
