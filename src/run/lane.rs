@@ -175,21 +175,21 @@ impl Lane {
         }
     }
 
-    /// Waits, just before a submit's request goes (its intent written), until it is a
-    /// whole interval of the pace after the previous one. Turns are handed out ahead
-    /// (`before_submit`); a stall on the way (an intent's fsync, a busy machine) would
-    /// otherwise let the late ones go together, and 10 s later a sliding window would
-    /// count one too many. A stall then costs its own length, not a rate limit.
+    /// Waits, just before a submit's request goes (its intent written), until it is at
+    /// least the limit's own interval (the pace's, less the 1 % margin) after the
+    /// previous one. Turns are handed out ahead (`before_submit`); a stall on the way
+    /// (an intent's fsync, a busy machine) would otherwise let the late ones go
+    /// together, and 10 s later a sliding window would count one too many. The turns
+    /// keep their schedule, so the sends catch up after a stall by the margin (1 ms a
+    /// submit at 600/min) and never faster than the limit.
     pub async fn before_send(&self) {
         self.wait_cooldown().await;
         let at = {
             let mut g = self.gate();
             let now = Instant::now();
-            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
+            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale * GIVEN_SHARE);
             let at = g.last_sent.map_or(now, |last| (last + gap).max(now));
             g.last_sent = Some(at);
-            // The turns handed out after this one keep their spacing from it.
-            g.next_slot = g.next_slot.max(at + gap);
             at
         };
         tokio::time::sleep_until(at.into()).await;
@@ -376,7 +376,7 @@ mod tests {
     #[tokio::test]
     async fn sends_late_from_a_stall_do_not_go_together() {
         let l = Lane::new(Runware, limits(600, true), 1.0); // one per ~101 ms
-        let gap = Duration::from_secs_f64(60.0 / (600.0 * GIVEN_SHARE));
+        let gap = Duration::from_secs_f64(60.0 / 600.0); // the manifest's limit itself
         for _ in 0..3 {
             l.submit_queued();
             l.before_submit().await;
