@@ -21,7 +21,7 @@ async fn submit_into_5xx(p: Provider) -> (Arc<Lane>, shotlist::provider::Provide
     cfg.faults.http5xx = 1.0;
     let sim = start(cfg).await;
     let client =
-        AnyClient::new(p, Endpoint::new(&sim.base_url(p), ApiKey::new("k")).with_timeout(Duration::from_secs(5)));
+        AnyClient::new(p, Endpoint::new(sim.base_url(p), ApiKey::new("k")).with_timeout(Duration::from_secs(5)));
     let limits = LaneLimits { submits_per_minute: 600, polls_per_minute: 600, max_in_flight: 60, rate_given: true };
     // Time scale 1: the lane's cooldown (seconds) outlasts the assertions below.
     let lane = Arc::new(Lane::new(p, limits, 1.0));
