@@ -77,6 +77,23 @@ impl ProviderError {
         self.code.as_deref() == Some("transport") && self.message.starts_with("could not connect")
     }
 
+    /// The provider asks us to slow down: a rate limit, or a retryable answer with a
+    /// status it documents as its queue being full (Runware 503/504). Some(wait it
+    /// named) when so.
+    pub fn back_pressure(&self) -> Option<Option<Duration>> {
+        match &self.class {
+            ErrorClass::RateLimited { retry_after } => Some(*retry_after),
+            ErrorClass::Transient
+                if self
+                    .http_status
+                    .is_some_and(|s| super::capabilities(self.provider).back_pressure_statuses.contains(&s)) =>
+            {
+                Some(None)
+            }
+            _ => None,
+        }
+    }
+
     pub fn code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self

@@ -47,6 +47,9 @@ pub struct Capabilities {
     /// minute, the poll rate, and a cap on jobs in flight high enough never to be what
     /// bounds a night (none of the three documents one).
     pub documented_limits: (u32, u32, u32),
+    /// HTTP statuses (besides 429) the provider documents as its queue being full:
+    /// retried like a rate limit, and the lane slows down (not a per-task backoff).
+    pub back_pressure_statuses: &'static [u16],
 }
 
 /// The capabilities of each provider's protocol (see `docs/protocols.md`).
@@ -60,6 +63,8 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             sized_by_request: true,
             // No hard limit documented; 429/503/504 are queue back-pressure.
             documented_limits: (120, 600, 10_000),
+            // "503 Temporary capacity constraint", "504 Request exceeded maximum queue wait time".
+            back_pressure_statuses: &[503, 504],
         },
         Provider::Minimax => Capabilities {
             idempotent_submit: false,
@@ -69,6 +74,7 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             sized_by_request: false,
             // 5 video requests a minute on the free plan (20 on paid plans).
             documented_limits: (5, 60, 1_000),
+            back_pressure_statuses: &[],
         },
         Provider::Segmind => Capabilities {
             idempotent_submit: false,
@@ -78,6 +84,7 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             sized_by_request: false,
             // The free plan's 5 requests a minute.
             documented_limits: (5, 60, 1_000),
+            back_pressure_statuses: &[],
         },
     }
 }

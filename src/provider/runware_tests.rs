@@ -206,6 +206,19 @@ fn timeouts_and_server_errors_are_transient() {
 }
 
 #[test]
+fn a_503_or_504_is_the_queue_full_and_slows_the_lane_as_a_429_does() {
+    for status in [503, 504] {
+        let e = submit(status, r#"{"errors":[{"code":"x"}]}"#).unwrap_err();
+        assert_eq!(e.back_pressure(), Some(None), "{status}");
+    }
+    let limited = submit(429, r#"{"errors":[{"code":"rateLimitExceeded"}]}"#).unwrap_err();
+    assert_eq!(limited.back_pressure(), Some(None));
+    for status in [500, 502] {
+        assert_eq!(submit(status, "<html>").unwrap_err().back_pressure(), None, "{status}");
+    }
+}
+
+#[test]
 fn singular_error_shape_is_read() {
     let e = submit(400, r#"{"error":{"code":"invalidApiKey","message":"bad key"}}"#).unwrap_err();
     assert_eq!((e.class, e.code.as_deref()), (ErrorClass::Auth, Some("invalidApiKey")));

@@ -1,7 +1,7 @@
 //! One provider's lane: the pace of submits, a governor limiter for polls, and a
-//! shared cooldown. After a rate-limited answer (HTTP 429, MiniMax 1002) every
-//! worker of that provider waits (Retry-After, else a growing backoff, plus
-//! jitter). Submits are paced AIMD: each accepted submit adds one request per minute
+//! shared cooldown. After a rate-limited answer (HTTP 429, MiniMax 1002), or a
+//! Runware 503/504 (its queue full), every worker of that provider waits
+//! (Retry-After, else a growing backoff, plus jitter). Submits are paced AIMD: each accepted submit adds one request per minute
 //! to the pace (up to the ceiling, when one is known), a rate-limited submit cuts
 //! the pace to just under what the provider accepted in the last minute (for a
 //! sliding-window limit, that count is the limit), and that ceiling then creeps up
@@ -29,8 +29,19 @@ const MARGIN: f64 = 0.95;
 /// How much the ceiling rises per accepted submit: 0.2 %, so the next limit is met
 /// after about 25 to 35 submits (a rate-limited share near 3 %).
 const CREEP: f64 = 0.002;
-/// Submits handed to the lane ahead of their turn: this many simulated seconds' worth.
-const AHEAD_SECS: f64 = 2.0;
+/// The share of a manifest's limit the lane paces at: at exactly the limit, timing
+/// jitter between here and the provider (an intent's fsync, the network) puts one
+/// submit too many in some window now and then, and each rate-limited answer stops
+/// the whole lane for its Retry-After (a second or more) and cuts the pace. 1 % under
+/// costs 0.4 s over 400 submits at 600/min.
+const GIVEN_SHARE: f64 = 0.99;
+/// Submits handed to the lane ahead of their turn: this many simulated seconds' worth
+/// (at least `AHEAD_MIN`). Each one counts against the cap on jobs in flight while it
+/// waits, so a deep queue would leave fewer renders running; half a second is enough,
+/// as the dispatcher tops the queue up at every submit. At least `AHEAD_MIN`, so that a
+/// fast clock (a rehearsal) does not leave the pace waiting for the dispatcher's turn.
+const AHEAD_SECS: f64 = 0.5;
+const AHEAD_MIN: f64 = 4.0;
 
 /// The limits a lane enforces.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +77,8 @@ struct Gate {
     ceiling: Option<f64>,
     /// The next moment a submit may go.
     next_slot: Instant,
+    /// When the last submit actually went (after its intent): see [`Lane::before_send`].
+    last_sent: Option<Instant>,
     /// Accepted submits in the last (simulated) minute.
     accepted: std::collections::VecDeque<Instant>,
 }
@@ -98,7 +111,7 @@ fn per_minute(n: u32, time_scale: f64) -> Quota {
 impl Lane {
     pub fn new(provider: Provider, limits: LaneLimits, time_scale: f64) -> Lane {
         let now = Instant::now();
-        let rpm = f64::from(limits.submits_per_minute.max(1));
+        let rpm = f64::from(limits.submits_per_minute.max(1)) * if limits.rate_given { GIVEN_SHARE } else { 1.0 };
         Lane {
             provider,
             poll: RateLimiter::direct(per_minute(limits.polls_per_minute, time_scale)),
@@ -108,6 +121,7 @@ impl Lane {
                 rpm,
                 ceiling: limits.rate_given.then_some(rpm),
                 next_slot: now,
+                last_sent: None,
                 accepted: Default::default(),
             }),
             limits,
@@ -130,10 +144,10 @@ impl Lane {
         }
     }
 
-    /// Whether the dispatcher may hand this lane another submit: a couple of seconds'
-    /// worth wait their turn, not the whole in-flight cap (each holds its request).
+    /// Whether the dispatcher may hand this lane another submit: half a second's
+    /// worth wait their turn, not the whole in-flight cap (each holds a slot of it).
     pub fn wants_submit(&self) -> bool {
-        let ahead = (self.gate().rpm / 60.0 * AHEAD_SECS).ceil().max(4.0) as u32;
+        let ahead = (self.gate().rpm / 60.0 * AHEAD_SECS).ceil().max(AHEAD_MIN) as u32;
         self.queued.load(Ordering::Relaxed) < ahead
     }
 
@@ -161,6 +175,26 @@ impl Lane {
         }
     }
 
+    /// Waits, just before a submit's request goes (its intent written), until it is at
+    /// least the limit's own interval (the pace's, less the 1 % margin) after the
+    /// previous one. Turns are handed out ahead (`before_submit`); a stall on the way
+    /// (an intent's fsync, a busy machine) would otherwise let the late ones go
+    /// together, and 10 s later a sliding window would count one too many. The turns
+    /// keep their schedule, so the sends catch up after a stall by the margin (1 ms a
+    /// submit at 600/min) and never faster than the limit.
+    pub async fn before_send(&self) {
+        self.wait_cooldown().await;
+        let at = {
+            let mut g = self.gate();
+            let now = Instant::now();
+            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale * GIVEN_SHARE);
+            let at = g.last_sent.map_or(now, |last| (last + gap).max(now));
+            g.last_sent = Some(at);
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
     /// Waits until a poll may go.
     pub async fn before_poll(&self) {
         self.wait_cooldown().await;
@@ -174,6 +208,16 @@ impl Lane {
     /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
     /// just under the rate the provider accepted over the last minute.
     pub fn rate_limited(&self, kind: Kind, retry_after: Option<Duration>) {
+        self.limited(kind, retry_after, true)
+    }
+
+    /// The provider's queue is full (Runware 503/504): as a rate limit, except that no
+    /// per-minute window is assumed (the wait is the growing backoff alone).
+    pub fn back_pressure(&self, kind: Kind) {
+        self.limited(kind, None, false)
+    }
+
+    fn limited(&self, kind: Kind, retry_after: Option<Duration>, windowed: bool) {
         let mut g = self.gate();
         g.strikes += 1;
         let now = Instant::now();
@@ -185,7 +229,7 @@ impl Lane {
         // Without Retry-After (MiniMax says nothing), a per-minute limit frees a
         // slot when the oldest submit of the last minute leaves its window.
         let window_frees = match (kind, g.accepted.front()) {
-            (Kind::Submit, Some(oldest)) => (*oldest + minute).saturating_duration_since(now),
+            (Kind::Submit, Some(oldest)) if windowed => (*oldest + minute).saturating_duration_since(now),
             _ => Duration::ZERO,
         };
         let wait = retry_after.map_or(backoff.max(window_frees), |ra| ra.max(Duration::from_millis(1)));
@@ -230,7 +274,7 @@ impl Lane {
         while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
             g.accepted.pop_front();
         }
-        let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)));
+        let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)) * GIVEN_SHARE);
         if let Some(c) = g.ceiling {
             let crept = c * (1.0 + CREEP);
             g.ceiling = Some(given.map_or(crept, |m| crept.min(m)));
@@ -276,9 +320,9 @@ mod tests {
         for _ in 0..2000 {
             l.submit_accepted();
         }
-        // The ceiling that met the limit creeps back up, never past the manifest's 600.
-        assert_eq!(l.pace_per_minute(), 600.0);
-        assert!(l.pace_per_minute() <= 600.0);
+        // The ceiling that met the limit creeps back up, never past the manifest's 600
+        // (paced 1 % under it).
+        assert!((l.pace_per_minute() - 600.0 * GIVEN_SHARE).abs() < 1e-9, "{}", l.pace_per_minute());
     }
 
     #[tokio::test]
@@ -307,7 +351,7 @@ mod tests {
         for _ in 0..500 {
             given.submit_accepted();
         }
-        assert_eq!(given.pace_per_minute(), 20.0);
+        assert!((given.pace_per_minute() - 20.0 * GIVEN_SHARE).abs() < 1e-9, "{}", given.pace_per_minute());
     }
 
     #[test]
@@ -329,12 +373,32 @@ mod tests {
         assert!((35.0..35.3).contains(&p), "{p}");
     }
 
+    #[tokio::test]
+    async fn sends_late_from_a_stall_do_not_go_together() {
+        let l = Lane::new(Runware, limits(600, true), 1.0); // one per ~101 ms
+        let gap = Duration::from_secs_f64(60.0 / 600.0); // the manifest's limit itself
+        for _ in 0..3 {
+            l.submit_queued();
+            l.before_submit().await;
+        }
+        // A stall: the three turns are past; their sends still keep the spacing.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            l.before_send().await;
+            sent.push(Instant::now());
+        }
+        for w in sent.windows(2) {
+            assert!(w[1] - w[0] >= gap - Duration::from_millis(2), "{:?} apart", w[1] - w[0]);
+        }
+    }
+
     #[test]
     fn a_limited_poll_cools_down_but_leaves_the_pace() {
         let l = Lane::new(Minimax, limits(60, true), 1.0);
         l.rate_limited(Kind::Poll, Some(Duration::from_millis(50)));
         assert!(l.cooling());
-        assert_eq!(l.pace_per_minute(), 60.0);
+        assert!((l.pace_per_minute() - 60.0 * GIVEN_SHARE).abs() < 1e-9);
     }
 
     #[test]
@@ -345,6 +409,33 @@ mod tests {
             l.submit_queued();
             n += 1;
         }
-        assert_eq!(n, 20, "2 s at 10/s");
+        assert_eq!(n, 5, "0.5 s at 10/s");
+        // A slow lane still keeps a few ready.
+        let slow = Lane::new(Minimax, limits(5, true), 1.0);
+        let mut n = 0;
+        while slow.wants_submit() {
+            slow.submit_queued();
+            n += 1;
+        }
+        assert_eq!(n, AHEAD_MIN as u32);
+    }
+
+    #[test]
+    fn a_full_queue_slows_the_lane_like_a_limit_without_waiting_for_a_minute_window() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        for _ in 0..50 {
+            l.submit_accepted();
+        }
+        let t = Instant::now();
+        l.back_pressure(Kind::Submit);
+        assert!(l.cooling());
+        assert!(l.pace_per_minute() < 600.0 * GIVEN_SHARE, "the pace is cut: {}", l.pace_per_minute());
+        // The first backoff (2 s, plus at most 20 % jitter), not the minute it would take
+        // the oldest of the 50 accepted submits to leave a one-minute window.
+        let until = l.gate().cooldown_until.duration_since(t);
+        assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
+        // A rate limit without Retry-After does wait for the window.
+        l.rate_limited(Kind::Submit, None);
+        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
     }
 }

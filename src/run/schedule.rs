@@ -18,7 +18,14 @@
 //!   `ceil(due / batch)` requests. While a finished task holds nothing up (the lane
 //!   has free slots and more work to send) sweeps are pooled: at most one per
 //!   `LAZY_SWEEP` of the median render. When the lane is full with work waiting, or
-//!   nothing is left to send (the end of the night), they keep the per-task rule.
+//!   nothing is left to send (the end of the night), a finished task holds a slot or
+//!   the night's end: then, while some task is past the quickest renders learnt (so
+//!   may have ended), a sweep goes every `TIGHT_SWEEP` of the quick renders, at least
+//!   every `PRESSURE_SWEEP` (one simulated second): one request sees all 60 tasks of
+//!   a full lane, so a finished render frees its slot within about a second, not a
+//!   tenth of its age (4.5 to 9 s for renders of 45 to 90 s). Before any render could
+//!   have ended the per-task rule stays; with nothing learnt yet (the first wave), a
+//!   full lane is swept every second, or every `FULL_AGE_FRACTION` of the age when longer.
 //!   Where a request polls one task (MiniMax, Segmind), the due tasks go in order of
 //!   the chance that their render has ended since their last pending answer.
 
@@ -44,6 +51,11 @@ const FIRST_OF_QUICKEST: f64 = 0.9;
 const MIN_SWEEP: f64 = 0.25;
 /// Under pressure, sweeps are at most this fraction of the quick renders (10th percentile) apart.
 const TIGHT_SWEEP: f64 = 0.05;
+/// Under pressure, sweeps are at most this many simulated seconds apart while a task may have ended
+/// (one request polls a full lane: cheap next to a slot held idle).
+const PRESSURE_SWEEP: f64 = 1.0;
+/// A full lane with nothing learnt sweeps at least this fraction of its tasks' age apart.
+const FULL_AGE_FRACTION: f64 = 0.02;
 /// Without pressure, sweeps are at least this fraction of the median render apart.
 const LAZY_SWEEP: f64 = 0.75;
 /// Samples kept per render key (the most recent: the provider's queue changes over a night).
@@ -164,6 +176,8 @@ pub struct LaneView {
     /// A finished task would hold something up: the lane is full with work waiting,
     /// or nothing is left to send (every result now shortens the night).
     pub pressure: bool,
+    /// The lane is full with work waiting (a finished task holds a slot).
+    pub full: bool,
 }
 
 /// The poll schedule of a run.
@@ -174,12 +188,20 @@ pub struct Schedule<Id = usize> {
     pub renders: RenderTimes,
     /// Per provider (its lane index), the last sweep.
     last_sweep: HashMap<u8, Instant>,
+    /// Per provider, when a sweep under pressure is next worth considering (see [`Schedule::next_wake`]).
+    wake: HashMap<u8, Instant>,
 }
 
 /// `Id` names a task: the dispatcher's `JobId` (plain numbers in the tests).
 impl<Id: Copy + Ord> Schedule<Id> {
     pub fn new(time_scale: f64) -> Schedule<Id> {
-        Schedule { time_scale, tasks: BTreeMap::new(), renders: RenderTimes::default(), last_sweep: HashMap::new() }
+        Schedule {
+            time_scale,
+            tasks: BTreeMap::new(),
+            renders: RenderTimes::default(),
+            last_sweep: HashMap::new(),
+            wake: HashMap::new(),
+        }
     }
 
     fn sim(&self, secs: f64) -> Duration {
@@ -273,7 +295,7 @@ impl<Id: Copy + Ord> Schedule<Id> {
                 .map(Duration::from_secs_f64)
         };
         if pressure {
-            q(0.1).map_or(floor, |d| d.mul_f64(TIGHT_SWEEP).max(floor))
+            q(0.1).map_or(floor, |d| d.mul_f64(TIGHT_SWEEP).min(self.sim(PRESSURE_SWEEP)).max(floor))
         } else {
             q(0.5).map_or(self.sim(FIRST_POLL), |d| d.mul_f64(LAZY_SWEEP)).max(floor)
         }
@@ -283,16 +305,17 @@ impl<Id: Copy + Ord> Schedule<Id> {
     /// or empty when none is due. `candidates` are the provider's tasks not busy
     /// (no poll in the air) and still awaited; `lane` identifies the provider.
     pub fn next_batch(&mut self, lane: u8, view: LaneView, candidates: &[Id], now: Instant) -> Vec<Id> {
+        self.wake.remove(&lane);
         let tasks: Vec<(Id, &Task)> = candidates
             .iter()
             .filter_map(|i| self.tasks.get(i).map(|t| (*i, t)))
             .filter(|(_, t)| t.sent.is_none())
             .collect();
         let due: Vec<Id> = tasks.iter().filter(|(_, t)| t.due <= now).map(|(i, _)| *i).collect();
-        if due.is_empty() {
-            return Vec::new();
-        }
         if view.batch <= 1 {
+            if due.is_empty() {
+                return Vec::new();
+            }
             // One task per request: the one most likely to have ended since it was last seen pending.
             let best = due
                 .iter()
@@ -301,15 +324,30 @@ impl<Id: Copy + Ord> Schedule<Id> {
                 .expect("non-empty");
             return vec![best];
         }
-        let keys: Vec<RenderKey> = {
-            let mut k: Vec<RenderKey> = tasks.iter().map(|(_, t)| t.key).collect();
-            k.dedup();
-            k
+        // Under pressure, a sweep may go as soon as a task is past the quickest renders
+        // learnt (tasks with nothing learnt keep the per-task rule).
+        let ended: Vec<bool> = if view.pressure {
+            tasks.iter().filter_map(|(_, t)| self.may_have_ended(t, view.full, now)).collect()
+        } else {
+            vec![]
         };
+        if due.is_empty() && !ended.contains(&true) {
+            if !ended.is_empty() {
+                // Look again when the next sweep may go (a task may be past its first poll by then).
+                let gap = self.sweep_gap(&Self::keys(&tasks), true);
+                self.wake.insert(lane, now + gap);
+            }
+            return Vec::new();
+        }
+        let keys = Self::keys(&tasks);
         // A sweep is one moment: every request of it goes in the same pass.
         let last = self.last_sweep.get(&lane).copied();
         let in_sweep = last == Some(now);
-        if !in_sweep && last.is_some_and(|l| now < l + self.sweep_gap(&keys, view.pressure)) {
+        let gap = self.sweep_gap(&keys, view.pressure);
+        if !in_sweep && let Some(l) = last.filter(|l| now < *l + gap) {
+            if view.pressure {
+                self.wake.insert(lane, l + gap);
+            }
             return Vec::new();
         }
         self.last_sweep.insert(lane, now);
@@ -317,6 +355,41 @@ impl<Id: Copy + Ord> Schedule<Id> {
         order.sort();
         // The due ones, then the next due to fill the request: riding along costs nothing.
         order.into_iter().take(view.batch).map(|(_, i)| i).collect()
+    }
+
+    /// The render keys of these tasks (for the sweep gap).
+    fn keys(tasks: &[(Id, &Task)]) -> Vec<RenderKey> {
+        let mut k: Vec<RenderKey> = tasks.iter().map(|(_, t)| t.key).collect();
+        k.sort();
+        k.dedup();
+        k
+    }
+
+    /// Whether, by the renders learnt, a task accepted in this run may have ended: it is
+    /// past its first poll (just under the quickest renders). With nothing learnt yet
+    /// (the night's first wave), a full lane's task may have ended once it is unseen for
+    /// `PRESSURE_SWEEP`, or `FULL_AGE_FRACTION` of its age when longer (so a first wave
+    /// of 10-minute renders costs about 3 requests per clip, not 10). None: its own due
+    /// time rules (a resumed task; nothing learnt and the lane not full).
+    fn may_have_ended(&self, t: &Task, full: bool, now: Instant) -> Option<bool> {
+        if !t.fresh {
+            return None;
+        }
+        let age = now.saturating_duration_since(t.accepted);
+        if self.renders.get(&t.key).is_some() {
+            return Some(age >= self.first_poll(&t.key));
+        }
+        if !full {
+            return None;
+        }
+        let unseen = now.saturating_duration_since(t.pending.unwrap_or(t.accepted));
+        Some(unseen >= self.sim(PRESSURE_SWEEP).max(age.mul_f64(FULL_AGE_FRACTION)))
+    }
+
+    /// When a sweep under pressure is next worth considering, if one may be (the
+    /// dispatcher wakes then; without pressure the tasks' own due times are enough).
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.wake.values().min().copied()
     }
 
     /// The chance that a task's render ended since its last pending answer.
@@ -349,7 +422,7 @@ mod tests {
     use super::*;
 
     const K: RenderKey = ("minimax:3@1", Resolution::P768, 6);
-    const BATCHED: LaneView = LaneView { batch: 100, pressure: true };
+    const BATCHED: LaneView = LaneView { batch: 100, pressure: true, full: true };
 
     fn s(secs: f64) -> Duration {
         Duration::from_secs_f64(secs)
@@ -452,9 +525,14 @@ mod tests {
         for i in 0..30 {
             play(&mut sched, i, t0, 3.0); // a 3 s median is learnt
         }
-        let lazy = LaneView { batch: 100, pressure: false };
+        let lazy = LaneView { batch: 100, pressure: false, full: false };
         let polls = |view: LaneView| {
-            let mut sched = Schedule { tasks: BTreeMap::new(), last_sweep: HashMap::new(), ..sched_clone(&sched) };
+            let mut sched = Schedule {
+                tasks: BTreeMap::new(),
+                last_sweep: HashMap::new(),
+                wake: HashMap::new(),
+                ..sched_clone(&sched)
+            };
             // A task every 100 ms for 20 s, each rendering 3 s.
             let (mut requests, mut i) = (0, 0usize);
             let mut renders: HashMap<usize, Instant> = HashMap::new();
@@ -488,12 +566,133 @@ mod tests {
         assert!(p_lazy <= 20 / 2 + 1, "at most one sweep per 0.75 × median: {p_lazy}");
     }
 
+    /// Plays 60 tasks of renders 45-90 s on a lane under pressure (10 ms ticks, as a
+    /// dispatcher would ask): returns (mean, max) seconds a render was seen late, and the requests.
+    fn play_full_lane(sched: &mut Schedule, t0: Instant) -> (f64, f64, u32) {
+        let mut ends: HashMap<usize, Instant> = HashMap::new();
+        for i in 0..60 {
+            let at = t0 + s(i as f64 * 0.1);
+            sched.start(1000 + i, K, at, true);
+            ends.insert(1000 + i, at + s(45.0 + 45.0 * ((i * 37) % 60) as f64 / 60.0));
+        }
+        let (mut late, mut requests, mut now) = (Vec::new(), 0, t0);
+        while !ends.is_empty() && now < t0 + s(300.0) {
+            let cands: Vec<usize> = ends.keys().copied().collect();
+            let batch = sched.next_batch(0, BATCHED, &cands, now);
+            if !batch.is_empty() {
+                requests += 1;
+                for k in batch {
+                    sched.sent(k, now);
+                    if ends[&k] <= now {
+                        late.push((now - ends[&k]).as_secs_f64());
+                        sched.done(k, now);
+                        ends.remove(&k);
+                    } else {
+                        sched.pending(k, now);
+                    }
+                }
+            }
+            now += s(0.01);
+        }
+        assert!(ends.is_empty(), "every render seen");
+        let mean = late.iter().sum::<f64>() / late.len() as f64;
+        (mean, late.iter().copied().fold(0.0, f64::max), requests)
+    }
+
+    #[test]
+    fn under_pressure_a_full_lane_frees_a_finished_slot_within_about_a_second() {
+        // Renders of 45-90 s learnt; then 60 tasks fill the lane with work waiting.
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..100 {
+            play(&mut sched, i, t0, 45.0 + 45.0 * ((i * 37) % 100) as f64 / 100.0);
+        }
+        let (mean, max, requests) = play_full_lane(&mut sched, t0);
+        // The per-task rule alone sees them a tenth of their age late: 2 to 4.5 s on average.
+        assert!(mean <= 0.75, "seen {mean:.2} s late on average");
+        assert!(max <= PRESSURE_SWEEP + 0.6, "seen up to {max:.2} s late");
+        // About one request a second while renders end (45 s), none before the quickest could.
+        assert!((40..=80).contains(&requests), "{requests} requests");
+        // Without pressure the same lane is polled by the per-task rule (pooled), far less often.
+        let lazy = {
+            let mut sched = Schedule::new(1.0);
+            for i in 0..100 {
+                play(&mut sched, i, t0, 45.0 + 45.0 * ((i * 37) % 100) as f64 / 100.0);
+            }
+            let mut n = 0;
+            let view = LaneView { batch: 100, pressure: false, full: false };
+            for i in 0..60 {
+                sched.start(1000 + i, K, t0, true);
+            }
+            let cands: Vec<usize> = (1000..1060).collect();
+            let mut now = t0;
+            while now < t0 + s(45.0) {
+                let b = sched.next_batch(0, view, &cands, now);
+                n += u32::from(!b.is_empty());
+                for k in b {
+                    sched.sent(k, now);
+                    sched.pending(k, now);
+                }
+                now += s(0.01);
+            }
+            n
+        };
+        assert!(lazy <= 3, "without pressure, {lazy} sweeps before 45 s");
+    }
+
+    #[test]
+    fn at_the_end_of_the_night_nothing_learnt_keeps_the_per_task_rule_and_asks_no_wake() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..60 {
+            sched.start(i, K, t0, true);
+        }
+        let cands: Vec<usize> = (0..60).collect();
+        let end = LaneView { batch: 100, pressure: true, full: false };
+        // First poll at 1 s, whatever the pressure; no renders learnt: no early wake.
+        assert!(sched.next_batch(0, end, &cands, t0 + s(0.5)).is_empty());
+        assert_eq!(sched.next_wake(), None);
+        assert_eq!(sched.next_batch(0, end, &cands, t0 + s(1.0)).len(), 60);
+    }
+
+    #[test]
+    fn a_full_lane_with_nothing_learnt_is_swept_every_second_then_every_fiftieth_of_its_age() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..60 {
+            sched.start(i, K, t0 + s(i as f64 * 0.1), true);
+        }
+        let cands: Vec<usize> = (0..60).collect();
+        let (mut sweeps, mut now, mut gaps) = (Vec::new(), t0, Vec::new());
+        while now < t0 + s(600.0) {
+            let b = sched.next_batch(0, BATCHED, &cands, now);
+            if !b.is_empty() {
+                if let Some(last) = sweeps.last() {
+                    gaps.push((now - *last, now - t0));
+                }
+                sweeps.push(now);
+                for k in b {
+                    sched.sent(k, now);
+                    sched.pending(k, now);
+                }
+            }
+            now += s(0.01);
+        }
+        // A render ending at 46 s is seen within about a second (the age rule: 4.6 s).
+        let around = |at: f64| gaps.iter().find(|(_, t)| t.as_secs_f64() >= at).unwrap().0.as_secs_f64();
+        assert!(around(46.0) <= 1.1, "{:.2} s between sweeps at 46 s", around(46.0));
+        // Renders of 10 minutes: the sweeps thin out (1/50 of the age, 12 s at 10 min).
+        assert!((10.0..=13.0).contains(&around(590.0)), "{:.2} s at 590 s", around(590.0));
+        assert!(sweeps.len() < 200, "{} sweeps for 60 tasks over 10 minutes", sweeps.len());
+    }
+
     fn sched_clone(s: &Schedule) -> Schedule {
         Schedule {
             time_scale: s.time_scale,
             tasks: s.tasks.clone(),
             renders: s.renders.clone(),
             last_sweep: s.last_sweep.clone(),
+            wake: s.wake.clone(),
         }
     }
 
@@ -504,7 +703,7 @@ mod tests {
         for i in 0..50 {
             play(&mut sched, i, t0, 40.0 + (i % 10) as f64); // renders of 40-49 s
         }
-        let view = LaneView { batch: 1, pressure: true };
+        let view = LaneView { batch: 1, pressure: true, full: true };
         // Task 100 is 10 s old (no render ends that soon); task 101 is 45 s old.
         let young = t0 + s(100.0);
         sched.start(100, K, young - s(10.0), true);

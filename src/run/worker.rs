@@ -75,15 +75,16 @@ pub fn submit(
             return;
         };
         request.task_uuid = task_uuid;
+        lane.before_send().await;
         let result = client.submit(&request).await;
         match &result {
             Ok(_) => lane.submit_accepted(),
             Err(e) => note_rate(&lane, Kind::Submit, e),
         }
-        if let (Some(pace), Err(ProviderError { class: ErrorClass::RateLimited { retry_after }, .. })) =
-            (&pace, &result)
+        if let (Some(pace), Err(e)) = (&pace, &result)
+            && let Some(retry_after) = e.back_pressure()
         {
-            pace.cool_down(*retry_after).await;
+            pace.cool_down(retry_after).await;
         }
         let _ = events.send(Event::Submitted { id, attempt, result });
     });
@@ -104,9 +105,12 @@ pub fn poll(lane: Arc<Lane>, client: Arc<AnyClient>, batch: Vec<(JobId, RemoteTa
     });
 }
 
+/// A rate limit, or the provider's queue full (Runware 503/504), slows the whole lane.
 fn note_rate(lane: &Lane, kind: Kind, error: &ProviderError) {
-    if let ErrorClass::RateLimited { retry_after } = &error.class {
-        lane.rate_limited(kind, *retry_after);
+    match (&error.class, error.back_pressure()) {
+        (ErrorClass::RateLimited { retry_after }, _) => lane.rate_limited(kind, *retry_after),
+        (_, Some(_)) => lane.back_pressure(kind),
+        (_, None) => {}
     }
 }
 

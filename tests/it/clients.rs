@@ -77,7 +77,7 @@ fn submit_request(model: &str, prompt: &str) -> SubmitRequest {
     }
 }
 
-fn hailuo_request(p: Provider) -> SubmitRequest {
+pub(crate) fn hailuo_request(p: Provider) -> SubmitRequest {
     submit_request(hailuo_23(p), "A stone drops into a calm pond [Push in]")
 }
 

@@ -10,6 +10,7 @@ mod h3;
 mod identity;
 mod invalid_manifests;
 mod journal_fixture;
+mod lanes;
 mod money;
 mod options;
 mod plan;

@@ -485,6 +485,13 @@ impl<'a> Dispatcher<'a> {
                 wake = *t;
             }
         }
+        // A sweep under pressure (a full lane) follows the renders learnt, not a job's due time.
+        if let Some(t) = self.sched.next_wake()
+            && t > now
+            && t < wake
+        {
+            wake = t;
+        }
         for l in &self.live {
             for t in [l.next_poll, l.not_before].into_iter().flatten() {
                 if t > now && t < wake {

@@ -30,8 +30,9 @@ impl Dispatcher<'_> {
             .collect();
         let cap = ctx.lanes[&p].limits.max_in_flight;
         let to_send = self.submit_queue.get(&p).is_some_and(|q| !q.is_empty()) && self.halt.is_none();
-        let pressure = !to_send || self.tally(p).in_flight() >= cap;
-        let view = super::super::schedule::LaneView { batch: ctx.clients[&p].max_poll_batch(), pressure };
+        let full = to_send && self.tally(p).in_flight() >= cap;
+        let pressure = !to_send || full;
+        let view = super::super::schedule::LaneView { batch: ctx.clients[&p].max_poll_batch(), pressure, full };
         let picked = self.sched.next_batch(p as u8, view, &candidates, now);
         let mut batch = Vec::with_capacity(picked.len());
         for id in picked {

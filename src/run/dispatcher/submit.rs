@@ -288,8 +288,9 @@ impl Dispatcher<'_> {
         l.submit_tries += 1;
         let backoff = Duration::from_secs_f64(2f64.powi(l.submit_tries.min(6) as i32) * scale);
         let wait = match e.class {
-            // The lane's cooldown already holds everyone back; just queue again.
-            ErrorClass::RateLimited { .. } => Duration::ZERO,
+            // The lane's cooldown already holds everyone back; just queue again
+            // (a rate limit, or the provider's queue full: Runware 503/504).
+            _ if e.back_pressure().is_some() => Duration::ZERO,
             _ => backoff,
         };
         l.not_before = Some(Instant::now() + wait);
