@@ -235,7 +235,11 @@ impl RunState {
     }
 
     pub fn job_mut(&mut self, key: &str) -> &mut JobState {
-        self.jobs.entry(key.to_owned()).or_insert_with(|| JobState::new(key))
+        // Most records are of a job already known: no key allocated for those.
+        if !self.jobs.contains_key(key) {
+            self.jobs.insert(key.to_owned(), JobState::new(key));
+        }
+        self.jobs.get_mut(key).expect("inserted above")
     }
 
     /// Applies one record: the same transitions at replay and while running.
