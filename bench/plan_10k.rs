@@ -4,7 +4,9 @@
 //!
 //!     cargo bench --bench plan_10k
 //!
-//! Set SHOTLIST_BENCH_SHOTS to change the size.
+//! Set SHOTLIST_BENCH_SHOTS to change the size, SHOTLIST_BENCH_MANIFEST to plan a
+//! manifest of your own instead, and SHOTLIST_BENCH_JOURNAL to also time the replay of
+//! a journal (`journal::read` + `RunState::replay`, as `status` and `run` start).
 
 mod common;
 use common::best_of;
@@ -53,8 +55,34 @@ fn main() {
     });
     let runs = if quick { 1 } else { 5 };
     let dir = tempfile::tempdir().unwrap();
-    let path = write_manifest(dir.path(), shots);
+    let path = match std::env::var_os("SHOTLIST_BENCH_MANIFEST") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => write_manifest(dir.path(), shots),
+    };
     let bytes = std::fs::metadata(&path).unwrap().len();
+
+    // The three steps of loading, one by one (the first two also within load_validate_s).
+    let source = std::fs::read_to_string(&path).unwrap();
+    let (parse_s, root) = best_of(runs, || shotlist::manifest::yaml::parse(&source).expect("YAML"));
+    let mut problems = shotlist::manifest::diag::Problems::default();
+    let (schema_s, _) = best_of(runs, || shotlist::manifest::schema::read(&root, &source, &mut problems));
+    drop(root);
+    println!(
+        "{{\"bench\":\"load_steps\",\"shots\":{shots},\"yaml_parse_s\":{parse_s:.4},\"schema_read_s\":{schema_s:.4},\"runs\":{runs}}}"
+    );
+
+    if let Some(journal) = std::env::var_os("SHOTLIST_BENCH_JOURNAL") {
+        let journal = std::path::PathBuf::from(journal);
+        let (read_s, replayed) = best_of(runs, || shotlist::run::journal::read(&journal).expect("the journal reads"));
+        let (replay_s, state) = best_of(runs, || shotlist::run::state::RunState::replay(&replayed.records));
+        println!(
+            "{{\"bench\":\"journal_replay\",\"records\":{},\"jobs\":{},\"journal_mb\":{:.2},\"read_s\":{read_s:.4},\"replay_s\":{replay_s:.4},\"total_s\":{:.4},\"runs\":{runs}}}",
+            replayed.records.len(),
+            state.jobs.len(),
+            std::fs::metadata(&journal).unwrap().len() as f64 / 1e6,
+            read_s + replay_s
+        );
+    }
 
     let (load_s, loaded) = best_of(runs, || shotlist::manifest::load(&path).expect("bench manifest is valid"));
     let (plan_s, plan) = best_of(runs, || shotlist::plan::Plan::new(&loaded.manifest));

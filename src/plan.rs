@@ -142,11 +142,22 @@ impl Plan {
         let mut jobs = Vec::with_capacity(manifest.shots.len());
         for (index, shot) in manifest.shots.iter().enumerate() {
             let price = unit_price(manifest, shot);
+            // The key material is built once a shot: its jobs differ only in variants.
+            let mut material = key_material(shot);
+            let render = digest(&material);
+            let mut key_of = |variants: &[u32]| {
+                material["variants"] = serde_json::json!(variants);
+                digest(&material)
+            };
             if shot.provider.batches_results() {
                 let variants: Vec<u32> = (1..=shot.number_results).collect();
-                jobs.push(job(index, shot, variants, shot.number_results, price));
+                let keys = (key_of(&variants), render);
+                jobs.push(job(index, shot, keys, variants, shot.number_results, price));
             } else {
-                jobs.extend((1..=shot.number_results).map(|v| job(index, shot, vec![v], 1, price)));
+                for v in 1..=shot.number_results {
+                    let keys = (key_of(&[v]), render.clone());
+                    jobs.push(job(index, shot, keys, vec![v], 1, price));
+                }
             }
         }
         let totals = Totals::of(manifest.shots.len(), &jobs);
@@ -229,17 +240,19 @@ fn unit_price(manifest: &Manifest, shot: &Shot) -> Option<(f64, PriceSource)> {
     }
 }
 
+/// A job of `shot`, with its key and render key (see [`job_key`], [`render_key`]).
 fn job(
     shot_index: usize,
     shot: &Shot,
+    (key, render_key): (String, String),
     variants: Vec<u32>,
     number_results: u32,
     price: Option<(f64, PriceSource)>,
 ) -> Job {
     let (price, price_source) = (price.map(|p| p.0), price.map(|p| p.1));
     Job {
-        key: job_key(shot, &variants),
-        render_key: render_key(shot),
+        key,
+        render_key,
         shot_id: shot.id.clone(),
         variants,
         provider: shot.provider,
@@ -304,9 +317,25 @@ pub fn render_key(shot: &Shot) -> String {
 }
 
 fn digest(material: &serde_json::Value) -> String {
-    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical.
-    let digest = Sha256::digest(material.to_string().as_bytes());
-    hex::encode(&digest[..16])
+    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical;
+    // written straight into the hash, the text is never held.
+    let mut hasher = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut hasher, material).expect("a JSON value serialises");
+    hex::encode(&hasher.0.finalize()[..16])
+}
+
+/// Feeds what is written into the hash.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn key_material(shot: &Shot) -> serde_json::Value {

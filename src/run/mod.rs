@@ -440,18 +440,25 @@ fn summary(ctx: &Context, state: &RunState, outcome: &Outcome) {
     eprintln!("{verdict}: {}. Report: {}", parts.join(", "), ctx.out.join("report.csv").display());
     tracing::info!("{verdict}: {}", parts.join(", "));
     // What was billed, per provider: the figures the providers' invoices show.
-    let rows = report::rows(&ctx.plan, state);
-    let money = report::money(&rows);
+    // Row by row: only the failed and in-doubt ones are kept.
+    let mut money = BTreeMap::new();
+    let mut troubled: Vec<report::Row> = Vec::new();
+    let _ = report::each_row(&ctx.plan, state, &mut |r| {
+        report::add_money(&mut money, &r);
+        if matches!(r.status.as_str(), "failed" | "in_doubt") {
+            troubled.push(r);
+        }
+        Ok(())
+    });
+    report::round_money(&mut money);
     for (p, m) in &money {
         eprintln!("  {p}: {}", status::money_line(m));
     }
     if money.len() > 1 {
         eprintln!("  total: {}", status::money_line(&status::total_money(&money)));
     }
-    let troubled: Vec<&report::Row> =
-        rows.iter().filter(|r| matches!(r.status.as_str(), "failed" | "in_doubt")).collect();
     for (status, title) in [("failed", "Failed"), ("in_doubt", "In doubt")] {
-        let these: Vec<&&report::Row> = troubled.iter().filter(|r| r.status == status).collect();
+        let these: Vec<&report::Row> = troubled.iter().filter(|r| r.status == status).collect();
         if these.is_empty() {
             continue;
         }

@@ -170,6 +170,14 @@ impl Progress {
         pace_eta(done.saturating_sub(at_start), total.saturating_sub(done), self.started.elapsed())
     }
 
+    /// Whether [`Progress::update`] would show anything now: off a terminal a line
+    /// goes out every 10 s, so the snapshot (a pass over every job) is not built
+    /// five times a second for nothing.
+    pub fn wants_update(&self) -> bool {
+        // The first snapshot also marks what was done before this run (for the pace).
+        self.bar.is_some() || self.done_at_start.is_none() || self.last_line.elapsed() >= self.every
+    }
+
     pub fn update(&mut self, s: &Snapshot) {
         match &self.bar {
             Some(bar) => {

@@ -227,26 +227,54 @@ impl Money {
 
 /// Per provider, what the delivered clips of these rows cost (every version's
 /// takes: earlier ones were paid for too).
-pub fn money(rows: &[Row]) -> std::collections::BTreeMap<crate::catalog::Provider, Money> {
+pub fn money<'r>(
+    rows: impl IntoIterator<Item = &'r Row>,
+) -> std::collections::BTreeMap<crate::catalog::Provider, Money> {
     let mut out: std::collections::BTreeMap<crate::catalog::Provider, Money> = Default::default();
     for r in rows {
-        let Some(p) = crate::catalog::Provider::parse(&r.provider) else { continue };
-        // A clip the provider delivered has its URL; only those are billed.
-        if r.video_url.is_empty() && r.cost_usd.is_none() {
-            continue;
-        }
-        out.entry(p).or_default().add((r.cost_usd, r.cost_source));
+        add_money(&mut out, r);
     }
-    for m in out.values_mut() {
+    round_money(&mut out);
+    out
+}
+
+/// Adds a row's bill to `money` (see [`money`]; [`round_money`] when all are in).
+pub fn add_money(money: &mut std::collections::BTreeMap<crate::catalog::Provider, Money>, r: &Row) {
+    let Some(p) = crate::catalog::Provider::parse(&r.provider) else { return };
+    // A clip the provider delivered has its URL; only those are billed.
+    if r.video_url.is_empty() && r.cost_usd.is_none() {
+        return;
+    }
+    money.entry(p).or_default().add((r.cost_usd, r.cost_source));
+}
+
+/// Rounds sums added with [`add_money`] as the report shows them.
+pub fn round_money(money: &mut std::collections::BTreeMap<crate::catalog::Provider, Money>) {
+    for m in money.values_mut() {
         m.reported_usd = round4(m.reported_usd) + 0.0;
         m.list_usd = round4(m.list_usd) + 0.0;
     }
-    out
 }
 
 /// The rows for a plan, in plan order, each shot's takes of earlier versions (kept on
 /// disk, paid for) before its current ones; takes of shots no longer in the plan last.
 pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
+    let mut out = Vec::new();
+    each_row(plan, state, &mut |r| {
+        out.push(r);
+        Ok(())
+    })
+    .expect("collecting rows cannot fail");
+    out
+}
+
+/// [`rows`] one at a time, never all held: a 100,000-job night's rows are some
+/// 200 MB (the report is rewritten through this while the night runs).
+pub fn each_row(
+    plan: &Plan,
+    state: &RunState,
+    emit: &mut dyn FnMut(Row) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let planned: std::collections::HashSet<&str> = plan.jobs.iter().map(|j| j.key.as_str()).collect();
     let mut earlier: std::collections::BTreeMap<&str, Vec<(&str, &JobDef, &JobState)>> = Default::default();
     for (key, js) in &state.jobs {
@@ -260,12 +288,13 @@ pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
     for list in earlier.values_mut() {
         list.sort_by_key(|(_, def, _)| (def.version, def.variants.first().copied()));
     }
-    let mut out = Vec::new();
     let mut shot_done = std::collections::HashSet::new();
     for job in &plan.jobs {
         if shot_done.insert(job.shot_id.as_str()) {
             for (key, def, js) in earlier.remove(job.shot_id.as_str()).unwrap_or_default() {
-                out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
+                for v in &def.variants {
+                    emit(row(key, def, Some(js), *v, false))?;
+                }
             }
         }
         let js = state.jobs.get(&job.key);
@@ -281,12 +310,16 @@ pub fn rows(plan: &Plan, state: &RunState) -> Vec<Row> {
             def.prompt.clone_from(&job.prompt);
         }
         def.resolution = job.resolution.name().to_owned();
-        out.extend(job.variants.iter().map(|v| row(&job.key, &def, js, *v, true)));
+        for v in &job.variants {
+            emit(row(&job.key, &def, js, *v, true))?;
+        }
     }
     for (key, def, js) in earlier.into_values().flatten() {
-        out.extend(def.variants.iter().map(|v| row(key, def, Some(js), *v, false)));
+        for v in &def.variants {
+            emit(row(key, def, Some(js), *v, false))?;
+        }
     }
-    out
+    Ok(())
 }
 
 fn row(key: &str, def: &JobDef, js: Option<&JobState>, variant: u32, current: bool) -> Row {
@@ -377,16 +410,43 @@ fn round4(v: f64) -> f64 {
 
 /// Writes the report to `path` atomically.
 pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
+    write_with(path, &mut |put| rows.iter().try_for_each(|r| put(r.clone())))
+}
+
+/// Writes the report of `plan` and `state` to `path` atomically, row by row (see
+/// [`each_row`]).
+pub fn write_plan(
+    path: &Path,
+    plan: &Plan,
+    state: &RunState,
+    machine_of: &dyn Fn(&str, u32) -> Option<String>,
+) -> std::io::Result<()> {
+    write_with(path, &mut |put| {
+        each_row(plan, state, &mut |mut r| {
+            r.machine = machine_of(&r.job_key, r.variant).unwrap_or_default();
+            put(r)
+        })
+    })
+}
+
+/// The rows `rows` hands to its argument, written to `path` atomically.
+#[allow(clippy::type_complexity)]
+fn write_with(
+    path: &Path,
+    rows: &mut dyn FnMut(&mut dyn FnMut(Row) -> std::io::Result<()>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = super::download::temp_in(dir, ".report")?;
     {
         let mut w = csv::Writer::from_writer(tmp.as_file());
         let selects = selected_marks(dir);
-        for r in rows {
+        let mut any = false;
+        rows(&mut |r| {
+            any = true;
             let selected = selects.is_selected(&r.job_key, r.variant).then_some(true);
-            w.serialize(Row { selected, ..r.clone() }).map_err(std::io::Error::other)?;
-        }
-        if rows.is_empty() {
+            w.serialize(Row { selected, ..r }).map_err(std::io::Error::other)
+        })?;
+        if !any {
             w.write_record(HEADER)?;
         }
         w.flush()?;

@@ -180,6 +180,9 @@ pub struct LaneView {
     pub full: bool,
 }
 
+/// Simulated seconds a task may stay due, unpolled, before it goes ahead of likelier ones.
+const OVERDUE_SECS: f64 = 30.0;
+
 /// The poll schedule of a run.
 #[derive(Debug)]
 pub struct Schedule<Id = usize> {
@@ -313,6 +316,14 @@ impl<Id: Copy + Ord> Schedule<Id> {
             .collect();
         let due: Vec<Id> = tasks.iter().filter(|(_, t)| t.due <= now).map(|(i, _)| *i).collect();
         if view.batch <= 1 {
+            // A task left due this long goes first, whatever its chance: with hundreds
+            // due at once, likeliest-first alone left some unpolled past Segmind's
+            // retention (a 20,000-shot rehearsal lost paid jobs so).
+            let overdue =
+                tasks.iter().filter(|(_, t)| t.due + self.sim(OVERDUE_SECS) <= now).min_by_key(|(i, t)| (t.due, *i));
+            if let Some((i, _)) = overdue {
+                return vec![*i];
+            }
             if due.is_empty() {
                 return Vec::new();
             }
@@ -712,6 +723,29 @@ mod tests {
         sched.tasks.get_mut(&101).unwrap().due = young;
         sched.tasks.get_mut(&101).unwrap().pending = Some(young - s(41.0));
         assert_eq!(sched.next_batch(1, view, &[100, 101], young), vec![101]);
+    }
+
+    #[test]
+    fn a_task_left_due_too_long_goes_before_likelier_ones() {
+        let mut sched = Schedule::new(1.0);
+        let t0 = Instant::now();
+        for i in 0..50 {
+            play(&mut sched, i, t0, 40.0 + (i % 10) as f64);
+        }
+        let view = LaneView { batch: 1, pressure: true, full: false };
+        // Task 100 renders longer than any learnt (seen pending at 68 s: its chance
+        // is nil) and has been due, unpolled, for longer than OVERDUE_SECS.
+        let now = t0 + s(200.0);
+        sched.start(100, K, now - s(100.0), true);
+        sched.start(101, K, now - s(45.0), true);
+        sched.tasks.get_mut(&100).unwrap().due = now - s(OVERDUE_SECS + 1.0);
+        sched.tasks.get_mut(&100).unwrap().pending = Some(now - s(OVERDUE_SECS + 2.0));
+        sched.tasks.get_mut(&101).unwrap().due = now;
+        sched.tasks.get_mut(&101).unwrap().pending = Some(now - s(41.0));
+        assert_eq!(sched.next_batch(1, view, &[100, 101], now), vec![100]);
+        // Not yet too long: the likeliest goes first again.
+        sched.tasks.get_mut(&100).unwrap().due = now - s(OVERDUE_SECS - 1.0);
+        assert_eq!(sched.next_batch(1, view, &[100, 101], now), vec![101]);
     }
 
     #[test]

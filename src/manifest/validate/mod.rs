@@ -23,7 +23,7 @@ use crate::catalog::templates::Host;
 pub use prompt::{PROMPT_MAX, PROMPT_MIN};
 pub use shot::ID_MAX;
 
-pub fn validate(raw: &RawManifest, source: &str, dir: &Path, problems: &mut Problems) -> Manifest {
+pub fn validate(mut raw: RawManifest, source: &str, dir: &Path, problems: &mut Problems) -> Manifest {
     // Templates are validated against the list of the host the manifest names
     // (`providers.minimax.baseUrl`), else the global one: `plan` reads no environment.
     let minimax_host = raw
@@ -68,14 +68,15 @@ pub fn validate(raw: &RawManifest, source: &str, dir: &Path, problems: &mut Prob
     });
     let providers = raw.providers.iter().map(|(p, s)| (*p, v.provider_settings(*p, s))).collect();
     let mut shots = Vec::new();
-    match &raw.shots {
+    match &mut raw.shots {
         Some(list) if list.value.is_empty() => v.problems.push(
             Problem::error(list.loc, "shots", "the shot list is empty").help("add at least one shot (`- id: ...`)"),
         ),
         Some(list) => {
             let mut seen: HashMap<String, u32> = HashMap::new();
-            for (i, raw_shot) in list.value.iter().enumerate() {
-                let mut ctx = shot::ShotCtx::new(i, raw_shot, &raw.defaults);
+            // Each raw shot is dropped once its shot is built.
+            for (i, raw_shot) in std::mem::take(&mut list.value).into_iter().enumerate() {
+                let mut ctx = shot::ShotCtx::new(i, &raw_shot, &raw.defaults);
                 if let Some(shot) = v.shot(&mut ctx, &mut seen) {
                     shots.push(shot);
                 }

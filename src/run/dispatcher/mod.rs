@@ -30,8 +30,13 @@ use activity::{Activity, Tally};
 
 /// How many times a submit refused for a passing reason (429, 5xx) is retried in one run.
 const SUBMIT_TRIES: u32 = 12;
-/// Poll requests in the air at once per provider.
+/// Poll requests in the air at once per provider, at least (see `Dispatcher::poll_slots`).
 const POLLS_IN_FLIGHT: usize = 4;
+/// Tasks in flight per poll request in the air: a provider polled one task a request
+/// (MiniMax, Segmind) with 1,000 jobs in flight gets 63 requests at once.
+const TASKS_PER_POLL_SLOT: usize = 16;
+/// Poll requests in the air at once per provider, at most.
+const MAX_POLLS_IN_FLIGHT: usize = 64;
 /// The report is rewritten at most this often (more rarely when writing it is slow).
 const REPORT_EVERY: Duration = Duration::from_millis(500);
 
@@ -97,6 +102,9 @@ pub struct Dispatcher<'a> {
     /// Per provider, no claim for a submit before this moment: the account had as
     /// many jobs in flight as it allows.
     account_full: HashMap<Provider, Instant>,
+    /// When submits held back (`Live::not_before`) may go again: what `next_wake`
+    /// needs of them, without a pass over every job.
+    retry_wakes: std::collections::BinaryHeap<std::cmp::Reverse<Instant>>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -132,6 +140,7 @@ impl<'a> Dispatcher<'a> {
             last_adopt: Instant::now(),
             elsewhere: BTreeSet::new(),
             account_full: HashMap::new(),
+            retry_wakes: Default::default(),
         }
     }
 
@@ -343,7 +352,7 @@ impl<'a> Dispatcher<'a> {
             self.adopt_orphans()?;
             self.schedule()?;
             self.refresh_report(false)?;
-            if last_progress.elapsed() >= Duration::from_millis(200) {
+            if last_progress.elapsed() >= Duration::from_millis(200) && self.progress.wants_update() {
                 let snapshot = self.snapshot();
                 self.progress.update(&snapshot);
                 last_progress = Instant::now();
@@ -411,7 +420,8 @@ impl<'a> Dispatcher<'a> {
             if let Some(polling) = self.polling.get_mut(&p) {
                 polling.retain(|id| live[id.index()].activity.polling());
             }
-            while (self.tally(p).poll_requests as usize) < POLLS_IN_FLIGHT {
+            let slots = self.poll_slots(p);
+            while (self.tally(p).poll_requests as usize) < slots {
                 let batch = self.due_batch(p, now);
                 if batch.is_empty() {
                     break;
@@ -426,6 +436,20 @@ impl<'a> Dispatcher<'a> {
         }
         self.spawn_downloads();
         Ok(())
+    }
+
+    /// How many poll requests of provider `p` may be in the air: with the jobs in
+    /// flight over what one request covers (a constant 4 left jobs of a provider
+    /// polled one task a request waiting past their deadline), within what the lane's
+    /// poll rate could use in a second.
+    fn poll_slots(&self, p: Provider) -> usize {
+        let in_flight = self.tally(p).in_flight() as usize;
+        let batch = self.ctx.clients[&p].max_poll_batch().max(1);
+        let wanted = in_flight.div_ceil(batch * TASKS_PER_POLL_SLOT);
+        let lane = &self.ctx.lanes[&p];
+        let per_sec = f64::from(lane.limits.polls_per_minute) / 60.0 / self.ctx.timing.time_scale.max(1e-9);
+        let by_rate = (per_sec as usize).clamp(POLLS_IN_FLIGHT, MAX_POLLS_IN_FLIGHT);
+        wanted.clamp(POLLS_IN_FLIGHT, by_rate)
     }
 
     fn handle(&mut self, event: Event) -> std::io::Result<()> {
@@ -463,6 +487,14 @@ impl<'a> Dispatcher<'a> {
         let live = |id: &JobId| self.live(*id);
         let queued = || self.submit_queue.values().flatten();
         let polled = || self.polling.values().flatten();
+        let can_submit = self.halt.is_none();
+        let sendable =
+            |id: &JobId| can_submit && !self.halted.contains_key(&self.job(*id).provider) && self.may_submit(*id);
+        // Checked first as the usual answer during a night, found at the queue's front
+        // (the scans below cost a pass over every queued job).
+        if queued().any(sendable) {
+            return false;
+        }
         if matches!(self.halt, Some(Halt::Disk(_))) {
             return true; // Polling on is pointless when nothing can be saved; a rerun resumes.
         }
@@ -470,14 +502,10 @@ impl<'a> Dispatcher<'a> {
             return false;
         }
         // Clips waiting for a download.
-        if self.to_fetch.iter().any(|id| self.js(*id).is_some_and(|j| j.has_clips_to_download())) {
-            return false;
-        }
-        let can_submit = self.halt.is_none();
-        !queued().any(|id| can_submit && !self.halted.contains_key(&self.job(*id).provider) && self.may_submit(*id))
+        !self.to_fetch.iter().any(|id| self.js(*id).is_some_and(|j| j.has_clips_to_download()))
     }
 
-    fn next_wake(&self) -> Instant {
+    fn next_wake(&mut self) -> Instant {
         let now = Instant::now();
         let mut wake = now + Duration::from_millis(500);
         for t in self.account_full.values() {
@@ -492,12 +520,24 @@ impl<'a> Dispatcher<'a> {
         {
             wake = t;
         }
-        for l in &self.live {
-            for t in [l.next_poll, l.not_before].into_iter().flatten() {
-                if t > now && t < wake {
-                    wake = t;
-                }
+        // Only the jobs polled have a poll due, and only those retried a time to
+        // wait for: no pass over every job of the plan (once a wake, at 100,000 jobs
+        // that was most of the runner's CPU).
+        for id in self.polling.values().flatten() {
+            if let Some(t) = self.live(*id).next_poll
+                && t > now
+                && t < wake
+            {
+                wake = t;
             }
+        }
+        while self.retry_wakes.peek().is_some_and(|t| t.0 <= now) {
+            self.retry_wakes.pop();
+        }
+        if let Some(t) = self.retry_wakes.peek()
+            && t.0 < wake
+        {
+            wake = t.0;
         }
         wake.max(now + Duration::from_millis(2))
     }

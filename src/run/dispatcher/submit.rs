@@ -294,6 +294,7 @@ impl Dispatcher<'_> {
             _ => backoff,
         };
         l.not_before = Some(Instant::now() + wait);
+        self.retry_wakes.push(std::cmp::Reverse(Instant::now() + wait));
     }
 
     /// A provider refused the API key: the whole run halts (exit 3, naming the variable).

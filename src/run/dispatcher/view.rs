@@ -10,11 +10,14 @@ impl Dispatcher<'_> {
             return Ok(());
         }
         let started = Instant::now();
-        let mut rows = crate::run::report::rows(&self.ctx.plan, &self.state);
-        crate::run::report::name_machines(&mut rows, |key, variant| self.journal.machine_of(key, variant));
         // The report is derived from the journal (`shotlist report` rebuilds it): a
-        // failure to write it is told, not fatal.
-        if let Err(e) = crate::run::report::write(&self.ctx.out.join("report.csv"), &rows) {
+        // failure to write it is told, not fatal. Written row by row, never all held.
+        if let Err(e) = crate::run::report::write_plan(
+            &self.ctx.out.join("report.csv"),
+            &self.ctx.plan,
+            &self.state,
+            &|key, variant| self.journal.machine_of(key, variant),
+        ) {
             self.note(&format!("cannot write report.csv: {e}"));
         }
         self.report_dirty = false;
