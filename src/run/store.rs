@@ -241,9 +241,14 @@ mod tests {
 
     #[test]
     fn the_account_key_names_provider_and_url_never_the_key() {
-        use crate::catalog::Provider::Runware;
+        use crate::catalog::Provider::{Minimax, Runware};
         let a = AccountKey::new(Runware, "http://127.0.0.1:9/v1/", "rw-SECRET-1");
         let b = AccountKey::new(Runware, "http://127.0.0.1:9/v1", "rw-SECRET-2");
+        assert_ne!(
+            a,
+            AccountKey::new(Minimax, "http://127.0.0.1:9/v1/", "rw-SECRET-1"),
+            "one key on two providers is two accounts"
+        );
         assert!(!a.0.contains("SECRET"), "{}", a.0);
         assert_ne!(a, b, "two keys are two accounts");
         assert_eq!(a, AccountKey::new(Runware, "http://127.0.0.1:9/v1", "rw-SECRET-1"));
