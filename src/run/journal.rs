@@ -218,6 +218,21 @@ pub enum Record {
 }
 
 impl Record {
+    /// The job the record is about (none for the header and a run's line).
+    pub fn job_key(&self) -> Option<&str> {
+        match self {
+            Record::Header { .. } | Record::Run { .. } => None,
+            Record::Job { key, .. }
+            | Record::Intent { key, .. }
+            | Record::Accepted { key, .. }
+            | Record::NotAccepted { key, .. }
+            | Record::InDoubt { key, .. }
+            | Record::Clip { key, .. }
+            | Record::Downloaded { key, .. }
+            | Record::Failed { key, .. } => Some(key),
+        }
+    }
+
     /// The record's kind and job, for the log (`SHOTLIST_LOG`).
     fn describe(&self) -> (&'static str, &str) {
         match self {

@@ -243,7 +243,7 @@ pub struct RunState {
     pub runs: u32,
     /// Per shot, the versions its journaled jobs render (kept by `apply`, so a new
     /// job's version needs no walk over every job).
-    versions: BTreeMap<String, ShotVersions>,
+    versions: std::collections::HashMap<String, ShotVersions>,
     /// Every file a clip was saved as, and whose it is: a paid take's file is never
     /// the target of another download.
     files: std::collections::HashMap<String, (String, u32)>,
@@ -252,16 +252,30 @@ pub struct RunState {
 /// The versions of one shot's takes.
 #[derive(Clone, Debug, Default)]
 struct ShotVersions {
-    by_render: BTreeMap<String, u32>,
+    by_render: std::collections::HashMap<String, u32>,
     highest: u32,
 }
 
 impl RunState {
+    /// The fold of `records`, as `apply` one by one would leave it. The jobs are
+    /// folded in a hash map keyed by the records' own keys and sorted into the
+    /// `BTreeMap` once at the end: looking each record's job up in a growing
+    /// `BTreeMap` of large values (key comparisons down some 17 levels, values moved
+    /// on every insert) made a 100,000-job journal's replay super-linear.
     pub fn replay(records: &[Record]) -> RunState {
         let mut s = RunState::default();
+        let mut jobs: std::collections::HashMap<&str, JobState> =
+            std::collections::HashMap::with_capacity(records.len() / 4);
         for r in records {
-            s.apply(r);
+            s.apply_campaign(r);
+            if let Some(key) = r.job_key() {
+                let j = jobs.entry(key).or_insert_with(|| JobState::new(key));
+                j.apply(r);
+            }
         }
+        let mut sorted: Vec<(&str, JobState)> = jobs.into_iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        s.jobs = sorted.into_iter().map(|(k, j)| (k.to_owned(), j)).collect();
         s
     }
 
@@ -326,33 +340,59 @@ impl RunState {
 
     /// Applies one record: the same transitions at replay and while running.
     pub fn apply(&mut self, record: &Record) {
+        self.apply_campaign(record);
+        if let Some(key) = record.job_key() {
+            self.job_mut(key).apply(record);
+        }
+    }
+
+    /// What a record changes outside its job: the run id, the runs, the shots'
+    /// versions and the files taken.
+    fn apply_campaign(&mut self, record: &Record) {
         match record {
             Record::Header { run_id, .. } => self.run_id = *run_id,
             Record::Run { .. } => self.runs += 1,
-            Record::Job { key, def } => {
-                let v = self.versions.entry(def.shot.clone()).or_default();
+            Record::Job { def, .. } => {
+                // Most shots have one job: their entry is new, and only then is the name copied.
+                let v = match self.versions.get_mut(def.shot.as_str()) {
+                    Some(v) => v,
+                    None => self.versions.entry(def.shot.clone()).or_default(),
+                };
                 v.highest = v.highest.max(def.version);
-                if let Some(render) = &def.render_key {
-                    v.by_render.entry(render.clone()).or_insert(def.version);
+                if let Some(render) = &def.render_key
+                    && !v.by_render.contains_key(render.as_str())
+                {
+                    v.by_render.insert(render.clone(), def.version);
                 }
-                self.job_mut(key).def = Some(def.clone());
             }
-            Record::Intent { key, attempt, task_uuid, at } => {
-                let j = self.job_mut(key);
+            Record::Downloaded { key, variant, file, .. } => {
+                self.files.insert(file.clone(), (key.clone(), *variant));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl JobState {
+    /// What a record of this job changes in it (see [`RunState::apply`]).
+    fn apply(&mut self, record: &Record) {
+        let j = self;
+        match record {
+            Record::Header { .. } | Record::Run { .. } => {}
+            Record::Job { def, .. } => j.def = Some(def.clone()),
+            Record::Intent { attempt, task_uuid, at, .. } => {
                 j.attempts = j.attempts.max(*attempt);
                 j.task_uuid = Some(*task_uuid);
                 j.phase = Phase::Submitting { attempt: *attempt, task_uuid: *task_uuid };
                 j.submitted_at = Some(at.clone());
                 j.error = None;
             }
-            Record::Accepted { key, task, attempt, .. } => {
-                let j = self.job_mut(key);
+            Record::Accepted { task, attempt, .. } => {
                 j.task = Some(task.clone());
                 j.accepted_attempt = Some(*attempt);
                 j.phase = Phase::Running;
             }
-            Record::NotAccepted { key, class, message, retryable, .. } => {
-                let j = self.job_mut(key);
+            Record::NotAccepted { class, message, retryable, .. } => {
                 j.error = Some(format!("{class}: {message}"));
                 j.phase = if *retryable {
                     Phase::Pending
@@ -360,19 +400,15 @@ impl RunState {
                     Phase::Failed(Failure { class: *class, message: message.clone() })
                 };
             }
-            Record::InDoubt { key, message, .. } => {
-                let j = self.job_mut(key);
+            Record::InDoubt { message, .. } => {
                 j.error = Some(format!("in doubt: {message}"));
                 j.phase = Phase::InDoubt { message: message.clone() };
             }
-            Record::Clip { key, variant, clip, .. } => {
-                let j = self.job_mut(key);
+            Record::Clip { variant, clip, .. } => {
                 let c = j.clips.entry(*variant).or_default();
                 c.clip = Some(clip.clone());
             }
-            Record::Downloaded { key, variant, file, sha256, bytes, at } => {
-                self.files.insert(file.clone(), (key.clone(), *variant));
-                let j = self.job_mut(key);
+            Record::Downloaded { variant, file, sha256, bytes, at, .. } => {
                 let c = j.clips.entry(*variant).or_default();
                 c.file = Some(FileRec { file: file.clone(), sha256: sha256.clone(), bytes: *bytes, at: at.clone() });
                 c.failed = None;
@@ -388,14 +424,12 @@ impl RunState {
                     }
                 }
             }
-            Record::Failed { key, variant: None, class, message, at } => {
-                let j = self.job_mut(key);
+            Record::Failed { variant: None, class, message, at, .. } => {
                 j.error = Some(format!("{class}: {message}"));
                 j.completed_at = Some(at.clone());
                 j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
             }
-            Record::Failed { key, variant: Some(v), class, message, at } => {
-                let j = self.job_mut(key);
+            Record::Failed { variant: Some(v), class, message, at, .. } => {
                 j.clips.entry(*v).or_default().failed = Some(Failure { class: *class, message: message.clone() });
                 j.error = Some(format!("{class}: {message}"));
                 if j.all_settled() {
