@@ -74,6 +74,8 @@ pub fn validate(mut raw: RawManifest, source: &str, dir: &Path, problems: &mut P
         ),
         Some(list) => {
             let mut seen: HashMap<String, u32> = HashMap::new();
+            // Room for exactly the shots (doubling would leave up to a third unused).
+            shots.reserve_exact(list.value.len());
             // Each raw shot is dropped once its shot is built.
             for (i, raw_shot) in std::mem::take(&mut list.value).into_iter().enumerate() {
                 let mut ctx = shot::ShotCtx::new(i, &raw_shot, &raw.defaults);
