@@ -139,6 +139,7 @@ impl Dispatcher<'_> {
     /// The job tallies counted afresh from every job's activity and downloads
     /// (poll requests are not per job: taken as they stand). A check for debug
     /// builds and tests: it walks the whole plan.
+    #[cfg(debug_assertions)]
     pub(super) fn recounted(&self) -> HashMap<Provider, Tally> {
         let mut out: HashMap<Provider, Tally> = HashMap::new();
         for id in self.ctx.plan.ids() {
