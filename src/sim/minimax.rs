@@ -62,26 +62,41 @@ pub(super) fn early_fault(fault: Fault) -> Option<Response> {
     }
 }
 
-pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+/// What every MiniMax create checks before it reads the request, in the provider's
+/// order: the key, the fault dice, the rate and concurrency, the credits, the JSON.
+/// `kind` names the endpoint in the request's identity (which the dice follow).
+pub(super) fn admit(
+    sim: &Sim,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: &str,
+) -> Result<(Value, Fault, String), Response> {
     let empty = json!({"task_id": ""});
-    if let Err(r) = auth(&sim, &headers, empty.clone()) {
-        return r;
-    }
+    auth(sim, headers, empty.clone())?;
     sim.count(P, |s| s.submits += 1);
-    let identity = format!("mm-submit:{}", digest(&body));
+    let identity = format!("{kind}:{}", digest(body));
     let fault = sim.fault(P, &identity);
     if let Some(r) = early_fault(fault) {
-        return r;
+        return Err(r);
     }
     if sim.over_rate(P, false).is_some() || sim.over_concurrency(P) {
         sim.count(P, |s| s.rate_limited += 1);
-        return answer(&sim, empty, 1002, "rate limit");
+        return Err(answer(sim, empty, 1002, "rate limit"));
     }
     if sim.out_of_credits(P) {
-        return answer(&sim, empty, 1008, "insufficient balance");
+        return Err(answer(sim, empty, 1008, "insufficient balance"));
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return answer(&sim, empty, 2013, "invalid params, request body is not JSON");
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return Err(answer(sim, empty, 2013, "invalid params, request body is not JSON"));
+    };
+    Ok((req, fault, identity))
+}
+
+pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+    let empty = json!({"task_id": ""});
+    let (req, fault, identity) = match admit(&sim, &headers, &body, "mm-submit") {
+        Ok(admitted) => admitted,
+        Err(r) => return r,
     };
     let (model, mode, resolution, duration) = match validate(&req) {
         Ok(v) => v,

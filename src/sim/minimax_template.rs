@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::ledger::SeenOptions;
-use super::minimax::{answer, auth, early_fault, image_ok};
+use super::minimax::{admit, answer, auth, early_fault, image_ok};
 use super::reply;
 use super::state::{Outcome, Sim, digest};
 use crate::catalog::output::OutputFormat;
@@ -27,24 +27,9 @@ const SIM_TEMPLATE_USD: f64 = 0.5;
 
 pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     let empty = json!({"task_id": ""});
-    if let Err(r) = auth(&sim, &headers, empty.clone()) {
-        return r;
-    }
-    sim.count(P, |s| s.submits += 1);
-    let identity = format!("mm-template:{}", digest(&body));
-    let fault = sim.fault(P, &identity);
-    if let Some(r) = early_fault(fault) {
-        return r;
-    }
-    if sim.over_rate(P, false).is_some() || sim.over_concurrency(P) {
-        sim.count(P, |s| s.rate_limited += 1);
-        return answer(&sim, empty, 1002, "rate limit");
-    }
-    if sim.out_of_credits(P) {
-        return answer(&sim, empty, 1008, "insufficient balance");
-    }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return answer(&sim, empty, 2013, "invalid params, request body is not JSON");
+    let (req, fault, identity) = match admit(&sim, &headers, &body, "mm-template") {
+        Ok(admitted) => admitted,
+        Err(r) => return r,
     };
     let (template, seen) = match validate(&req) {
         Ok(v) => v,

@@ -648,20 +648,6 @@ async fn heartbeat(client: Arc<Client>, campaign: String, machine: String, lease
     }
 }
 
-fn record_key(record: &Record) -> Option<&str> {
-    match record {
-        Record::Header { .. } | Record::Run { .. } => None,
-        Record::Job { key, .. }
-        | Record::Intent { key, .. }
-        | Record::Accepted { key, .. }
-        | Record::NotAccepted { key, .. }
-        | Record::InDoubt { key, .. }
-        | Record::Clip { key, .. }
-        | Record::Downloaded { key, .. }
-        | Record::Failed { key, .. } => Some(key),
-    }
-}
-
 impl Store for PgStore {
     fn describe(&self) -> String {
         format!("{} (campaign {})", elide_password(&self.url), self.campaign)
@@ -672,7 +658,7 @@ impl Store for PgStore {
         let machine = self.machine.clone();
         self.learn(record, &machine);
         let body = serde_json::to_value(record).map_err(io::Error::other)?;
-        let key = record_key(record).map(str::to_owned);
+        let key = record.job_key().map(str::to_owned);
         let usd = key.as_deref().map_or(0.0, |k| self.committed_of(k));
         let (client, campaign, machine) = (self.client.clone(), self.campaign.clone(), self.machine.clone());
         // Each statement commits on its own: the record is durable when this returns,
