@@ -50,6 +50,10 @@ pub struct Capabilities {
     /// HTTP statuses (besides 429) the provider documents as its queue being full:
     /// retried like a rate limit, and the lane slows down (not a per-task backoff).
     pub back_pressure_statuses: &'static [u16],
+    /// A 429 means a per-minute window (MiniMax's RPM): without Retry-After, a slot
+    /// frees when the oldest submit of the last minute leaves it. Runware's 429 is its
+    /// queue pushing back (no window documented): the growing backoff alone.
+    pub windowed_rate_limit: bool,
 }
 
 /// The capabilities of each provider's protocol (see `docs/protocols.md`).
@@ -65,6 +69,7 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             documented_limits: (120, 600, 10_000),
             // "503 Temporary capacity constraint", "504 Request exceeded maximum queue wait time".
             back_pressure_statuses: &[503, 504],
+            windowed_rate_limit: false,
         },
         Provider::Minimax => Capabilities {
             idempotent_submit: false,
@@ -75,6 +80,7 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             // 5 video requests a minute on the free plan (20 on paid plans).
             documented_limits: (5, 60, 1_000),
             back_pressure_statuses: &[],
+            windowed_rate_limit: true,
         },
         Provider::Segmind => Capabilities {
             idempotent_submit: false,
@@ -85,6 +91,7 @@ pub fn capabilities(provider: Provider) -> Capabilities {
             // The free plan's 5 requests a minute.
             documented_limits: (5, 60, 1_000),
             back_pressure_statuses: &[],
+            windowed_rate_limit: true,
         },
     }
 }

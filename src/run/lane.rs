@@ -176,18 +176,19 @@ impl Lane {
     }
 
     /// Waits, just before a submit's request goes (its intent written), until it is at
-    /// least the limit's own interval (the pace's, less the 1 % margin) after the
-    /// previous one. Turns are handed out ahead (`before_submit`); a stall on the way
-    /// (an intent's fsync, a busy machine) would otherwise let the late ones go
-    /// together, and 10 s later a sliding window would count one too many. The turns
-    /// keep their schedule, so the sends catch up after a stall by the margin (1 ms a
-    /// submit at 600/min) and never faster than the limit.
+    /// least the pace's interval after the previous one. Turns are handed out ahead
+    /// (`before_submit`); a stall on the way (an intent's fsync, a busy machine) would
+    /// otherwise let the late ones go together, and 10 s later a sliding window would
+    /// count one too many. Sends never catch up on a stall: catching up at the limit's
+    /// own interval left no room for the network's jitter, and a sliding window then
+    /// counted one too many now and then (each such answer stops the lane for a
+    /// second or more, where a stall costs its own few milliseconds once).
     pub async fn before_send(&self) {
         self.wait_cooldown().await;
         let at = {
             let mut g = self.gate();
             let now = Instant::now();
-            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale * GIVEN_SHARE);
+            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
             let at = g.last_sent.map_or(now, |last| (last + gap).max(now));
             g.last_sent = Some(at);
             at
@@ -206,9 +207,15 @@ impl Lane {
     }
 
     /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
-    /// just under the rate the provider accepted over the last minute.
+    /// just under the rate the provider accepted over the last minute. Without
+    /// Retry-After, a provider with per-minute windows is waited out to the window's
+    /// next free slot. One whose 429 is queue back-pressure (Runware) backs off first;
+    /// a second limit in a row says the backoff was not enough, so the lane then waits
+    /// as for a window (a per-minute limit met early in a night would otherwise cost
+    /// a limited answer at each doubling of the backoff until its minute is over).
     pub fn rate_limited(&self, kind: Kind, retry_after: Option<Duration>) {
-        self.limited(kind, retry_after, true)
+        let windowed = crate::provider::capabilities(self.provider).windowed_rate_limit || self.gate().strikes >= 1;
+        self.limited(kind, retry_after, windowed)
     }
 
     /// The provider's queue is full (Runware 503/504): as a rate limit, except that no
@@ -374,22 +381,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sends_late_from_a_stall_do_not_go_together() {
+    async fn sends_late_from_a_stall_keep_the_pace_and_never_catch_up_at_the_limit() {
         let l = Lane::new(Runware, limits(600, true), 1.0); // one per ~101 ms
-        let gap = Duration::from_secs_f64(60.0 / 600.0); // the manifest's limit itself
-        for _ in 0..3 {
+        let gap = Duration::from_secs_f64(60.0 / (600.0 * GIVEN_SHARE)); // the pace's interval
+        for _ in 0..10 {
             l.submit_queued();
             l.before_submit().await;
         }
-        // A stall: the three turns are past; their sends still keep the spacing.
+        // A stall: the ten turns are past; their sends still keep the pace's spacing.
         tokio::time::sleep(Duration::from_millis(300)).await;
+        // The moments the sends were let go (the lane's own schedule: a wake-up late
+        // from a busy test machine would blur the wall clock).
         let mut sent = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..10 {
             l.before_send().await;
-            sent.push(Instant::now());
+            sent.push(l.gate().last_sent.expect("a send went"));
         }
+        // Catching up at the limit's own interval (100 ms) would leave 1 ms of the
+        // pace's margin for the network's jitter.
         for w in sent.windows(2) {
-            assert!(w[1] - w[0] >= gap - Duration::from_millis(2), "{:?} apart", w[1] - w[0]);
+            assert!(w[1] - w[0] >= gap - Duration::from_micros(10), "{:?} apart, pace {gap:?}", w[1] - w[0]);
         }
     }
 
@@ -434,7 +445,33 @@ mod tests {
         // the oldest of the 50 accepted submits to leave a one-minute window.
         let until = l.gate().cooldown_until.duration_since(t);
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
-        // A rate limit without Retry-After does wait for the window.
+    }
+
+    #[test]
+    fn a_runware_429_without_retry_after_backs_off_and_a_second_in_a_row_waits_for_a_window() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        for _ in 0..50 {
+            l.submit_accepted();
+        }
+        let t = Instant::now();
+        // Runware documents its 429 as queue back-pressure: the first backs off (2 s,
+        // plus at most 20 % jitter), not the minute the oldest accepted submit needs
+        // to leave a one-minute window.
+        l.rate_limited(Kind::Submit, None);
+        let until = l.gate().cooldown_until.duration_since(t);
+        assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
+        // The backoff did not clear it: the lane waits as for a window.
+        l.rate_limited(Kind::Submit, None);
+        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_minimax_rate_limit_without_retry_after_waits_for_its_minute_window() {
+        let l = Lane::new(Minimax, limits(600, true), 1.0);
+        for _ in 0..50 {
+            l.submit_accepted();
+        }
+        let t = Instant::now();
         l.rate_limited(Kind::Submit, None);
         assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
     }

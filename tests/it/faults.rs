@@ -624,8 +624,12 @@ fn expect_documented(o: &Outcome) {
         (_, Fault::RateLimitRetryAfter | Fault::RateLimitNoRetryAfter) => {
             assert!(o.stats.rate_limited > 0, "{ctx}: the limit was never met: {:?}", o.stats);
             eprintln!("{ctx}: {} submits, {} rate-limited answers", o.stats.submits, o.stats.rate_limited);
+            // Runware documents its 429 as queue back-pressure: without Retry-After the
+            // first one backs off, and only a second in a row waits as for a window (this
+            // simulator's 2 per minute is one), so each limit met may cost two answers.
+            let per_limit = if p == Provider::Runware && o.fault == Fault::RateLimitNoRetryAfter { 2 } else { 1 };
             assert!(
-                o.stats.rate_limited <= o.stats.accepted + 2,
+                o.stats.rate_limited <= per_limit * o.stats.accepted + 2,
                 "{ctx}: {} limited answers for {} accepted submits: the cooldown did not hold",
                 o.stats.rate_limited,
                 o.stats.accepted
