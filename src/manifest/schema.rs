@@ -400,11 +400,14 @@ impl<'a> Reader<'a> {
             self.wrong_type(node, &At::Root("shots"), "a list of shots");
             return None;
         };
-        let shots = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.shot(item, &At::Item(&At::Root("shots"), i), SHOT_KEYS))
-            .collect();
+        // Room for every shot up front: a raw shot is over a kilobyte, and growing
+        // the list by doubling copied (and faulted in) the 100,000-shot list twice over.
+        let mut shots = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(shot) = self.shot(item, &At::Item(&At::Root("shots"), i), SHOT_KEYS) {
+                shots.push(shot);
+            }
+        }
         Some(Field { value: shots, loc: node.loc })
     }
 
