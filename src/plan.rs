@@ -145,7 +145,7 @@ impl Plan {
             // The key material is built once a shot: its jobs differ only in variants.
             let mut material = KeyMaterial::of(shot);
             let render = digest(&material);
-            let mut key_of = |variants: &[u32]| digest(&material.with_variants(variants));
+            let mut key_of = |variants: &[u32]| digest(material.with_variants(variants));
             if shot.provider.batches_results() {
                 let variants: Vec<u32> = (1..=shot.number_results).collect();
                 let keys = (key_of(&variants), render);
@@ -302,7 +302,7 @@ fn key_resolution(shot: &Shot) -> Resolution {
 /// that does not use them keeps the keys it had before they existed (and its journal
 /// keeps resuming). The safety check is left out: it judges a clip, it does not shape it.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
-    digest(&KeyMaterial::of(shot).with_variants(variants))
+    digest(KeyMaterial::of(shot).with_variants(variants))
 }
 
 /// The key of what the shot renders, whichever variants: [`job_key`]'s material
