@@ -143,12 +143,9 @@ impl Plan {
         for (index, shot) in manifest.shots.iter().enumerate() {
             let price = unit_price(manifest, shot);
             // The key material is built once a shot: its jobs differ only in variants.
-            let mut material = key_material(shot);
+            let mut material = KeyMaterial::of(shot);
             let render = digest(&material);
-            let mut key_of = |variants: &[u32]| {
-                material["variants"] = serde_json::json!(variants);
-                digest(&material)
-            };
+            let mut key_of = |variants: &[u32]| digest(material.with_variants(variants));
             if shot.provider.batches_results() {
                 let variants: Vec<u32> = (1..=shot.number_results).collect();
                 let keys = (key_of(&variants), render);
@@ -305,22 +302,19 @@ fn key_resolution(shot: &Shot) -> Resolution {
 /// that does not use them keeps the keys it had before they existed (and its journal
 /// keeps resuming). The safety check is left out: it judges a clip, it does not shape it.
 pub fn job_key(shot: &Shot, variants: &[u32]) -> String {
-    let mut material = key_material(shot);
-    material["variants"] = serde_json::json!(variants);
-    digest(&material)
+    digest(KeyMaterial::of(shot).with_variants(variants))
 }
 
 /// The key of what the shot renders, whichever variants: [`job_key`]'s material
 /// without the variants.
 pub fn render_key(shot: &Shot) -> String {
-    digest(&key_material(shot))
+    digest(&KeyMaterial::of(shot))
 }
 
-fn digest(material: &serde_json::Value) -> String {
-    // serde_json's map keeps keys sorted, so the text (and the hash) is canonical;
-    // written straight into the hash, the text is never held.
+fn digest(material: &KeyMaterial<'_>) -> String {
+    // Written straight into the hash, the text is never held.
     let mut hasher = HashWriter(Sha256::new());
-    serde_json::to_writer(&mut hasher, material).expect("a JSON value serialises");
+    serde_json::to_writer(&mut hasher, material).expect("key material serialises");
     hex::encode(&hasher.0.finalize()[..16])
 }
 
@@ -338,50 +332,105 @@ impl std::io::Write for HashWriter {
     }
 }
 
-fn key_material(shot: &Shot) -> serde_json::Value {
-    let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
-    let mut material = serde_json::json!({
-        "v": KEY_VERSION,
-        "shot": shot.id,
-        "provider": shot.provider,
-        "model": shot.model.id,
-        "prompt": shot.prompt,
-        "first": image(&shot.first_frame),
-        "last": image(&shot.last_frame),
-        "subject": image(&shot.subject),
-        "resolution": key_resolution(shot),
-        "duration": shot.duration,
-        "fps": shot.model.fps,
-        "promptOptimizer": shot.prompt_optimizer,
-        "seed": null,
-    });
-    // H3 fields enter only when set, so the keys of shots without them (and the
-    // journals that hold them) stay as they were.
-    if let Some(ratio) = shot.ratio {
-        material["ratio"] = serde_json::json!(ratio);
+/// What a job key hashes, serialised as the JSON object it always was: the fields
+/// in the order of their names (a `serde_json::Value` map's order, which the keys of
+/// existing journals were made with), optional ones left out when at their default.
+/// A struct borrowing from the shot instead of a `Value` of copied strings: the
+/// plan builds two of these a shot.
+#[derive(serde::Serialize)]
+struct KeyMaterial<'s> {
+    duration: u32,
+    #[serde(rename = "fastPretreatment", skip_serializing_if = "Option::is_none")]
+    fast_pretreatment: Option<bool>,
+    first: Option<String>,
+    fps: u32,
+    last: Option<String>,
+    model: &'static str,
+    #[serde(rename = "outputFormat", skip_serializing_if = "Option::is_none")]
+    output_format: Option<OutputFormat>,
+    #[serde(rename = "outputQuality", skip_serializing_if = "Option::is_none")]
+    output_quality: Option<u8>,
+    prompt: &'s Option<String>,
+    #[serde(rename = "promptOptimizer")]
+    prompt_optimizer: bool,
+    provider: Provider,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<crate::catalog::h3::Ratio>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    references: Option<ReferenceIds>,
+    resolution: Resolution,
+    seed: (),
+    shot: &'s str,
+    subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<TemplateIds<'s>>,
+    v: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variants: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watermark: Option<bool>,
+}
+
+/// `references` in key material, kinds in the order of their names.
+#[derive(serde::Serialize)]
+struct ReferenceIds {
+    audio: Vec<String>,
+    images: Vec<String>,
+    videos: Vec<String>,
+}
+
+/// `template` in key material, in the order of the names.
+#[derive(serde::Serialize)]
+struct TemplateIds<'s> {
+    host: crate::catalog::templates::Host,
+    id: &'static str,
+    media: Vec<String>,
+    text: &'s [String],
+}
+
+impl<'s> KeyMaterial<'s> {
+    fn of(shot: &'s Shot) -> KeyMaterial<'s> {
+        let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
+        let ids = |m: &[crate::manifest::Media]| m.iter().map(crate::manifest::Media::identity).collect::<Vec<_>>();
+        let o = &shot.options;
+        KeyMaterial {
+            duration: shot.duration,
+            fast_pretreatment: o.fast_pretreatment.then_some(true),
+            first: image(&shot.first_frame),
+            fps: shot.model.fps,
+            last: image(&shot.last_frame),
+            model: shot.model.id,
+            output_format: (o.output_format != OutputFormat::Mp4).then_some(o.output_format),
+            output_quality: (o.quality() != output::DEFAULT_QUALITY).then_some(o.quality()),
+            prompt: &shot.prompt,
+            prompt_optimizer: shot.prompt_optimizer,
+            provider: shot.provider,
+            ratio: shot.ratio,
+            references: (!shot.references.is_empty()).then(|| ReferenceIds {
+                audio: ids(&shot.references.audio),
+                images: ids(&shot.references.images),
+                videos: ids(&shot.references.videos),
+            }),
+            resolution: key_resolution(shot),
+            seed: (),
+            shot: &shot.id,
+            subject: image(&shot.subject),
+            template: shot.template.as_ref().map(|t| TemplateIds {
+                host: t.template.host,
+                id: t.template.id,
+                media: t.media.iter().map(|i| i.identity()).collect(),
+                text: &t.text,
+            }),
+            v: KEY_VERSION,
+            variants: None,
+            watermark: o.watermark.then_some(true),
+        }
     }
-    if !shot.references.is_empty() {
-        material["references"] = shot.references.identities();
+
+    fn with_variants(&mut self, variants: &[u32]) -> &Self {
+        self.variants = Some(variants.to_vec());
+        self
     }
-    let o = &shot.options;
-    if o.output_format != OutputFormat::Mp4 {
-        material["outputFormat"] = serde_json::json!(o.output_format);
-    }
-    if o.quality() != output::DEFAULT_QUALITY {
-        material["outputQuality"] = serde_json::json!(o.quality());
-    }
-    if o.fast_pretreatment {
-        material["fastPretreatment"] = serde_json::json!(true);
-    }
-    if o.watermark {
-        material["watermark"] = serde_json::json!(true);
-    }
-    if let Some(t) = &shot.template {
-        let media: Vec<String> = t.media.iter().map(|i| i.identity()).collect();
-        material["template"] =
-            serde_json::json!({"id": t.template.id, "host": t.template.host, "media": media, "text": t.text});
-    }
-    material
 }
 
 #[cfg(test)]
@@ -423,5 +472,101 @@ mod tests {
         );
         assert_eq!(p.jobs[0].resolution, Resolution::P768);
         assert_eq!(p.jobs[0].key, "a4fb91083db3895cee2ce39a8ded9b33");
+    }
+
+    /// The recipe as it was written before `KeyMaterial`: a `serde_json::Value`
+    /// (whose map sorts its keys). New keys must hash exactly what it hashed.
+    fn value_material(shot: &Shot) -> serde_json::Value {
+        let image = |i: &Option<crate::manifest::Image>| i.as_ref().map(|i| i.identity());
+        let mut material = serde_json::json!({
+            "v": KEY_VERSION,
+            "shot": shot.id,
+            "provider": shot.provider,
+            "model": shot.model.id,
+            "prompt": shot.prompt,
+            "first": image(&shot.first_frame),
+            "last": image(&shot.last_frame),
+            "subject": image(&shot.subject),
+            "resolution": key_resolution(shot),
+            "duration": shot.duration,
+            "fps": shot.model.fps,
+            "promptOptimizer": shot.prompt_optimizer,
+            "seed": null,
+        });
+        // H3 fields enter only when set, so the keys of shots without them (and the
+        // journals that hold them) stay as they were.
+        if let Some(ratio) = shot.ratio {
+            material["ratio"] = serde_json::json!(ratio);
+        }
+        if !shot.references.is_empty() {
+            material["references"] = shot.references.identities();
+        }
+        let o = &shot.options;
+        if o.output_format != OutputFormat::Mp4 {
+            material["outputFormat"] = serde_json::json!(o.output_format);
+        }
+        if o.quality() != output::DEFAULT_QUALITY {
+            material["outputQuality"] = serde_json::json!(o.quality());
+        }
+        if o.fast_pretreatment {
+            material["fastPretreatment"] = serde_json::json!(true);
+        }
+        if o.watermark {
+            material["watermark"] = serde_json::json!(true);
+        }
+        if let Some(t) = &shot.template {
+            let media: Vec<String> = t.media.iter().map(|i| i.identity()).collect();
+            material["template"] =
+                serde_json::json!({"id": t.template.id, "host": t.template.host, "media": media, "text": t.text});
+        }
+        material
+    }
+
+    #[test]
+    fn key_material_hashes_what_the_value_recipe_hashed() {
+        // Every kind of field a key takes: frames, references, a template, the clip
+        // options, ratios, several results; each key must be the one journals hold.
+        let dir = tempfile::tempdir().unwrap();
+        let frames = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests/frames");
+        for f in ["ok-first.png", "ok-last.png"] {
+            std::fs::copy(frames.join(f), dir.path().join(f)).unwrap();
+        }
+        std::fs::write(dir.path().join("move.mp4"), crate::manifest::references::samples::mp4(5)).unwrap();
+        std::fs::write(dir.path().join("voice.wav"), crate::manifest::references::samples::wav(3)).unwrap();
+        let yaml = r#"version: 1
+shots:
+  - { id: a, provider: runware, model: director, prompt: "a quiet lake at dawn [Pan left]", numberResults: 3, camera: [Push in] }
+  - { id: b, provider: minimax, model: MiniMax-Hailuo-02, prompt: "a kite", promptOptimizer: true, fastPretreatment: true, watermark: true, numberResults: 2 }
+  - { id: b2, provider: minimax, model: MiniMax-Hailuo-02, prompt: "a kite", frames: { first: ok-first.png, last: ok-last.png } }
+  - { id: c, model: minimax:3@1, prompt: "a kite \"quoted\" ünïcode", outputFormat: webm, outputQuality: 80, frames: { first: https://example.com/a.png } }
+  - { id: d, provider: segmind, model: hailuo-2.3, resolution: 1080p, prompt: "a kite over the sea" }
+  - { id: e, provider: minimax, model: h3, ratio: "1:1", duration: 8, prompt: "The courier cycles over the bridge.", references: { images: [ok-first.png, ok-last.png], videos: [move.mp4], audio: [voice.wav] } }
+  - { id: f, provider: runware, model: minimax:h3@0, ratio: "16:9", duration: 6, prompt: "The courier rides.", references: { images: [ok-first.png, https://example.com/b.png] } }
+  - { id: g, template: Diving, media: [ok-first.png] }
+  - { id: h, model: minimax:4@1, prompt: "a kite", outputFormat: mov, safety: { checkContent: true } }
+"#;
+        let loaded = crate::manifest::load_str(yaml.to_owned(), "m.yaml".into(), dir.path())
+            .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let old_digest = |v: &serde_json::Value| {
+            let mut hasher = HashWriter(Sha256::new());
+            serde_json::to_writer(&mut hasher, v).unwrap();
+            hex::encode(&hasher.0.finalize()[..16])
+        };
+        assert_eq!(loaded.manifest.shots.len(), 9);
+        for shot in &loaded.manifest.shots {
+            let mut material = value_material(shot);
+            assert_eq!(render_key(shot), old_digest(&material), "render key of {}", shot.id);
+            for variants in [vec![1], vec![1, 2, 3], vec![2]] {
+                material["variants"] = serde_json::json!(variants);
+                assert_eq!(job_key(shot, &variants), old_digest(&material), "job key of {}", shot.id);
+            }
+            // The text hashed is the same text, not only the same hash.
+            let mut m = KeyMaterial::of(shot);
+            assert_eq!(serde_json::to_string(m.with_variants(&[2])).unwrap(), material.to_string());
+        }
+        let plan = Plan::new(&loaded.manifest);
+        for job in &plan.jobs {
+            assert_eq!(job.key, job_key(&loaded.manifest.shots[job.shot_index], &job.variants));
+        }
     }
 }

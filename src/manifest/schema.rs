@@ -143,24 +143,24 @@ pub fn read(root: &Node, source: &str, problems: &mut Problems) -> RawManifest {
         );
         return m;
     }
-    let Some(entries) = r.mapping(root, "", TOP_KEYS) else { return m };
+    let Some(entries) = r.mapping(root, &At::Root(""), TOP_KEYS) else { return m };
     for (key, value) in entries {
         match key {
-            "version" => m.version = r.int(value, "version"),
-            "name" => m.name = r.string(value, "name"),
-            "output" => m.output = r.string(value, "output"),
+            "version" => m.version = r.int(value, &At::Root("version")),
+            "name" => m.name = r.string(value, &At::Root("name")),
+            "output" => m.output = r.string(value, &At::Root("output")),
             "defaults" => {
                 let mut keys = SHOT_KEYS.to_vec();
                 keys.retain(|k| *k != "id");
-                if let Some(d) = r.shot(value, "defaults", &keys) {
+                if let Some(d) = r.shot(value, &At::Root("defaults"), &keys) {
                     m.defaults = d;
                 }
             }
             "providers" => m.providers = r.providers(value),
             "budget" => {
-                if let Some(fields) = r.mapping(value, "budget", BUDGET_KEYS) {
+                if let Some(fields) = r.mapping(value, &At::Root("budget"), BUDGET_KEYS) {
                     for (_, v) in fields {
-                        m.max_cost_usd = r.number(v, "budget.maxCostUsd");
+                        m.max_cost_usd = r.number(v, &At::Root("budget.maxCostUsd"));
                     }
                 }
             }
@@ -199,20 +199,21 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
+    fn wrong_type(&mut self, node: &Node, field: &At<'_>, expected: &str) {
         let found = node.kind.describe();
         self.problems.push(
-            Problem::error(node.loc, field, format!("expected {expected}, found {found}"))
+            Problem::error(node.loc, field.to_string(), format!("expected {expected}, found {found}"))
                 .label(format!("expected {expected}")),
         );
     }
 
     /// The entries of a mapping whose keys are all in `known`; unknown keys are
     /// problems (with the closest known key as a hint) and are left out.
-    fn mapping<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Vec<(&'n str, &'n Node)>> {
+    fn mapping<'n>(&mut self, node: &'n Node, path: &At<'_>, known: &[&str]) -> Option<Vec<(&'n str, &'n Node)>> {
         let NodeKind::Map(entries) = &node.kind else {
-            let what = if path.is_empty() { "the manifest" } else { path };
-            let field = if path.is_empty() { "(manifest)" } else { path };
+            let path = path.to_string();
+            let what = if path.is_empty() { "the manifest" } else { &path };
+            let field = if path.is_empty() { "(manifest)" } else { &path };
             self.problems.push(
                 Problem::error(
                     node.loc,
@@ -228,13 +229,13 @@ impl<'a> Reader<'a> {
             let key = match &k.kind {
                 NodeKind::Str(s) => s.as_str(),
                 _ => {
-                    let field = if path.is_empty() { "(key)".to_owned() } else { format!("{path}.(key)") };
+                    let field = if path.is_root() { "(key)".to_owned() } else { format!("{path}.(key)") };
                     self.problems.push(Problem::error(k.loc, field, "a key must be a word").label("not a key name"));
                     continue;
                 }
             };
-            let field = join(path, key);
             if !known.contains(&key) {
+                let field = At::Key(path, key).to_string();
                 let mut p = Problem::error(k.loc, &field, format!("unknown key `{key}`")).label("unknown key");
                 p = match closest(key, known) {
                     Some(best) => p.help(format!("did you mean `{best}`?")),
@@ -248,7 +249,7 @@ impl<'a> Reader<'a> {
         Some(out)
     }
 
-    fn string(&mut self, node: &Node, field: &str) -> Option<Field<String>> {
+    fn string(&mut self, node: &Node, field: &At<'_>) -> Option<Field<String>> {
         let value = match &node.kind {
             NodeKind::Str(s) => s.clone(),
             // A number or a boolean where text is expected is taken as written
@@ -267,7 +268,7 @@ impl<'a> Reader<'a> {
         self.source.get(node.loc.offset..end).unwrap_or_default().trim().to_owned()
     }
 
-    fn int(&mut self, node: &Node, field: &str) -> Option<Field<i64>> {
+    fn int(&mut self, node: &Node, field: &At<'_>) -> Option<Field<i64>> {
         match node.kind {
             NodeKind::Int(i) => Some(Field { value: i, loc: node.loc }),
             NodeKind::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(Field { value: f as i64, loc: node.loc }),
@@ -278,7 +279,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn number(&mut self, node: &Node, field: &str) -> Option<Field<f64>> {
+    fn number(&mut self, node: &Node, field: &At<'_>) -> Option<Field<f64>> {
         match node.kind {
             NodeKind::Int(i) => Some(Field { value: i as f64, loc: node.loc }),
             NodeKind::Float(f) if f.is_finite() => Some(Field { value: f, loc: node.loc }),
@@ -289,7 +290,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn boolean(&mut self, node: &Node, field: &str) -> Option<Field<bool>> {
+    fn boolean(&mut self, node: &Node, field: &At<'_>) -> Option<Field<bool>> {
         match node.kind {
             NodeKind::Bool(b) => Some(Field { value: b, loc: node.loc }),
             _ => {
@@ -299,29 +300,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn string_list(&mut self, node: &Node, field: &str) -> Option<Field<Vec<Field<String>>>> {
+    fn string_list(&mut self, node: &Node, field: &At<'_>) -> Option<Field<Vec<Field<String>>>> {
         self.list(node, field, "a list such as [Pan left, Zoom in]")
     }
 
-    fn list(&mut self, node: &Node, field: &str, expected: &str) -> Option<Field<Vec<Field<String>>>> {
+    fn list(&mut self, node: &Node, field: &At<'_>, expected: &str) -> Option<Field<Vec<Field<String>>>> {
         let NodeKind::Seq(items) = &node.kind else {
             self.wrong_type(node, field, expected);
             return None;
         };
         let mut values = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            if let Some(s) = self.string(item, &format!("{field}[{i}]")) {
+            if let Some(s) = self.string(item, &At::Item(field, i)) {
                 values.push(s);
             }
         }
         Some(Field { value: values, loc: node.loc })
     }
 
-    fn shot(&mut self, node: &Node, path: &str, known: &[&str]) -> Option<RawShot> {
+    fn shot(&mut self, node: &Node, path: &At<'_>, known: &[&str]) -> Option<RawShot> {
         let entries = self.mapping(node, path, known)?;
         let mut s = RawShot { loc: node.loc, ..RawShot::default() };
         for (key, v) in entries {
-            let f = join(path, key);
+            let f = At::Key(path, key);
             match key {
                 "id" => s.id = self.string(v, &f),
                 "prompt" => s.prompt = self.string(v, &f),
@@ -348,7 +349,7 @@ impl<'a> Reader<'a> {
                     if let Some(entries) = self.mapping(v, &f, SAFETY_KEYS) {
                         let mut safety = RawSafety::default();
                         for (sk, sv) in entries {
-                            let sf = join(&f, sk);
+                            let sf = At::Key(&f, sk);
                             if sk == "checkContent" {
                                 safety.check_content = self.boolean(sv, &sf);
                             } else {
@@ -360,7 +361,7 @@ impl<'a> Reader<'a> {
                 }
                 "frames" => {
                     for (fk, fv) in self.mapping(v, &f, FRAME_KEYS).unwrap_or_default() {
-                        let value = self.string(fv, &join(&f, fk));
+                        let value = self.string(fv, &At::Key(&f, fk));
                         if fk == "first" {
                             s.first_frame = value;
                         } else {
@@ -374,11 +375,11 @@ impl<'a> Reader<'a> {
         Some(s)
     }
 
-    fn references(&mut self, node: &Node, path: &str) -> Option<Field<RawReferences>> {
+    fn references(&mut self, node: &Node, path: &At<'_>) -> Option<Field<RawReferences>> {
         let entries = self.mapping(node, path, REFERENCE_KEYS)?;
         let mut r = RawReferences::default();
         for (key, v) in entries {
-            let f = join(path, key);
+            let f = At::Key(path, key);
             let list = if matches!(v.kind, NodeKind::Seq(_)) {
                 self.string_list(v, &f)
             } else {
@@ -396,29 +397,33 @@ impl<'a> Reader<'a> {
 
     fn shots(&mut self, node: &Node) -> Option<Field<Vec<RawShot>>> {
         let NodeKind::Seq(items) = &node.kind else {
-            self.wrong_type(node, "shots", "a list of shots");
+            self.wrong_type(node, &At::Root("shots"), "a list of shots");
             return None;
         };
-        let shots = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.shot(item, &format!("shots[{i}]"), SHOT_KEYS))
-            .collect();
+        // Room for every shot up front: a raw shot is over a kilobyte, and growing
+        // the list by doubling copied (and faulted in) the 100,000-shot list twice over.
+        let mut shots = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(shot) = self.shot(item, &At::Item(&At::Root("shots"), i), SHOT_KEYS) {
+                shots.push(shot);
+            }
+        }
         Some(Field { value: shots, loc: node.loc })
     }
 
     fn prices(&mut self, node: &Node) -> Vec<RawPrice> {
         let NodeKind::Seq(items) = &node.kind else {
-            self.wrong_type(node, "prices", "a list such as [{ provider: minimax, model: S2V-01, usd: 0.43 }]");
+            self.wrong_type(node, &At::Root("prices"), "a list such as [{ provider: minimax, model: S2V-01, usd: 0.43 }]");
             return Vec::new();
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("prices[{i}]");
-            let Some(entries) = self.mapping(item, &path, PRICE_KEYS) else { continue };
+            let Some(entries) = self.mapping(item, &At::Root(&path), PRICE_KEYS) else { continue };
             let mut p = RawPrice { loc: item.loc, path: path.clone(), ..RawPrice::default() };
             for (k, v) in entries {
-                let f = join(&path, k);
+                let at = At::Root(&path);
+                let f = At::Key(&at, k);
                 p.keys.push(k.to_owned());
                 match k {
                     "provider" => p.provider = self.string(v, &f),
@@ -436,12 +441,13 @@ impl<'a> Reader<'a> {
     fn providers(&mut self, node: &Node) -> Vec<(Provider, RawProvider)> {
         let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
         let mut out = Vec::new();
-        for (key, v) in self.mapping(node, "providers", &names).unwrap_or_default() {
+        for (key, v) in self.mapping(node, &At::Root("providers"), &names).unwrap_or_default() {
             let provider = Provider::parse(key).expect("mapping() keeps only known keys");
             let path = format!("providers.{key}");
             let mut settings = RawProvider::default();
-            for (k, fv) in self.mapping(v, &path, PROVIDER_KEYS).unwrap_or_default() {
-                let f = join(&path, k);
+            let at = At::Root(&path);
+            for (k, fv) in self.mapping(v, &at, PROVIDER_KEYS).unwrap_or_default() {
+                let f = At::Key(&at, k);
                 match k {
                     "requestsPerMinute" => settings.requests_per_minute = self.int(fv, &f),
                     "maxInFlight" => settings.max_in_flight = self.int(fv, &f),
@@ -454,8 +460,34 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+/// A field's path (`shots[3].frames.first`), spelt out only when a problem names
+/// it: most fields of a big manifest are fine, and formatting every path up front
+/// cost more than reading the values.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    /// A path written out already; `""` is the manifest itself.
+    Root(&'p str),
+    /// `parent.key` (just `key` under the manifest itself).
+    Key(&'p At<'p>, &'p str),
+    /// `parent[i]`
+    Item(&'p At<'p>, usize),
+}
+
+impl At<'_> {
+    fn is_root(&self) -> bool {
+        matches!(self, At::Root(""))
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(path) => f.write_str(path),
+            At::Key(parent, key) if parent.is_root() => f.write_str(key),
+            At::Key(parent, key) => write!(f, "{parent}.{key}"),
+            At::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
 }
 
 /// The known word closest to a mistyped one, if any is close enough to be a hint.

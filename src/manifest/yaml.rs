@@ -3,6 +3,8 @@
 //! the tree lets `schema` report every mistake at once instead of stopping at the
 //! first one, as a typed serde pass would.
 
+mod split;
+
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
@@ -160,9 +162,27 @@ pub fn is_budget(e: &serde_saphyr::Error) -> bool {
         || text.contains("recursion limit")
 }
 
+/// Below this size a manifest is parsed in one piece: splitting pays only when the
+/// parse takes long enough to be worth a thread (a 100,000-shot manifest is 23 MB).
+const SPLIT_MIN_BYTES: usize = 1 << 20;
+
 /// Parses YAML text into a node tree. Only YAML itself can fail here (syntax,
-/// duplicate keys, resource budgets); meaning is checked later.
+/// duplicate keys, resource budgets); meaning is checked later. A big shot list is
+/// parsed in pieces on the machine's cores when that gives exactly the tree the
+/// one-piece parse gives (see `split`); errors always come from the one-piece parse.
 pub fn parse(source: &str) -> Result<Node, serde_saphyr::Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if source.len() >= SPLIT_MIN_BYTES
+        && cores > 1
+        && let Some(root) = split::parse(source, cores)
+    {
+        return Ok(root);
+    }
+    parse_whole(source)
+}
+
+/// The one-piece parse.
+fn parse_whole(source: &str) -> Result<Node, serde_saphyr::Error> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,

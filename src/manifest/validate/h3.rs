@@ -30,7 +30,7 @@ impl Validator<'_> {
     pub(super) fn references(&mut self, ctx: &ShotCtx<'_>) -> Checked {
         let mut out = Checked { refs: References::default(), refused: false, at: None, lists: Vec::new() };
         let Some(e) = pick(ctx.i, "references", &ctx.raw.references, &ctx.defaults.references) else { return out };
-        out.at = Some((e.field.loc, e.path.clone()));
+        out.at = Some((e.field.loc, e.path.to_string()));
         let raw = &e.field.value;
         for (kind, list) in
             [(MediaKind::Image, &raw.images), (MediaKind::Video, &raw.videos), (MediaKind::Audio, &raw.audio)]

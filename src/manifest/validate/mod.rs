@@ -114,19 +114,54 @@ struct Validator<'a> {
 /// written under (so a problem names `defaults.resolution` when that is the culprit).
 struct Effective<'f, T> {
     field: &'f Field<T>,
-    path: String,
+    path: FieldPath,
+}
+
+/// Where a shot field was written, spelt out only when a problem names it: a
+/// 100,000-shot manifest reads about twenty fields a shot, and formatting every
+/// path up front was a good part of its validation time.
+#[derive(Clone, Debug)]
+enum FieldPath {
+    /// `shots[i].name`
+    Shot(usize, &'static str),
+    /// `defaults.name`
+    Defaults(&'static str),
+    /// Anything else, already spelt out (a list item's path).
+    Spelt(String),
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldPath::Shot(i, name) => write!(f, "shots[{i}].{name}"),
+            FieldPath::Defaults(name) => write!(f, "defaults.{name}"),
+            FieldPath::Spelt(path) => f.write_str(path),
+        }
+    }
+}
+
+impl From<&FieldPath> for String {
+    fn from(path: &FieldPath) -> String {
+        path.to_string()
+    }
+}
+
+impl From<FieldPath> for String {
+    fn from(path: FieldPath) -> String {
+        path.to_string()
+    }
 }
 
 /// The effective value of shot field `name` for shot `i`.
 fn pick<'f, T>(
     i: usize,
-    name: &str,
+    name: &'static str,
     shot: &'f Option<Field<T>>,
     defaults: &'f Option<Field<T>>,
 ) -> Option<Effective<'f, T>> {
     match (shot, defaults) {
-        (Some(f), _) => Some(Effective { field: f, path: format!("shots[{i}].{name}") }),
-        (None, Some(f)) => Some(Effective { field: f, path: format!("defaults.{name}") }),
+        (Some(f), _) => Some(Effective { field: f, path: FieldPath::Shot(i, name) }),
+        (None, Some(f)) => Some(Effective { field: f, path: FieldPath::Defaults(name) }),
         (None, None) => None,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Effective, Validator, pick};
+use super::{Effective, FieldPath, Validator, pick};
 use crate::catalog::{self, LookupError, Mode, Model, Provider, Resolution};
 use crate::manifest::Shot;
 use crate::manifest::diag::Problem;
@@ -364,7 +364,7 @@ impl Validator<'_> {
             _ => None,
         };
         let (loc, path) = match culprit {
-            Some(e) => (e.field.loc, e.path),
+            Some(e) => (e.field.loc, e.path.to_string()),
             None => (model_loc(ctx), format!("shots[{}].model", ctx.i)),
         };
         let modes: Vec<&str> = model.modes.iter().map(|m| m.describe()).collect();
@@ -409,17 +409,17 @@ impl Validator<'_> {
         let res = crate::catalog::h3::resolution_label(model, res);
         let secs = duration.map_or(model.default_duration, |(n, _)| *n);
         let allowed = model.durations(res.resolution, mode);
-        let at = |e: Option<(Loc, &str)>, name: &str| {
-            e.map_or((model_loc(ctx), format!("shots[{}].{name}", ctx.i)), |(l, p)| (l, p.to_owned()))
+        let at = |e: Option<(Loc, &FieldPath)>, name: &str| {
+            e.map_or((model_loc(ctx), format!("shots[{}].{name}", ctx.i)), |(l, p)| (l, p.to_string()))
         };
-        let res_at = resolution.map(|(_, e)| (e.field.loc, e.path.as_str()));
+        let res_at = resolution.map(|(_, e)| (e.field.loc, &e.path));
         let problem = if allowed.is_empty() {
             let offered: Vec<&str> = model.resolutions(mode).iter().map(|r| r.name()).collect();
             let (loc, path) = at(res_at, "resolution");
             Problem::error(loc, path, format!("{}: {} does not offer {res} for {}", ctx.who, model.id, mode.describe()))
                 .help(format!("{} offers {} here", model.id, offered.join(", ")))
         } else if !allowed.contains(&secs) {
-            let (loc, path) = at(duration.map(|(_, e)| (e.field.loc, e.path.as_str())).or(res_at), "duration");
+            let (loc, path) = at(duration.map(|(_, e)| (e.field.loc, &e.path)).or(res_at), "duration");
             let list: Vec<String> = allowed.iter().map(|d| format!("{d} s")).collect();
             // A run of whole seconds (H3: 4 to 15) reads better as a range.
             let contiguous = allowed.len() > 3 && allowed.windows(2).all(|w| w[1] == w[0] + 1);

@@ -5,7 +5,7 @@
 //! The `defaults` of those fields do not apply to a template shot.
 
 use super::shot::ShotCtx;
-use super::{Effective, Validator, pick};
+use super::{Effective, FieldPath, Validator, pick};
 use crate::catalog::templates::{self, MODEL};
 use crate::catalog::{Mode, Provider};
 use crate::manifest::diag::Problem;
@@ -99,7 +99,7 @@ impl Validator<'_> {
         let mut media = Vec::new();
         if let Some(m) = &media_field {
             for (j, item) in m.field.value.iter().enumerate() {
-                match self.image(Some(Effective { field: item, path: format!("{}[{j}]", m.path) })) {
+                match self.image(Some(Effective { field: item, path: FieldPath::Spelt(format!("{}[{j}]", m.path)) })) {
                     Some(Some(img)) => media.push(img),
                     _ => ok = false,
                 }
