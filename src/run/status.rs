@@ -96,7 +96,7 @@ fn load(args: &StatusArgs) -> Result<Loaded, ExitCode> {
             eprintln!("shotlist: {e}");
             exit::code(exit::INVALID)
         })?;
-        RunState::replay(&replayed.records)
+        RunState::replay(replayed.records)
     } else {
         RunState::default()
     };
