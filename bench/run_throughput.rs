@@ -736,8 +736,9 @@ async fn run_big(s: &Settings, scratch: &Path) -> Line {
     let journal_mb = std::fs::metadata(&journal).map(|m| m.len() as f64 / 1e6).ok();
     let (replay_s, (records, replayed_jobs)) = best_of(if s.full { 5 } else { 1 }, || {
         let r = shotlist::run::journal::read(&journal).expect("the journal reads");
-        let state = shotlist::run::state::RunState::replay(&r.records);
-        (r.records.len(), state.jobs.len())
+        let records = r.records.len();
+        let state = shotlist::run::state::RunState::replay(r.records);
+        (records, state.jobs.len())
     });
     let (status_s, st) = best_of(runs, || {
         shotlist_cmd(&["status", &m_str, "--out", rehearsed.to_str().unwrap(), "--json"])

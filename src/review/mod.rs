@@ -113,7 +113,7 @@ pub fn open(manifest_path: &Path, out: Option<&Path>, rehearse: bool) -> Result<
 fn read(dir: &Path, manifest_name: &str, manifest: &crate::manifest::Manifest) -> Result<Campaign, String> {
     let path = dir.join("state.jsonl");
     let state = if path.exists() {
-        RunState::replay(&journal::read(&path).map_err(|e| e.to_string())?.records)
+        RunState::replay(journal::read(&path).map_err(|e| e.to_string())?.records)
     } else {
         RunState::default()
     };

@@ -263,6 +263,14 @@ impl Record {
     }
 }
 
+/// A borrowed record, copied: `RunState::apply` and `replay` take records by value
+/// (their strings move into the state) and copy the ones they are lent.
+impl From<&Record> for Record {
+    fn from(record: &Record) -> Record {
+        record.clone()
+    }
+}
+
 /// Why a journal could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -294,36 +302,46 @@ pub fn read(path: &Path) -> Result<Replayed, JournalError> {
     let io_err = |source| JournalError::Io { path: path.to_path_buf(), source };
     // One read of the whole file: a night's journal is some hundred bytes a record.
     let bytes = std::fs::read(path).map_err(io_err)?;
-    let mut records = Vec::with_capacity(bytes.len() / 160);
-    let mut valid_len = 0u64;
-    let mut torn_tail = false;
-    let mut scratch = Vec::new();
-    for (index, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
-        let number = index + 1;
-        let n = line.len();
-        // Every record is written as one line ending in a newline; only the last
-        // line can lack it, and only when a write was cut short.
-        let complete = line.ends_with(b"\n");
-        if complete && let Some(record) = parse_written(line.trim_ascii_end(), &mut scratch) {
-            records.push(record);
-            valid_len += n as u64;
-            continue;
+    // Parsing is most of the time: a large journal is cut at line ends into one
+    // part a core, read side by side and joined in order (a part's first line
+    // number is the count of the lines before it).
+    let parts = if bytes.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    };
+    read_parts(path, &bytes, parts)
+}
+
+/// [`read`] of the journal `bytes` in `parts` parts.
+fn read_parts(path: &Path, bytes: &[u8], parts: usize) -> Result<Replayed, JournalError> {
+    let read = std::thread::scope(|scope| {
+        let mut chunks = split_at_lines(bytes, parts).into_iter();
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks.map(|chunk| scope.spawn(move || read_lines(chunk))).collect();
+        let mut read = vec![read_lines(first)];
+        read.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+        read
+    });
+    // The first part's records are the list the others join (one part: the whole
+    // list, never copied; a fresh list of them all would be some hundred megabytes
+    // more to fault in and fill at 100,000 jobs).
+    let total: usize = read.iter().map(|p| p.records.len()).sum();
+    let mut records = Vec::new();
+    let (mut valid_len, mut torn_tail, mut lines_before) = (0u64, false, 0usize);
+    for mut part in read {
+        if let Some((line, reason)) = part.corrupt {
+            return Err(JournalError::Corrupt { path: path.to_path_buf(), line: lines_before + line, reason });
         }
-        let text = String::from_utf8_lossy(line);
-        if text.trim().is_empty() && complete {
-            valid_len += n as u64;
-            continue;
+        if records.is_empty() {
+            std::mem::swap(&mut records, &mut part.records);
+            records.reserve_exact(total - records.len());
+        } else {
+            records.append(&mut part.records);
         }
-        match serde_json::from_str::<Record>(text.trim_end()) {
-            Ok(record) if complete => {
-                records.push(record);
-                valid_len += n as u64;
-            }
-            Err(e) if complete => {
-                return Err(JournalError::Corrupt { path: path.to_path_buf(), line: number, reason: e.to_string() });
-            }
-            _ => torn_tail = true,
-        }
+        valid_len += part.valid_len;
+        torn_tail |= part.torn_tail;
+        lines_before += part.lines;
     }
     match records.first() {
         Some(Record::Header { v, .. }) if *v > JOURNAL_VERSION => {
@@ -334,6 +352,73 @@ pub fn read(path: &Path) -> Result<Replayed, JournalError> {
         _ => return Err(JournalError::NoHeader { path: path.to_path_buf() }),
     }
     Ok(Replayed { records, valid_len, torn_tail })
+}
+
+/// The journal size from which `read` parses on several threads (a thread costs
+/// some tens of microseconds; a megabyte of records some milliseconds).
+const PARALLEL_FROM: usize = 1 << 20;
+
+/// `bytes` cut into `parts` slices of about equal length, each ending after a
+/// newline (the last one where `bytes` ends); fewer when lines are long.
+fn split_at_lines(bytes: &[u8], parts: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = bytes;
+    for i in 0..parts.saturating_sub(1) {
+        let want = rest.len() / (parts - i);
+        let Some(nl) = rest.get(want..).and_then(|tail| tail.iter().position(|b| *b == b'\n')) else { break };
+        let (part, tail) = rest.split_at(want + nl + 1);
+        out.push(part);
+        rest = tail;
+    }
+    out.push(rest);
+    out
+}
+
+/// What one part of a journal holds: its records, its lines and the bytes of the
+/// whole ones, and the first damaged line (numbered from 1 within the part).
+#[derive(Default)]
+struct Lines {
+    records: Vec<Record>,
+    lines: usize,
+    valid_len: u64,
+    torn_tail: bool,
+    corrupt: Option<(usize, String)>,
+}
+
+/// Reads the lines of one part of a journal (see [`read`]): only the file's last
+/// line can lack its newline, so only the last part can have a torn tail.
+fn read_lines(bytes: &[u8]) -> Lines {
+    let mut out = Lines { records: Vec::with_capacity(bytes.len() / 160), ..Lines::default() };
+    let mut scratch = Vec::new();
+    for (index, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+        out.lines = index + 1;
+        let n = line.len();
+        // Every record is written as one line ending in a newline; only the last
+        // line can lack it, and only when a write was cut short.
+        let complete = line.ends_with(b"\n");
+        if complete && let Some(record) = parse_written(line.trim_ascii_end(), &mut scratch) {
+            out.records.push(record);
+            out.valid_len += n as u64;
+            continue;
+        }
+        let text = String::from_utf8_lossy(line);
+        if text.trim().is_empty() && complete {
+            out.valid_len += n as u64;
+            continue;
+        }
+        match serde_json::from_str::<Record>(text.trim_end()) {
+            Ok(record) if complete => {
+                out.records.push(record);
+                out.valid_len += n as u64;
+            }
+            Err(e) if complete => {
+                out.corrupt = Some((index + 1, e.to_string()));
+                return out;
+            }
+            _ => out.torn_tail = true,
+        }
+    }
+    out
 }
 
 /// A line as shotlist writes it, `{"t":"<kind>",<fields>}`, read through the
@@ -524,6 +609,50 @@ mod tests {
         let r = read(&path).unwrap();
         assert_eq!(r.records[1], Record::Run { at: "x".into(), pid: 3, manifest: "m".into() });
         assert_eq!(r.valid_len, std::fs::metadata(&path).unwrap().len());
+    }
+
+    /// A journal of `n` runs' lines after its header, and its bytes.
+    fn journal_of(n: usize, dir: &Path) -> (PathBuf, Vec<u8>) {
+        let path = dir.join("state.jsonl");
+        let mut j = Journal::open(&path, 0).unwrap();
+        j.append(&header()).unwrap();
+        for pid in 0..n as u32 {
+            j.append(&Record::Run { at: format!("t{pid}"), pid, manifest: "m".repeat(pid as usize % 7) }).unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        (path, bytes)
+    }
+
+    #[test]
+    fn a_journal_read_in_parts_reads_as_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut bytes) = journal_of(40, dir.path());
+        bytes.extend_from_slice(b"\n{\"t\":\"run\",\"at\":\"cut");
+        let whole = read_parts(&path, &bytes, 1).unwrap();
+        assert_eq!(whole.records.len(), 41);
+        assert!(whole.torn_tail);
+        for parts in [2, 3, 7, 64] {
+            let r = read_parts(&path, &bytes, parts).unwrap();
+            assert_eq!(r.records, whole.records, "{parts} parts");
+            assert_eq!((r.valid_len, r.torn_tail), (whole.valid_len, whole.torn_tail), "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn a_damaged_line_read_in_parts_is_named_by_its_line_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes) = journal_of(40, dir.path());
+        // Line 31 (the header is line 1) damaged, and line 36 too: the first is named.
+        let mut lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        lines[30] = b"garbage\n";
+        lines[35] = b"{\n";
+        let bytes = lines.concat();
+        for parts in [1, 2, 3, 5] {
+            match read_parts(&path, &bytes, parts) {
+                Err(JournalError::Corrupt { line, .. }) => assert_eq!(line, 31, "{parts} parts"),
+                other => panic!("{parts} parts: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -362,11 +362,11 @@ impl Folder {
                 (Box::new(store), records)
             }
         };
-        let mut state = RunState::replay(&records);
+        let mut state = RunState::replay(records);
         let run = Record::Run { at: journal::now(), pid: std::process::id(), manifest: manifest_name.to_owned() };
         let shown = store.describe();
         store.append(&run).map_err(|e| refused(format!("cannot write the journal {shown}: {e}")))?;
-        state.apply(&run);
+        state.apply(run);
         Ok(Folder { state, store })
     }
 }

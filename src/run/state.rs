@@ -8,6 +8,11 @@ use uuid::Uuid;
 use super::journal::{FailClass, JobDef, Record};
 use crate::provider::{Clip, RemoteTask};
 
+/// The state's hash maps: keys are the journal's own (job keys, file and shot
+/// names), so SipHash's guard against chosen keys buys nothing, and hashing every
+/// record's key with it was a tenth of a 100,000-job replay.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Why a run stopped sending new work, in rising order: a halt only ever rises
 /// (a disk that fills after a Ctrl-C still stops the downloads).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -247,39 +252,52 @@ pub struct RunState {
     pub runs: u32,
     /// Per shot, the versions its journaled jobs render (kept by `apply`, so a new
     /// job's version needs no walk over every job).
-    versions: std::collections::HashMap<String, ShotVersions>,
+    versions: FastMap<String, ShotVersions>,
     /// Every file a clip was saved as, and whose it is: a paid take's file is never
     /// the target of another download.
-    files: std::collections::HashMap<String, (String, u32)>,
+    files: FastMap<String, (String, u32)>,
 }
 
 /// The versions of one shot's takes.
 #[derive(Clone, Debug, Default)]
 struct ShotVersions {
-    by_render: std::collections::HashMap<String, u32>,
+    by_render: FastMap<String, u32>,
     highest: u32,
 }
 
 impl RunState {
-    /// The fold of `records`, as `apply` one by one would leave it. The jobs are
-    /// folded in a hash map keyed by the records' own keys and sorted into the
-    /// `BTreeMap` once at the end: looking each record's job up in a growing
-    /// `BTreeMap` of large values (key comparisons down some 17 levels, values moved
-    /// on every insert) made a 100,000-job journal's replay super-linear.
-    pub fn replay(records: &[Record]) -> RunState {
+    /// The fold of `records`, as `apply` one by one would leave it. Records given
+    /// by value are taken apart into the state (no name, clip or definition copied);
+    /// borrowed ones are copied first. The jobs are folded in a list indexed by a
+    /// hash map of their keys and sorted into the `BTreeMap` once at the end: looking
+    /// each record's job up in a growing `BTreeMap` of large values (key comparisons
+    /// down some 17 levels, values moved on every insert) made a 100,000-job
+    /// journal's replay super-linear, and a job's state is moved only twice here.
+    pub fn replay<R: Into<Record>>(records: impl IntoIterator<Item = R>) -> RunState {
+        let records = records.into_iter();
         let mut s = RunState::default();
-        let mut jobs: std::collections::HashMap<&str, JobState> =
-            std::collections::HashMap::with_capacity(records.len() / 4);
+        // A job has some five records.
+        let mut index: FastMap<String, usize> =
+            FastMap::with_capacity_and_hasher(records.size_hint().0 / 4, Default::default());
+        let mut jobs: Vec<Option<JobState>> = Vec::with_capacity(records.size_hint().0 / 4);
         for r in records {
-            s.apply_campaign(r);
-            if let Some(key) = r.job_key() {
-                let j = jobs.entry(key).or_insert_with(|| JobState::new(key));
-                j.apply(r);
-            }
+            let (index, jobs) = (&mut index, &mut jobs);
+            s.fold(r.into(), move |key| {
+                let (index, jobs) = (index, jobs);
+                let at = match index.get(key) {
+                    Some(at) => *at,
+                    None => {
+                        index.insert(key.to_owned(), jobs.len());
+                        jobs.push(Some(JobState::new(key)));
+                        jobs.len() - 1
+                    }
+                };
+                jobs[at].as_mut().expect("taken only below")
+            });
         }
-        let mut sorted: Vec<(&str, JobState)> = jobs.into_iter().collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        s.jobs = sorted.into_iter().map(|(k, j)| (k.to_owned(), j)).collect();
+        let mut sorted: Vec<(String, usize)> = index.into_iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        s.jobs = sorted.into_iter().map(|(k, at)| (k, jobs[at].take().expect("one entry a key"))).collect();
         s
     }
 
@@ -334,6 +352,7 @@ impl RunState {
         plan.keep_takes(manifest, &|render| by_render.get(render).cloned().unwrap_or_default());
     }
 
+    /// The job `key`, made when the journal has none yet.
     pub fn job_mut(&mut self, key: &str) -> &mut JobState {
         // Most records are of a job already known: no key allocated for those.
         if !self.jobs.contains_key(key) {
@@ -342,11 +361,28 @@ impl RunState {
         self.jobs.get_mut(key).expect("inserted above")
     }
 
-    /// Applies one record: the same transitions at replay and while running.
-    pub fn apply(&mut self, record: &Record) {
-        self.apply_campaign(record);
+    /// Applies one record: the same transitions at replay and while running (a
+    /// borrowed record is copied, as the dispatcher keeps what it writes).
+    pub fn apply(&mut self, record: impl Into<Record>) {
+        let mut jobs = std::mem::take(&mut self.jobs);
+        let all = &mut jobs;
+        self.fold(record.into(), move |key| {
+            let jobs = all;
+            // Most records are of a job already known: no key allocated for those.
+            if !jobs.contains_key(key) {
+                jobs.insert(key.to_owned(), JobState::new(key));
+            }
+            jobs.get_mut(key).expect("inserted above")
+        });
+        self.jobs = jobs;
+    }
+
+    /// The one fold of `apply` and `replay`: what the record changes outside its job,
+    /// then in its job (found or made by `job`).
+    fn fold<'j>(&mut self, record: Record, job: impl FnOnce(&str) -> &'j mut JobState) {
+        self.apply_campaign(&record);
         if let Some(key) = record.job_key() {
-            self.job_mut(key).apply(record);
+            job(key).apply(record);
         }
     }
 
@@ -378,67 +414,65 @@ impl RunState {
 }
 
 impl JobState {
-    /// What a record of this job changes in it (see [`RunState::apply`]).
-    fn apply(&mut self, record: &Record) {
+    /// What a record of this job changes in it (see [`RunState::apply`]); its
+    /// strings move into the state.
+    fn apply(&mut self, record: Record) {
         let j = self;
         match record {
             Record::Header { .. } | Record::Run { .. } => {}
-            Record::Job { def, .. } => j.def = Some(def.clone()),
+            Record::Job { def, .. } => j.def = Some(def),
             Record::Intent { attempt, task_uuid, at, .. } => {
-                j.attempts = j.attempts.max(*attempt);
-                j.task_uuid = Some(*task_uuid);
-                j.phase = Phase::Submitting { attempt: *attempt, task_uuid: *task_uuid };
-                j.submitted_at = Some(at.clone());
+                j.attempts = j.attempts.max(attempt);
+                j.task_uuid = Some(task_uuid);
+                j.phase = Phase::Submitting { attempt, task_uuid };
+                j.submitted_at = Some(at);
                 j.error = None;
             }
             Record::Accepted { task, attempt, .. } => {
-                j.task = Some(task.clone());
-                j.accepted_attempt = Some(*attempt);
+                j.task = Some(task);
+                j.accepted_attempt = Some(attempt);
                 j.phase = Phase::Running;
             }
             Record::NotAccepted { class, message, retryable, .. } => {
                 j.error = Some(format!("{class}: {message}"));
-                j.phase = if *retryable {
-                    Phase::Pending
-                } else {
-                    Phase::Failed(Failure { class: *class, message: message.clone() })
-                };
+                j.phase = if retryable { Phase::Pending } else { Phase::Failed(Failure { class, message }) };
             }
             Record::InDoubt { message, .. } => {
                 j.error = Some(format!("in doubt: {message}"));
-                j.phase = Phase::InDoubt { message: message.clone() };
+                j.phase = Phase::InDoubt { message };
             }
             Record::Clip { variant, clip, .. } => {
-                let c = j.clips.entry(*variant).or_default();
-                c.clip = Some(clip.clone());
+                let c = j.clips.entry(variant).or_default();
+                c.clip = Some(clip);
             }
             Record::Downloaded { variant, file, sha256, bytes, at, .. } => {
-                let c = j.clips.entry(*variant).or_default();
-                c.file = Some(FileRec { file: file.clone(), sha256: sha256.clone(), bytes: *bytes, at: at.clone() });
+                let c = j.clips.entry(variant).or_default();
+                c.file = Some(FileRec { file, sha256, bytes, at: at.clone() });
                 c.failed = None;
                 if j.all_downloaded() {
                     j.phase = Phase::Done;
-                    j.completed_at = Some(at.clone());
+                    j.completed_at = Some(at);
                     j.error = None;
                 } else if j.all_settled() {
                     // The last file of a job whose other variants failed: the job ends failed.
                     if let Some(failed) = j.clips.values().find_map(|c| c.failed.clone()) {
                         j.phase = Phase::Failed(failed);
-                        j.completed_at = Some(at.clone());
+                        j.completed_at = Some(at);
                     }
                 }
             }
             Record::Failed { variant: None, class, message, at, .. } => {
                 j.error = Some(format!("{class}: {message}"));
-                j.completed_at = Some(at.clone());
-                j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
+                j.completed_at = Some(at);
+                j.phase = Phase::Failed(Failure { class, message });
             }
             Record::Failed { variant: Some(v), class, message, at, .. } => {
-                j.clips.entry(*v).or_default().failed = Some(Failure { class: *class, message: message.clone() });
                 j.error = Some(format!("{class}: {message}"));
+                let failure = Failure { class, message };
+                j.clips.entry(v).or_default().failed = Some(failure.clone());
                 if j.all_settled() {
-                    j.completed_at = Some(at.clone());
-                    j.phase = Phase::Failed(Failure { class: *class, message: message.clone() });
+                    j.completed_at = Some(at);
+                    j.phase = Phase::Failed(failure);
                 }
             }
         }

@@ -70,38 +70,64 @@ impl Loaded {
 }
 
 fn load(args: &StatusArgs) -> Result<Loaded, ExitCode> {
-    let loaded = manifest::load(&args.manifest).map_err(|invalid| {
-        eprint!("{}", invalid.render(crate::term::use_color()));
-        exit::code(exit::INVALID)
-    })?;
-    let mut plan = Plan::new(&loaded.manifest);
-    let out = crate::outdir::out_dir(&loaded, args.out.as_deref(), args.rehearse);
-    let path = out.join("state.jsonl");
-    let spec = super::store::StateSpec::parse(args.state.as_deref()).map_err(|e| {
-        eprintln!("shotlist: {e}");
-        exit::code(exit::INVALID)
-    })?;
-    let mut shared = None;
-    let state = if let super::store::StateSpec::Postgres(url) = &spec {
-        let campaign = super::campaign_id(&loaded, args.rehearse);
-        let read = super::store::pg::read_only(url, &campaign).map_err(|e| {
+    std::thread::scope(|scope| {
+        // A journal in a folder named by `--out` is read and replayed on its own
+        // thread while the manifest loads and plans (each takes a second or more at
+        // 100,000 shots). Whatever goes wrong is still told in the order it always
+        // was: the manifest's problems first, then the journal's.
+        let early = match (args.state.as_deref().map(str::trim), &args.out) {
+            (None | Some(""), Some(out)) => {
+                let dir = if args.rehearse { crate::outdir::rehearsal(out) } else { out.clone() };
+                let path = dir.join("state.jsonl");
+                let read = path.clone();
+                Some((path, scope.spawn(move || replay_file(&read))))
+            }
+            _ => None,
+        };
+        let loaded = manifest::load(&args.manifest).map_err(|invalid| {
+            eprint!("{}", invalid.render(crate::term::use_color()));
+            exit::code(exit::INVALID)
+        })?;
+        let mut plan = Plan::new(&loaded.manifest);
+        let out = crate::outdir::out_dir(&loaded, args.out.as_deref(), args.rehearse);
+        let path = out.join("state.jsonl");
+        let spec = super::store::StateSpec::parse(args.state.as_deref()).map_err(|e| {
             eprintln!("shotlist: {e}");
             exit::code(exit::INVALID)
         })?;
-        let state = RunState::replay(&read.records);
-        shared = Some(read);
-        state
-    } else if path.exists() {
-        let replayed = journal::read(&path).map_err(|e| {
-            eprintln!("shotlist: {e}");
-            exit::code(exit::INVALID)
-        })?;
-        RunState::replay(&replayed.records)
-    } else {
-        RunState::default()
-    };
-    state.keep_takes(&mut plan, &loaded.manifest);
-    Ok(Loaded { plan, out, state, shared, budget_usd: loaded.manifest.max_cost_usd })
+        let mut shared = None;
+        let state = if let super::store::StateSpec::Postgres(url) = &spec {
+            let campaign = super::campaign_id(&loaded, args.rehearse);
+            let read = super::store::pg::read_only(url, &campaign).map_err(|e| {
+                eprintln!("shotlist: {e}");
+                exit::code(exit::INVALID)
+            })?;
+            let state = RunState::replay(&read.records);
+            shared = Some(read);
+            state
+        } else {
+            let replayed = match early {
+                Some((early_path, thread)) if early_path == path => {
+                    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }
+                _ => replay_file(&path),
+            };
+            replayed.map_err(|e| {
+                eprintln!("shotlist: {e}");
+                exit::code(exit::INVALID)
+            })?
+        };
+        state.keep_takes(&mut plan, &loaded.manifest);
+        Ok(Loaded { plan, out, state, shared, budget_usd: loaded.manifest.max_cost_usd })
+    })
+}
+
+/// The state a folder's journal holds (none when there is no journal yet).
+fn replay_file(path: &std::path::Path) -> Result<RunState, journal::JournalError> {
+    if !path.exists() {
+        return Ok(RunState::default());
+    }
+    Ok(RunState::replay(journal::read(path)?.records))
 }
 
 #[derive(serde::Serialize)]

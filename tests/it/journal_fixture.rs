@@ -50,6 +50,28 @@ fn journal_v1_fixture_parses_into_the_phases_it_was_written_in() {
     assert!(matches!(phase("indoubt"), Phase::Submitting { attempt: 1, .. }));
 }
 
+#[test]
+fn journal_v1_fixture_folds_alike_given_lent_or_by_value_or_record_by_record() {
+    let records = journal::read(&fixture().join("out/state.jsonl")).expect("the journal reads").records;
+    let lent = RunState::replay(&records);
+    let mut one_by_one = RunState::default();
+    for r in &records {
+        one_by_one.apply(r);
+    }
+    let owned = RunState::replay(records.clone());
+    assert!(lent.jobs.len() >= 5, "the fixture's jobs");
+    for (how, s) in [("apply", &one_by_one), ("by value", &owned)] {
+        assert_eq!(s.jobs, lent.jobs, "{how}");
+        assert_eq!((s.run_id, s.runs), (lent.run_id, lent.runs), "{how}");
+        // The files taken (kept beside the jobs) name the same files.
+        for (key, j) in &lent.jobs {
+            for v in j.def.iter().flat_map(|d| &d.variants) {
+                assert_eq!(s.take_file(key, *v, "mp4"), lent.take_file(key, *v, "mp4"), "{how}: {key} #{v}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn journal_v1_fixture_resumes_without_rebilling() {
     let night = Night::start(SimConfig { time_scale: 0.01, ..SimConfig::default() }).await;
