@@ -90,7 +90,7 @@ pub async fn download(
         Some((id, ext)) => (id.to_owned(), OutputFormat::from_extension(ext).unwrap_or_default()),
         None => (name.clone(), OutputFormat::Mp4),
     };
-    let Some((provider, _)) = sim.lock().files.get(&clip_id).cloned() else {
+    let Some((provider, task_id)) = sim.lock().files.get(&clip_id).cloned() else {
         return (axum::http::StatusCode::NOT_FOUND, "NoSuchKey").into_response();
     };
     sim.count(provider, |s| s.downloads += 1);
@@ -115,6 +115,8 @@ pub async fn download(
         ]);
         return with_headers(Body::from_stream(stream), &headers);
     }
+    // Served whole from here on (slowly or not).
+    sim.served(provider, &task_id, &clip_id);
     if sim.draw(&["slow", &identity, &nth]) < faults.slow_download {
         sim.count(provider, |s| s.faults_injected += 1);
         let pause = Duration::from_millis(sim.cfg.slow_download_ms);
