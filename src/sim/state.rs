@@ -94,16 +94,40 @@ impl Task {
     }
 }
 
+/// A request digest as the books keep it: [`digest`]'s 16 hex digits as the number
+/// they spell (no allocation), anything else as given.
+enum BookDigest {
+    Hex(u64),
+    Other(Box<str>),
+}
+
+impl BookDigest {
+    fn new(d: String) -> BookDigest {
+        match u64::from_str_radix(&d, 16) {
+            Ok(n) if format!("{n:016x}") == d => BookDigest::Hex(n),
+            _ => BookDigest::Other(d.into()),
+        }
+    }
+
+    fn show(&self) -> String {
+        match self {
+            BookDigest::Hex(n) => format!("{n:016x}"),
+            BookDigest::Other(d) => d.to_string(),
+        }
+    }
+}
+
 /// One accepted task in the books, kept compact (a rehearsal books 100,000): the
 /// [`LedgerEntry`] is built when the books are read.
 struct Booked {
     provider: Provider,
     task_id: Box<str>,
-    model: Box<str>,
+    /// Index in `Inner::models` (a night names a few models 100,000 times).
+    model: u32,
     number_results: u32,
     unit_cost_usd: Option<f64>,
     reports_cost: bool,
-    request_digest: Box<str>,
+    request_digest: BookDigest,
     /// `None`: the submit asked for nothing beyond the defaults (most do).
     options: Option<Box<SeenOptions>>,
     /// Fixed when the task was forgotten; until then counted from the task.
@@ -121,6 +145,8 @@ pub struct Sim {
 pub struct Inner {
     pub tasks: HashMap<(Provider, String), Task>,
     ledger: Vec<Booked>,
+    /// The models the books name, each once.
+    models: Vec<Box<str>>,
     /// Tasks served whole, oldest first: forgotten once `forget_delivered_after_secs`
     /// has passed (see [`Sim::served`]).
     delivered: VecDeque<(Instant, Provider, String)>,
@@ -353,14 +379,21 @@ impl Sim {
         for r in &task.results {
             inner.files.insert(r.clip_id.clone(), (provider, id.to_owned()));
         }
+        let model = match inner.models.iter().position(|m| &**m == model) {
+            Some(i) => i as u32,
+            None => {
+                inner.models.push(model.into());
+                (inner.models.len() - 1) as u32
+            }
+        };
         inner.ledger.push(Booked {
             provider,
             task_id: id.into(),
-            model: model.into(),
+            model,
             number_results,
             unit_cost_usd: unit_cost,
             reports_cost,
-            request_digest: request_digest.into(),
+            request_digest: BookDigest::new(request_digest),
             options: None,
             clips_billed: None,
         });
@@ -491,11 +524,11 @@ impl Sim {
             let e = LedgerEntry {
                 provider: b.provider,
                 task_id: b.task_id.to_string(),
-                model: b.model.to_string(),
+                model: inner.models[b.model as usize].to_string(),
                 number_results: b.number_results,
                 unit_cost_usd: b.unit_cost_usd,
                 reports_cost: b.reports_cost,
-                request_digest: b.request_digest.to_string(),
+                request_digest: b.request_digest.show(),
                 clips_billed,
                 billed_usd: round4(b.unit_cost_usd.unwrap_or(0.0) * f64::from(clips_billed)),
                 options: b.options.as_deref().cloned().unwrap_or_default(),
@@ -526,5 +559,61 @@ impl Sim {
     pub fn stats(&self) -> Stats {
         let inner = self.lock();
         Stats { providers: inner.stats.iter().map(|(p, s)| (p.name().to_owned(), s.clone())).collect() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sim(forget_after: Option<f64>) -> Sim {
+        let cfg = SimConfig {
+            render: crate::sim::RenderTime { min_secs: 0.0, max_secs: 0.0 },
+            forget_delivered_after_secs: forget_after,
+            ..SimConfig::default()
+        };
+        Sim::new(cfg, "http://127.0.0.1:1".into())
+    }
+
+    fn accept(sim: &Sim, id: &str) -> Task {
+        sim.accept(Provider::Runware, id, id, "m", 1, (1280, 720), Some(0.25), true, digest(id.as_bytes()))
+    }
+
+    #[test]
+    fn a_task_served_whole_is_forgotten_but_its_ledger_line_and_id_stay() {
+        let sim = sim(Some(0.0));
+        let task = accept(&sim, "t1");
+        sim.served(Provider::Runware, "t1", &task.results[0].clip_id);
+        assert!(sim.task(Provider::Runware, "t1").is_none(), "forgotten");
+        assert!(sim.lock().files.is_empty(), "its clip's file too");
+        assert!(sim.used(Provider::Runware, "t1"), "its id stays used");
+        let ledger = sim.ledger();
+        assert_eq!(ledger.entries.len(), 1);
+        assert_eq!((ledger.entries[0].clips_billed, ledger.entries[0].billed_usd), (1, 0.25));
+        assert_eq!(sim.summary(), ledger.summary());
+        assert_eq!((ledger.entries[0].model.as_str(), ledger.entries[0].request_digest.clone()), ("m", digest(b"t1")));
+    }
+
+    #[test]
+    fn the_books_give_back_any_digest_as_given() {
+        let sim = sim(None);
+        for d in [digest(b"x"), "0000000000000abc".into(), "ABCDEF0123456789".into(), "not hex".into(), "".into()] {
+            sim.accept(Provider::Segmind, &d, &d, "m2", 1, (1, 1), None, false, d.clone());
+            assert_eq!(sim.ledger().entries.last().unwrap().request_digest, d);
+        }
+    }
+
+    #[test]
+    fn without_the_setting_or_before_it_is_served_a_task_is_kept() {
+        for (forget, serve) in [(None, true), (Some(0.0), false)] {
+            let sim = sim(forget);
+            let task = accept(&sim, "t1");
+            if serve {
+                sim.served(Provider::Runware, "t1", &task.results[0].clip_id);
+            }
+            accept(&sim, "t2"); // a sweep
+            assert!(sim.task(Provider::Runware, "t1").is_some(), "{forget:?} {serve}");
+            assert_eq!(sim.ledger().entries[0].clips_billed, 1);
+        }
     }
 }
