@@ -102,13 +102,53 @@ pub struct Context {
     /// Per provider, the account its limits belong to.
     pub accounts: HashMap<Provider, store::AccountKey>,
     /// Per job key, its id: for what comes in by key (a shared store's records).
-    index: HashMap<String, JobId>,
+    index: KeyIndex,
+}
+
+/// Job ids by key, through a digest of the key: the plan holds the keys already,
+/// and a copy of each (some 10 MB at 100,000 jobs) is not needed to find them.
+#[derive(Default)]
+struct KeyIndex {
+    by_digest: HashMap<u64, JobId>,
+    /// The keys whose digest another key took first (practically none).
+    collided: HashMap<String, JobId>,
+}
+
+impl KeyIndex {
+    fn new(plan: &Plan) -> KeyIndex {
+        let mut index = KeyIndex::default();
+        index.by_digest.reserve(plan.jobs.len());
+        for id in plan.ids() {
+            let key = &plan.job(id).key;
+            match index.by_digest.entry(key_digest(key)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    index.collided.entry(key.clone()).or_insert(id);
+                }
+            }
+        }
+        index
+    }
+
+    fn get(&self, plan: &Plan, key: &str) -> Option<JobId> {
+        match self.by_digest.get(&key_digest(key)) {
+            Some(id) if plan.job(*id).key == key => Some(*id),
+            _ => self.collided.get(key).copied(),
+        }
+    }
+}
+
+fn key_digest(key: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
 impl Context {
     /// The id of the planned job with this key (`None`: not in this run's plan).
     pub fn id(&self, key: &str) -> Option<JobId> {
-        self.index.get(key).copied()
+        self.index.get(&self.plan, key)
     }
 
     pub fn job(&self, id: JobId) -> &Job {
@@ -326,7 +366,7 @@ fn context(
         }
         lanes.insert(p, Arc::new(Lane::new(p, limits, time_scale)));
     }
-    let index = plan.ids().map(|id| (plan.job(id).key.clone(), id)).collect();
+    let index = KeyIndex::new(&plan);
     Context {
         out,
         plan,

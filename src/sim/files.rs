@@ -103,7 +103,9 @@ pub async fn download(
     let bytes = Bytes::from(clip_bytes(&sim, &clip_id, format));
     let faults = sim.cfg.faults(provider);
     let identity = format!("dl:{clip_id}");
-    let nth = sim.attempt(&identity).to_string();
+    // Counted only where a fault may be drawn from it (one counter a clip otherwise).
+    let drawn = faults.truncated_download > 0.0 || faults.slow_download > 0.0;
+    let nth = if drawn { sim.attempt(&identity).to_string() } else { String::new() };
     let len = bytes.len();
     let headers = [("content-type", content_type(format).to_owned()), ("content-length", len.to_string())];
     if sim.draw(&["truncate", &identity, &nth]) < faults.truncated_download {
