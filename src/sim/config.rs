@@ -112,6 +112,12 @@ pub struct SimConfig {
     /// How long MiniMax v2 (H3) tasks can be queried and listed, simulated seconds
     /// (MiniMax: 7 days).
     pub minimax_v2_retention_secs: f64,
+    /// Simulated seconds a task is kept once every clip of it was served whole, then
+    /// forgotten but for its line in the ledger (`None`: kept for good). Set by `run
+    /// --rehearse` only, whose runner never asks again for a clip it has; not in
+    /// scenario files.
+    #[serde(skip)]
+    pub forget_delivered_after_secs: Option<f64>,
 }
 
 impl Default for SimConfig {
@@ -134,6 +140,7 @@ impl Default for SimConfig {
             nsfw_word: "NSFW-SCENE".to_owned(),
             minimax_other_region_prefix: "other-region-".to_owned(),
             minimax_v2_retention_secs: 7.0 * 24.0 * 3600.0,
+            forget_delivered_after_secs: None,
         }
     }
 }

@@ -90,7 +90,7 @@ pub async fn download(
         Some((id, ext)) => (id.to_owned(), OutputFormat::from_extension(ext).unwrap_or_default()),
         None => (name.clone(), OutputFormat::Mp4),
     };
-    let Some((provider, _)) = sim.lock().files.get(&clip_id).cloned() else {
+    let Some((provider, task_id)) = sim.lock().files.get(&clip_id).cloned() else {
         return (axum::http::StatusCode::NOT_FOUND, "NoSuchKey").into_response();
     };
     sim.count(provider, |s| s.downloads += 1);
@@ -103,7 +103,9 @@ pub async fn download(
     let bytes = Bytes::from(clip_bytes(&sim, &clip_id, format));
     let faults = sim.cfg.faults(provider);
     let identity = format!("dl:{clip_id}");
-    let nth = sim.attempt(&identity).to_string();
+    // Counted only where a fault may be drawn from it (one counter a clip otherwise).
+    let drawn = faults.truncated_download > 0.0 || faults.slow_download > 0.0;
+    let nth = if drawn { sim.attempt(&identity).to_string() } else { String::new() };
     let len = bytes.len();
     let headers = [("content-type", content_type(format).to_owned()), ("content-length", len.to_string())];
     if sim.draw(&["truncate", &identity, &nth]) < faults.truncated_download {
@@ -115,6 +117,8 @@ pub async fn download(
         ]);
         return with_headers(Body::from_stream(stream), &headers);
     }
+    // Served whole from here on (slowly or not).
+    sim.served(provider, &task_id, &clip_id);
     if sim.draw(&["slow", &identity, &nth]) < faults.slow_download {
         sim.count(provider, |s| s.faults_injected += 1);
         let pause = Duration::from_millis(sim.cfg.slow_download_ms);

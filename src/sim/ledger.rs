@@ -61,15 +61,45 @@ impl Ledger {
 
     /// A one-line summary per provider, printed when `shotlist sim` stops.
     pub fn summary(&self) -> String {
+        let mut totals = Totals::default();
+        for e in &self.entries {
+            totals.add(e.provider, e.clips_billed, e.billed_usd);
+        }
+        totals.total_usd = self.total_usd;
+        totals.summary()
+    }
+}
+
+/// What [`Ledger::summary`] says, summed entry by entry: a rehearsal's books give it
+/// without building a [`LedgerEntry`] for each of their 100,000 tasks.
+#[derive(Default)]
+pub struct Totals {
+    /// Per provider (in `Provider::ALL` order): tasks, clips billed, dollars billed.
+    per: Vec<(Provider, usize, u32, f64)>,
+    pub total_usd: f64,
+}
+
+impl Totals {
+    /// One entry more, in the books' order (the sums are the same as the ledger's).
+    pub fn add(&mut self, provider: Provider, clips_billed: u32, billed_usd: f64) {
+        let at = match self.per.iter().position(|t| t.0 == provider) {
+            Some(at) => at,
+            None => {
+                self.per.push((provider, 0, 0, 0.0));
+                self.per.len() - 1
+            }
+        };
+        let t = &mut self.per[at];
+        t.1 += 1;
+        t.2 += clips_billed;
+        t.3 += billed_usd;
+    }
+
+    pub fn summary(&self) -> String {
         let mut lines = Vec::new();
         for p in Provider::ALL {
-            let entries: Vec<&LedgerEntry> = self.entries.iter().filter(|e| e.provider == p).collect();
-            if entries.is_empty() {
-                continue;
-            }
-            let clips: u32 = entries.iter().map(|e| e.clips_billed).sum();
-            let usd: f64 = entries.iter().map(|e| e.billed_usd).sum();
-            lines.push(format!("{p}: {} tasks accepted, {clips} clips billed, ${usd:.2}", entries.len()));
+            let Some((_, tasks, clips, usd)) = self.per.iter().find(|t| t.0 == p) else { continue };
+            lines.push(format!("{p}: {tasks} tasks accepted, {clips} clips billed, ${usd:.2}"));
         }
         if lines.is_empty() {
             lines.push("no task was accepted".into());

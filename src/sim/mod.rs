@@ -64,6 +64,18 @@ impl SimHandle {
 
     /// Stops accepting connections and returns the final ledger.
     pub async fn stop(mut self) -> Ledger {
+        self.shut_down().await;
+        self.sim.ledger()
+    }
+
+    /// Stops as [`SimHandle::stop`] does and returns the final ledger's
+    /// [`Ledger::summary`] alone (a rehearsal's 100,000 entries are not built for it).
+    pub async fn stop_summary(mut self) -> String {
+        self.shut_down().await;
+        self.sim.summary()
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -71,7 +83,6 @@ impl SimHandle {
             // Open connections (a hanging request) must not keep the stop waiting.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         }
-        self.sim.ledger()
     }
 }
 

@@ -140,7 +140,7 @@ fn submit(sim: &Sim, t: &Value, body: &[u8]) -> Result<Value, TaskError> {
         .as_str()
         .filter(|u| uuid::Uuid::parse_str(u).is_ok())
         .ok_or_else(|| error(400, uuid_v, "invalidTaskUUID", "taskUUID must be a UUID v4 string."))?;
-    if sim.task(P, uuid).is_some() {
+    if sim.used(P, uuid) {
         let mut e = error(400, uuid_v, "conflictTaskUUID", format!("Task UUID {uuid} has already been used."));
         e.1["context"] = json!({"taskType": "videoInference", "taskUUID": uuid, "deliveryMethod": "async"});
         return Err(e);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::config::{Faults, SimConfig};
-use super::ledger::{Ledger, LedgerEntry, ProviderStats, SeenOptions, Stats, round4};
+use super::ledger::{Ledger, LedgerEntry, ProviderStats, SeenOptions, Stats, Totals, round4};
 use crate::catalog::Provider;
 use crate::catalog::output::OutputFormat;
 
@@ -41,6 +41,8 @@ pub struct ResultPlan {
     /// Names the clip's file (Runware `videoUUID`, MiniMax `file_id`).
     pub clip_id: String,
     pub seed: u64,
+    /// Served whole at least once (a truncated download does not count).
+    pub downloaded: bool,
 }
 
 /// An accepted task.
@@ -63,6 +65,8 @@ pub struct Task {
     pub url_ttl_secs: Option<f64>,
     /// A MiniMax template task (queried on its own endpoint only).
     pub template: bool,
+    /// Where its entry is in the books.
+    ledger_at: usize,
 }
 
 impl Task {
@@ -79,6 +83,55 @@ impl Task {
     pub fn finished(&self, now: Instant) -> bool {
         self.results.iter().all(|r| r.ready_at <= now)
     }
+
+    /// Every clip rendered, and every good one served whole: nothing is left to ask for.
+    fn delivered(&self, now: Instant) -> bool {
+        self.finished(now) && self.results.iter().all(|r| r.outcome != Outcome::Success || r.downloaded)
+    }
+
+    fn clips_billed(&self, now: Instant) -> u32 {
+        self.results.iter().filter(|r| r.outcome == Outcome::Success && r.ready_at <= now).count() as u32
+    }
+}
+
+/// A request digest as the books keep it: [`digest`]'s 16 hex digits as the number
+/// they spell (no allocation), anything else as given.
+enum BookDigest {
+    Hex(u64),
+    Other(Box<str>),
+}
+
+impl BookDigest {
+    fn new(d: String) -> BookDigest {
+        match u64::from_str_radix(&d, 16) {
+            Ok(n) if format!("{n:016x}") == d => BookDigest::Hex(n),
+            _ => BookDigest::Other(d.into()),
+        }
+    }
+
+    fn show(&self) -> String {
+        match self {
+            BookDigest::Hex(n) => format!("{n:016x}"),
+            BookDigest::Other(d) => d.to_string(),
+        }
+    }
+}
+
+/// One accepted task in the books, kept compact (a rehearsal books 100,000): the
+/// [`LedgerEntry`] is built when the books are read.
+struct Booked {
+    provider: Provider,
+    task_id: Box<str>,
+    /// Index in `Inner::models` (a night names a few models 100,000 times).
+    model: u32,
+    number_results: u32,
+    unit_cost_usd: Option<f64>,
+    reports_cost: bool,
+    request_digest: BookDigest,
+    /// `None`: the submit asked for nothing beyond the defaults (most do).
+    options: Option<Box<SeenOptions>>,
+    /// Fixed when the task was forgotten; until then counted from the task.
+    clips_billed: Option<u32>,
 }
 
 pub struct Sim {
@@ -91,7 +144,15 @@ pub struct Sim {
 #[derive(Default)]
 pub struct Inner {
     pub tasks: HashMap<(Provider, String), Task>,
-    pub ledger: Vec<LedgerEntry>,
+    ledger: Vec<Booked>,
+    /// The models the books name, each once.
+    models: Vec<Box<str>>,
+    /// Tasks served whole, oldest first: forgotten once `forget_delivered_after_secs`
+    /// has passed (see [`Sim::served`]).
+    delivered: VecDeque<(Instant, Provider, String)>,
+    /// Digests of the forgotten tasks' ids: an id stays used (Runware refuses a
+    /// taskUUID twice) after its task is forgotten.
+    forgotten: std::collections::HashSet<(Provider, u64)>,
     /// Per request identity (by a digest of it: a Runware poll's identity names every
     /// task of its batch, and a night sends hundreds of thousands), times seen.
     attempts: HashMap<u64, u32>,
@@ -102,6 +163,38 @@ pub struct Inner {
     /// Per task, what a protocol keeps beyond the common fields (MiniMax v2's
     /// task object: model, resolution, ratio, `created_at`, usage).
     pub meta: HashMap<(Provider, String), serde_json::Value>,
+}
+
+impl Inner {
+    /// What a task in the books bills so far (0 when neither kept nor fixed).
+    fn clips_billed(&self, b: &Booked, now: Instant) -> u32 {
+        b.clips_billed
+            .or_else(|| self.tasks.get(&(b.provider, b.task_id.to_string())).map(|task| task.clips_billed(now)))
+            .unwrap_or(0)
+    }
+
+    /// Forgets the tasks served whole longer than `after` ago, fixing what they bill.
+    fn forget_due(&mut self, now: Instant, after: Option<Duration>) {
+        let Some(after) = after else { return };
+        while self.delivered.front().is_some_and(|(at, _, _)| now.saturating_duration_since(*at) >= after) {
+            let Some((_, provider, id)) = self.delivered.pop_front() else { break };
+            let key = (provider, id);
+            let Some(task) = self.tasks.remove(&key) else { continue };
+            if let Some(e) = self.ledger.get_mut(task.ledger_at) {
+                e.clips_billed = Some(task.clips_billed(now));
+            }
+            for r in &task.results {
+                self.files.remove(&r.clip_id);
+            }
+            self.meta.remove(&key);
+            self.forgotten.insert((key.0, id_digest(&key.1)));
+        }
+    }
+}
+
+/// A task id as the forgotten set keeps it.
+fn id_digest(id: &str) -> u64 {
+    u64::from_le_bytes(Sha256::digest(id.as_bytes())[..8].try_into().expect("8 bytes"))
 }
 
 impl Sim {
@@ -140,6 +233,11 @@ impl Sim {
     /// Picks the transport fault for a request, in a fixed order of precedence.
     pub fn fault(&self, provider: Provider, identity: &str) -> Fault {
         let f: Faults = self.cfg.faults(provider);
+        // Without transport faults nothing is drawn, so nothing is counted: a night's
+        // requests (hundreds of thousands) each left a counter behind.
+        if [f.reset_before, f.http5xx, f.no_answer, f.reset_after, f.malformed_json].iter().all(|p| *p <= 0.0) {
+            return Fault::None;
+        }
         let nth = self.attempt(&format!("fault:{identity}")).to_string();
         let roll = |kind: &str, p: f64| p > 0.0 && self.draw(&[kind, identity, &nth]) < p;
         let fault = if roll("reset_before", f.reset_before) {
@@ -262,9 +360,11 @@ impl Sim {
                     outcome,
                     clip_id,
                     seed,
+                    downloaded: false,
                 }
             })
             .collect();
+        let mut inner = self.lock();
         let task = Task {
             provider,
             id: id.to_owned(),
@@ -278,22 +378,29 @@ impl Sim {
             nsfw: None,
             url_ttl_secs: None,
             template: false,
+            ledger_at: inner.ledger.len(),
         };
-        let mut inner = self.lock();
+        inner.forget_due(now, self.forget_after());
         for r in &task.results {
             inner.files.insert(r.clip_id.clone(), (provider, id.to_owned()));
         }
-        inner.ledger.push(LedgerEntry {
+        let model = match inner.models.iter().position(|m| &**m == model) {
+            Some(i) => i as u32,
+            None => {
+                inner.models.push(model.into());
+                (inner.models.len() - 1) as u32
+            }
+        };
+        inner.ledger.push(Booked {
             provider,
-            task_id: id.to_owned(),
-            model: model.to_owned(),
+            task_id: id.into(),
+            model,
             number_results,
             unit_cost_usd: unit_cost,
             reports_cost,
-            request_digest,
-            billed_usd: 0.0,
-            clips_billed: 0,
-            options: SeenOptions::default(),
+            request_digest: BookDigest::new(request_digest),
+            options: None,
+            clips_billed: None,
         });
         inner.tasks.insert((provider, id.to_owned()), task.clone());
         inner.stats.entry(provider).or_default().accepted += 1;
@@ -320,15 +427,48 @@ impl Sim {
         seen: SeenOptions,
     ) {
         let mut inner = self.lock();
+        let mut at = None;
         if let Some(task) = inner.tasks.get_mut(&(provider, id.to_owned())) {
             task.format = format;
             task.nsfw = nsfw;
             task.url_ttl_secs = seen.ttl_secs.map(|s| s as f64);
             task.template = seen.template_id.is_some();
+            at = Some(task.ledger_at);
         }
-        if let Some(e) = inner.ledger.iter_mut().rev().find(|e| e.provider == provider && e.task_id == id) {
-            e.options = seen;
+        let at = at.or_else(|| inner.ledger.iter().rposition(|e| e.provider == provider && &*e.task_id == id));
+        if let Some(e) = at.and_then(|i| inner.ledger.get_mut(i)) {
+            e.options = (seen != SeenOptions::default()).then(|| Box::new(seen));
         }
+    }
+
+    /// Whether a task of this id was ever accepted, forgotten or not.
+    pub fn used(&self, provider: Provider, id: &str) -> bool {
+        let inner = self.lock();
+        inner.tasks.contains_key(&(provider, id.to_owned())) || inner.forgotten.contains(&(provider, id_digest(id)))
+    }
+
+    /// A clip was served whole. Once every clip of its task is, the task waits out
+    /// `forget_delivered_after_secs` (a retried download, a late poll) and is then
+    /// forgotten but for its line in the books: a rehearsal's runner never asks
+    /// again for a clip it has, and a night of 100,000 tasks kept them all.
+    pub fn served(&self, provider: Provider, task_id: &str, clip_id: &str) {
+        let Some(after) = self.forget_after() else { return };
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let Some(task) = inner.tasks.get_mut(&(provider, task_id.to_owned())) else { return };
+        let before = task.delivered(now);
+        for r in task.results.iter_mut().filter(|r| r.clip_id == clip_id) {
+            r.downloaded = true;
+        }
+        if !before && task.delivered(now) {
+            inner.delivered.push_back((now, provider, task_id.to_owned()));
+        }
+        inner.forget_due(now, Some(after));
+    }
+
+    /// Real time a served task is kept (`None`: forever).
+    fn forget_after(&self) -> Option<Duration> {
+        self.cfg.forget_delivered_after_secs.map(|s| self.scaled(s))
     }
 
     pub fn task(&self, provider: Provider, id: &str) -> Option<Task> {
@@ -383,13 +523,21 @@ impl Sim {
         let now = Instant::now();
         let inner = self.lock();
         let mut ledger = Ledger::default();
-        for entry in &inner.ledger {
-            let mut e = entry.clone();
-            if let Some(task) = inner.tasks.get(&(e.provider, e.task_id.clone())) {
-                e.clips_billed =
-                    task.results.iter().filter(|r| r.outcome == Outcome::Success && r.ready_at <= now).count() as u32;
-                e.billed_usd = round4(e.unit_cost_usd.unwrap_or(0.0) * f64::from(e.clips_billed));
-            }
+        ledger.entries.reserve_exact(inner.ledger.len());
+        for b in &inner.ledger {
+            let clips_billed = inner.clips_billed(b, now);
+            let e = LedgerEntry {
+                provider: b.provider,
+                task_id: b.task_id.to_string(),
+                model: inner.models[b.model as usize].to_string(),
+                number_results: b.number_results,
+                unit_cost_usd: b.unit_cost_usd,
+                reports_cost: b.reports_cost,
+                request_digest: b.request_digest.show(),
+                clips_billed,
+                billed_usd: round4(b.unit_cost_usd.unwrap_or(0.0) * f64::from(clips_billed)),
+                options: b.options.as_deref().cloned().unwrap_or_default(),
+            };
             ledger.total_usd += e.billed_usd;
             ledger.entries.push(e);
         }
@@ -397,8 +545,80 @@ impl Sim {
         ledger
     }
 
+    /// [`Ledger::summary`] of the books now, without the ledger's entries.
+    pub fn summary(&self) -> String {
+        let now = Instant::now();
+        let inner = self.lock();
+        let mut totals = Totals::default();
+        let mut total = 0.0;
+        for b in &inner.ledger {
+            let clips = inner.clips_billed(b, now);
+            let usd = round4(b.unit_cost_usd.unwrap_or(0.0) * f64::from(clips));
+            totals.add(b.provider, clips, usd);
+            total += usd;
+        }
+        totals.total_usd = round4(total);
+        totals.summary()
+    }
+
     pub fn stats(&self) -> Stats {
         let inner = self.lock();
         Stats { providers: inner.stats.iter().map(|(p, s)| (p.name().to_owned(), s.clone())).collect() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sim(forget_after: Option<f64>) -> Sim {
+        let cfg = SimConfig {
+            render: crate::sim::RenderTime { min_secs: 0.0, max_secs: 0.0 },
+            forget_delivered_after_secs: forget_after,
+            ..SimConfig::default()
+        };
+        Sim::new(cfg, "http://127.0.0.1:1".into())
+    }
+
+    fn accept(sim: &Sim, id: &str) -> Task {
+        sim.accept(Provider::Runware, id, id, "m", 1, (1280, 720), Some(0.25), true, digest(id.as_bytes()))
+    }
+
+    #[test]
+    fn a_task_served_whole_is_forgotten_but_its_ledger_line_and_id_stay() {
+        let sim = sim(Some(0.0));
+        let task = accept(&sim, "t1");
+        sim.served(Provider::Runware, "t1", &task.results[0].clip_id);
+        assert!(sim.task(Provider::Runware, "t1").is_none(), "forgotten");
+        assert!(sim.lock().files.is_empty(), "its clip's file too");
+        assert!(sim.used(Provider::Runware, "t1"), "its id stays used");
+        let ledger = sim.ledger();
+        assert_eq!(ledger.entries.len(), 1);
+        assert_eq!((ledger.entries[0].clips_billed, ledger.entries[0].billed_usd), (1, 0.25));
+        assert_eq!(sim.summary(), ledger.summary());
+        assert_eq!((ledger.entries[0].model.as_str(), ledger.entries[0].request_digest.clone()), ("m", digest(b"t1")));
+    }
+
+    #[test]
+    fn the_books_give_back_any_digest_as_given() {
+        let sim = sim(None);
+        for d in [digest(b"x"), "0000000000000abc".into(), "ABCDEF0123456789".into(), "not hex".into(), "".into()] {
+            sim.accept(Provider::Segmind, &d, &d, "m2", 1, (1, 1), None, false, d.clone());
+            assert_eq!(sim.ledger().entries.last().unwrap().request_digest, d);
+        }
+    }
+
+    #[test]
+    fn without_the_setting_or_before_it_is_served_a_task_is_kept() {
+        for (forget, serve) in [(None, true), (Some(0.0), false)] {
+            let sim = sim(forget);
+            let task = accept(&sim, "t1");
+            if serve {
+                sim.served(Provider::Runware, "t1", &task.results[0].clip_id);
+            }
+            accept(&sim, "t2"); // a sweep
+            assert!(sim.task(Provider::Runware, "t1").is_some(), "{forget:?} {serve}");
+            assert_eq!(sim.ledger().entries[0].clips_billed, 1);
+        }
     }
 }

@@ -113,7 +113,22 @@ impl Dispatcher<'_> {
     pub(super) fn set_downloading(&mut self, id: JobId, variant: u32, on: bool) -> bool {
         let p = self.job(id).provider;
         let l = self.live_mut(id);
-        let changed = if on { l.downloading.insert(variant) } else { l.downloading.remove(&variant) };
+        let at = l.downloading.iter().position(|v| *v == variant);
+        let changed = match (on, at) {
+            (true, None) => {
+                l.downloading.push(variant);
+                true
+            }
+            (false, Some(i)) => {
+                l.downloading.swap_remove(i);
+                if l.downloading.is_empty() {
+                    // Freed, not kept: a night's 100,000 jobs each download once.
+                    l.downloading = Vec::new();
+                }
+                true
+            }
+            _ => false,
+        };
         if changed {
             let n = &mut self.tallies.entry(p).or_default().downloads;
             if on { *n += 1 } else { *n -= 1 }

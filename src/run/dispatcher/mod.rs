@@ -12,7 +12,7 @@ mod resume;
 mod submit;
 mod view;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,8 +49,9 @@ struct Live {
     activity: Activity,
     next_poll: Option<Instant>,
     accepted_at: Option<Instant>,
-    /// Variants whose download is in the air; changed by `set_downloading` alone.
-    downloading: HashSet<u32>,
+    /// Variants whose download is in the air (a few at most: a list, not a set,
+    /// whose table outlived the download); changed by `set_downloading` alone.
+    downloading: Vec<u32>,
     /// This run may send the job once more although the journal left it failed or
     /// in doubt (decided at start; spent by the first submit).
     second_chance: bool,
