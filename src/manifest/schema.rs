@@ -413,7 +413,11 @@ impl<'a> Reader<'a> {
 
     fn prices(&mut self, node: &Node) -> Vec<RawPrice> {
         let NodeKind::Seq(items) = &node.kind else {
-            self.wrong_type(node, &At::Root("prices"), "a list such as [{ provider: minimax, model: S2V-01, usd: 0.43 }]");
+            self.wrong_type(
+                node,
+                &At::Root("prices"),
+                "a list such as [{ provider: minimax, model: S2V-01, usd: 0.43 }]",
+            );
             return Vec::new();
         };
         let mut out = Vec::with_capacity(items.len());

@@ -8,7 +8,7 @@
 //! arena. The threads are few (two workers and the dispatcher), and each keeps its
 //! small-block cache, so the shared lock costs little.
 
-/// Must run before the async runtime starts its threads.
+/// Must run before the manifest's parse and the async runtime start their threads.
 pub fn share_one() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only sets a malloc parameter; called while the process has

@@ -159,7 +159,13 @@ impl Validator<'_> {
     }
 }
 
-fn not_here(loc: &crate::manifest::yaml::Loc, path: &super::FieldPath, ctx: &ShotCtx<'_>, option: &str, m: &Model) -> Problem {
+fn not_here(
+    loc: &crate::manifest::yaml::Loc,
+    path: &super::FieldPath,
+    ctx: &ShotCtx<'_>,
+    option: &str,
+    m: &Model,
+) -> Problem {
     let owner = match option {
         "watermark" => "MiniMax's",
         _ => "Runware's",

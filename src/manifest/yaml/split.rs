@@ -206,9 +206,15 @@ mod tests {
         for i in 0..shots {
             let body = match i % 5 {
                 0 => format!("{indent}  prompt: \"Shot {i}: a night market – ünïcode [Pan left]\"\n"),
-                1 => format!("{indent}  prompt: plain text {i}\n{indent}  frames: {{ first: a.png }}\n{indent}  camera: [Push in]\n"),
-                2 => format!("{indent}  prompt: |\n{indent}    line one {i}\n\n{indent}    line two\n{indent}  duration: 6\n  # a comment inside\n"),
-                3 => format!("{indent}  numberResults: 2\n{indent}  prompt: 'single ''quoted'' {i}'\n{indent}  ok: true\n{indent}  n: 007\n"),
+                1 => format!(
+                    "{indent}  prompt: plain text {i}\n{indent}  frames: {{ first: a.png }}\n{indent}  camera: [Push in]\n"
+                ),
+                2 => format!(
+                    "{indent}  prompt: |\n{indent}    line one {i}\n\n{indent}    line two\n{indent}  duration: 6\n  # a comment inside\n"
+                ),
+                3 => format!(
+                    "{indent}  numberResults: 2\n{indent}  prompt: 'single ''quoted'' {i}'\n{indent}  ok: true\n{indent}  n: 007\n"
+                ),
                 _ => format!("{indent}  prompt: \"a long\n{indent}    folded prompt {i}\"\n{indent}  x: 1.5\n"),
             };
             y.push_str(&format!("{indent}- id: s{i:05}\n{body}"));
