@@ -208,7 +208,7 @@ async fn one_ctrl_c_lets_jobs_in_flight_finish_exits_130_and_a_rerun_completes()
     assert!(status.success());
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    let state = shotlist::run::state::RunState::replay(&records(&night, "out"));
+    let state = shotlist::run::state::RunState::replay(records(&night, "out"));
     let accepted: Vec<_> = state.jobs.values().filter(|j| j.task.is_some()).collect();
     assert!(!accepted.is_empty());
     assert!(accepted.len() < 12, "stopped submitting: {} of 12 accepted", accepted.len());
