@@ -214,8 +214,7 @@ impl Lane {
     /// as for a window (a per-minute limit met early in a night would otherwise cost
     /// a limited answer at each doubling of the backoff until its minute is over).
     pub fn rate_limited(&self, kind: Kind, retry_after: Option<Duration>) {
-        let windowed = crate::provider::capabilities(self.provider).windowed_rate_limit || self.gate().strikes >= 1;
-        self.limited(kind, retry_after, windowed)
+        self.limited(kind, retry_after, true)
     }
 
     /// The provider's queue is full (Runware 503/504): as a rate limit, except that no
@@ -224,8 +223,11 @@ impl Lane {
         self.limited(kind, None, false)
     }
 
-    fn limited(&self, kind: Kind, retry_after: Option<Duration>, windowed: bool) {
+    /// `rate_limit`: a 429 or 1002 (which may mean a window), not back-pressure.
+    fn limited(&self, kind: Kind, retry_after: Option<Duration>, rate_limit: bool) {
         let mut g = self.gate();
+        let windowed =
+            rate_limit && (crate::provider::capabilities(self.provider).windowed_rate_limit || g.strikes > 0);
         g.strikes += 1;
         let now = Instant::now();
         let minute = self.minute();
@@ -433,10 +435,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_slows_the_lane_like_a_limit_without_waiting_for_a_minute_window() {
-        let l = Lane::new(Runware, limits(600, true), 1.0);
-        for _ in 0..50 {
-            l.submit_accepted();
-        }
+        let l = busy_lane(Runware);
         let t = Instant::now();
         l.back_pressure(Kind::Submit);
         assert!(l.cooling());
@@ -447,12 +446,19 @@ mod tests {
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
     }
 
-    #[test]
-    fn a_runware_429_without_retry_after_backs_off_and_a_second_in_a_row_waits_for_a_window() {
-        let l = Lane::new(Runware, limits(600, true), 1.0);
+    /// A lane of `p` that has had 50 submits accepted just now (the oldest of them
+    /// leaves a one-minute window in about a minute).
+    fn busy_lane(p: Provider) -> Lane {
+        let l = Lane::new(p, limits(600, true), 1.0);
         for _ in 0..50 {
             l.submit_accepted();
         }
+        l
+    }
+
+    #[test]
+    fn a_runware_429_without_retry_after_backs_off_and_a_second_in_a_row_waits_for_a_window() {
+        let l = busy_lane(Runware);
         let t = Instant::now();
         // Runware documents its 429 as queue back-pressure: the first backs off (2 s,
         // plus at most 20 % jitter), not the minute the oldest accepted submit needs
@@ -467,10 +473,7 @@ mod tests {
 
     #[test]
     fn a_minimax_rate_limit_without_retry_after_waits_for_its_minute_window() {
-        let l = Lane::new(Minimax, limits(600, true), 1.0);
-        for _ in 0..50 {
-            l.submit_accepted();
-        }
+        let l = busy_lane(Minimax);
         let t = Instant::now();
         l.rate_limited(Kind::Submit, None);
         assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
