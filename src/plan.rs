@@ -137,6 +137,10 @@ pub struct Plan {
     pub totals: Totals,
 }
 
+/// A journaled job of a render key that holds or may still yield takes: its key and
+/// the variants it renders.
+pub type TakesOf = (String, Vec<u32>);
+
 impl Plan {
     pub fn new(manifest: &Manifest) -> Plan {
         let mut jobs = Vec::with_capacity(manifest.shots.len());
@@ -167,7 +171,7 @@ impl Plan {
     /// their keys and a new job renders just the missing variants. `existing` gives,
     /// for a render key, the journaled jobs of it that hold or may still yield takes
     /// (key and variants). Asking for fewer results keeps every earlier take.
-    pub fn keep_takes(&mut self, manifest: &Manifest, existing: &dyn Fn(&str) -> Vec<(String, Vec<u32>)>) {
+    pub fn keep_takes(&mut self, manifest: &Manifest, existing: &dyn Fn(&str) -> Vec<TakesOf>) {
         let mut jobs = Vec::with_capacity(self.jobs.len());
         for job in std::mem::take(&mut self.jobs) {
             let earlier = if job.provider.batches_results() { existing(&job.render_key) } else { Vec::new() };

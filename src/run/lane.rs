@@ -9,6 +9,12 @@
 //! manifest is never passed; without one the lane starts at the provider's
 //! documented limit and probes upward. Lanes are independent: a MiniMax cooldown
 //! never slows Runware.
+//!
+//! A manifest's limit is read as written, N per minute: the lane may send them as a
+//! burst (at `BURST`× the pace), counted over any minute, and learns from the first
+//! rate-limited submit the shorter window the provider counts over (a "600/min"
+//! counted as 100 per any 10 s); a second limit says the learning was wrong, and the
+//! lane paces evenly from then on. See [`learn_window`].
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -42,6 +48,17 @@ const GIVEN_SHARE: f64 = 0.99;
 /// fast clock (a rehearsal) does not leave the pace waiting for the dispatcher's turn.
 const AHEAD_SECS: f64 = 0.5;
 const AHEAD_MIN: f64 = 4.0;
+/// Within a burst, sends are this many times closer than the pace's interval, not all
+/// at once: a wrong guess about the provider's window then costs the few refused
+/// while the first refusal is on its way back (about one on loopback, ten at 150 ms
+/// of latency), not the whole burst.
+const BURST: f64 = 5.0;
+/// The slack on a burst window's quota: the oldest send of a window must be this
+/// share of the window past before its slot is used again (the timing jitter between
+/// here and the provider, as `GIVEN_SHARE` is for even pacing).
+const WINDOW_SLACK: f64 = 0.01;
+/// The windows (whole simulated seconds) a provider may count a per-minute limit over.
+const WINDOWS_SECS: std::ops::RangeInclusive<u32> = 1..=60;
 
 /// The limits a lane enforces.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +98,11 @@ struct Gate {
     last_sent: Option<Instant>,
     /// Accepted submits in the last (simulated) minute.
     accepted: std::collections::VecDeque<Instant>,
+    /// While a manifest's limit may be sent in bursts: the window it is counted over
+    /// (the minute, until a rate limit says shorter). `None`: even pacing.
+    burst: Option<Duration>,
+    /// The moments sends were let go within the last (simulated) minute, while bursting.
+    sent: std::collections::VecDeque<Instant>,
 }
 
 /// Which kind of request met a rate limit.
@@ -108,6 +130,36 @@ fn per_minute(n: u32, time_scale: f64) -> Quota {
     Quota::with_period(period).expect("positive period").allow_burst(NonZeroU32::MIN)
 }
 
+/// A (simulated) minute in real time.
+fn minute(time_scale: f64) -> Duration {
+    Duration::from_secs_f64(60.0 * time_scale)
+}
+
+/// A per-minute limit's share of a shorter window (what a provider counting `limit`
+/// per minute over `window` allows in it): rounded down, at least one.
+fn quota(limit: u32, window: Duration, minute: Duration) -> usize {
+    ((f64::from(limit) * window.as_secs_f64() / minute.as_secs_f64()).floor() as usize).max(1)
+}
+
+/// The window a provider counts a per-minute `limit` over, learnt from a rate-limited
+/// submit at `now` after the `accepted` ones (oldest first): the longest window, up
+/// to `longest`, whose share of the limit the accepted submits had already reached.
+/// Until a first limit, every accepted submit sits in one window (the provider counts
+/// no longer one), so that window's count is its quota exactly where the window is
+/// the provider's, and a longer one's quota is not reached. `None` when no window's
+/// is: the limit given is not the provider's.
+pub fn learn_window(accepted: &std::collections::VecDeque<Instant>, now: Instant, limit: u32, longest: Duration, minute: Duration) -> Option<Duration> {
+    let second = minute / 60;
+    WINDOWS_SECS
+        .rev()
+        .map(|s| second * s)
+        .filter(|w| *w <= longest)
+        .find(|w| {
+            let within = accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) < *w).count();
+            within >= quota(limit, *w, minute)
+        })
+}
+
 impl Lane {
     pub fn new(provider: Provider, limits: LaneLimits, time_scale: f64) -> Lane {
         let now = Instant::now();
@@ -123,6 +175,8 @@ impl Lane {
                 next_slot: now,
                 last_sent: None,
                 accepted: Default::default(),
+                burst: limits.rate_given.then(|| minute(time_scale)),
+                sent: Default::default(),
             }),
             limits,
             queued: AtomicU32::new(0),
@@ -163,7 +217,7 @@ impl Lane {
             let slot = {
                 let mut g = self.gate();
                 let slot = g.next_slot.max(Instant::now());
-                g.next_slot = slot + Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
+                g.next_slot = slot + self.spacing(&g);
                 slot
             };
             tokio::time::sleep_until(slot.into()).await;
@@ -183,17 +237,69 @@ impl Lane {
     /// own interval left no room for the network's jitter, and a sliding window then
     /// counted one too many now and then (each such answer stops the lane for a
     /// second or more, where a stall costs its own few milliseconds once).
+    ///
+    /// While bursting, a send also waits for a slot in its window and in the minute:
+    /// each may hold its quota of sends, the oldest freeing its slot a little
+    /// (`WINDOW_SLACK`) after it leaves.
     pub async fn before_send(&self) {
-        self.wait_cooldown().await;
-        let at = {
+        loop {
+            self.wait_cooldown().await;
+            let at = self.reserve_send();
+            tokio::time::sleep_until(at.into()).await;
+            // A limit that struck meanwhile voids the slot (in a burst, it was counted in a
+            // window the limit may have just shown too long): again after the cooldown.
+            if !self.cooling() {
+                return;
+            }
             let mut g = self.gate();
-            let now = Instant::now();
-            let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
-            let at = g.last_sent.map_or(now, |last| (last + gap).max(now));
-            g.last_sent = Some(at);
-            at
-        };
-        tokio::time::sleep_until(at.into()).await;
+            if let Some(i) = g.sent.iter().rposition(|t| *t == at) {
+                g.sent.remove(i);
+            }
+        }
+    }
+
+    /// The moment the next send may go, taken.
+    fn reserve_send(&self) -> Instant {
+        let mut g = self.gate();
+        let at = self.next_slot(&g, Instant::now());
+        if g.burst.is_some() {
+            let minute = self.minute();
+            while g.sent.front().is_some_and(|t| at.saturating_duration_since(*t) > minute.mul_f64(1.0 + WINDOW_SLACK)) {
+                g.sent.pop_front();
+            }
+            g.sent.push_back(at);
+        }
+        g.last_sent = Some(at);
+        at
+    }
+
+    /// The moment a send asking `now` could go.
+    fn next_slot(&self, g: &Gate, now: Instant) -> Instant {
+        let mut at = g.last_sent.map_or(now, |last| (last + self.spacing(g)).max(now));
+        if let Some(window) = g.burst {
+            let minute = self.minute();
+            for w in [window, minute] {
+                let q = quota(self.limits.submits_per_minute, w, minute);
+                if g.sent.len() >= q {
+                    at = at.max(g.sent[g.sent.len() - q] + w.mul_f64(1.0 + WINDOW_SLACK));
+                }
+            }
+        }
+        at
+    }
+
+    /// Whether a submit asked for now would wait more than a (simulated) second for its
+    /// slot in a burst's window: a result seen sooner frees a slot no submit can use
+    /// yet, so polls need not hurry.
+    pub fn window_bound(&self, now: Instant) -> bool {
+        let g = self.gate();
+        g.burst.is_some() && self.next_slot(&g, now) > now + Duration::from_secs_f64(self.time_scale)
+    }
+
+    /// The interval between two sends: the pace's, or `BURST` times closer in a burst.
+    fn spacing(&self, g: &Gate) -> Duration {
+        let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
+        if g.burst.is_some() { gap.div_f64(BURST) } else { gap }
     }
 
     /// Waits until a poll may go.
@@ -203,7 +309,7 @@ impl Lane {
     }
 
     fn minute(&self) -> Duration {
-        Duration::from_secs_f64(60.0 * self.time_scale)
+        minute(self.time_scale)
     }
 
     /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
@@ -226,6 +332,11 @@ impl Lane {
     /// `rate_limit`: a 429 or 1002 (which may mean a window), not back-pressure.
     fn limited(&self, kind: Kind, retry_after: Option<Duration>, rate_limit: bool) {
         let mut g = self.gate();
+        // In a burst, the refusals of sends let go before the first refusal came back
+        // are of the one wall the first has answered for.
+        if kind == Kind::Submit && g.burst.is_some() && g.cooldown_until > Instant::now() {
+            return;
+        }
         let windowed =
             rate_limit && (crate::provider::capabilities(self.provider).windowed_rate_limit || g.strikes > 0);
         g.strikes += 1;
@@ -234,11 +345,28 @@ impl Lane {
         while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
             g.accepted.pop_front();
         }
+        // A limited submit in a burst: the first says which window the provider counts
+        // the manifest's limit over, and the lane keeps bursting within it (its slots
+        // say when the next send may go, the pace is not cut); a second says the
+        // window learnt, or the limit given, is not the provider's (and a full queue,
+        // that the burst is too much): even pacing from then on, cut as below.
+        let learnt = match (kind, g.burst) {
+            (Kind::Submit, Some(window)) => {
+                let learnt = (rate_limit && window == minute)
+                    .then(|| learn_window(&g.accepted, now, self.limits.submits_per_minute, window, minute))
+                    .flatten();
+                g.burst = learnt;
+                tracing::debug!(provider = %self.provider, ?learnt, "a burst met a limit");
+                learnt.is_some()
+            }
+            _ => false,
+        };
         let backoff = Duration::from_secs_f64((2f64.powi(g.strikes.min(6) as i32)).min(60.0) * self.time_scale);
         // Without Retry-After (MiniMax says nothing), a per-minute limit frees a
         // slot when the oldest submit of the last minute leaves its window.
+        // A window just learnt has its own slots for that.
         let window_frees = match (kind, g.accepted.front()) {
-            (Kind::Submit, Some(oldest)) if windowed => (*oldest + minute).saturating_duration_since(now),
+            (Kind::Submit, Some(oldest)) if windowed && !learnt => (*oldest + minute).saturating_duration_since(now),
             _ => Duration::ZERO,
         };
         let wait = retry_after.map_or(backoff.max(window_frees), |ra| ra.max(Duration::from_millis(1)));
@@ -250,7 +378,7 @@ impl Lane {
         }
         // Turns handed out before the limit struck start again after the cooldown.
         g.next_slot = g.next_slot.max(g.cooldown_until);
-        if kind == Kind::Poll {
+        if kind == Kind::Poll || learnt {
             return;
         }
         // The accepted rate over the last minute, or over the time since the first
@@ -336,7 +464,8 @@ mod tests {
 
     #[tokio::test]
     async fn submits_keep_the_configured_spacing() {
-        let l = Lane::new(Minimax, limits(600, true), 1.0); // one per 100 ms
+        // Paced evenly (no limit given: a burst is the manifest's to allow).
+        let l = Lane::new(Minimax, limits(600, false), 1.0); // one per 100 ms
         let t = Instant::now();
         for _ in 0..4 {
             l.submit_queued();
@@ -384,8 +513,8 @@ mod tests {
 
     #[tokio::test]
     async fn sends_late_from_a_stall_keep_the_pace_and_never_catch_up_at_the_limit() {
-        let l = Lane::new(Runware, limits(600, true), 1.0); // one per ~101 ms
-        let gap = Duration::from_secs_f64(60.0 / (600.0 * GIVEN_SHARE)); // the pace's interval
+        let l = Lane::new(Runware, limits(600, false), 1.0); // one per 100 ms, paced evenly
+        let gap = Duration::from_secs_f64(60.0 / 600.0); // the pace's interval
         for _ in 0..10 {
             l.submit_queued();
             l.before_submit().await;
@@ -446,10 +575,10 @@ mod tests {
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
     }
 
-    /// A lane of `p` that has had 50 submits accepted just now (the oldest of them
-    /// leaves a one-minute window in about a minute).
+    /// A lane of `p` paced evenly at 600/min that has had 50 submits accepted just now
+    /// (the oldest of them leaves a one-minute window in about a minute).
     fn busy_lane(p: Provider) -> Lane {
-        let l = Lane::new(p, limits(600, true), 1.0);
+        let l = Lane::new(p, limits(600, false), 1.0);
         for _ in 0..50 {
             l.submit_accepted();
         }
@@ -477,5 +606,84 @@ mod tests {
         let t = Instant::now();
         l.rate_limited(Kind::Submit, None);
         assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
+    }
+
+    /// `n` moments `every` apart from `start`.
+    fn moments(start: Instant, n: usize, every: Duration) -> std::collections::VecDeque<Instant> {
+        (0..n).map(|i| start + every * i as u32).collect()
+    }
+
+    #[test]
+    fn a_first_limit_after_a_burst_names_the_window_the_provider_counts_over() {
+        let minute = Duration::from_secs(60);
+        let t0 = Instant::now();
+        // 600/min counted as 100 per any 10 s: 60 sent at once, 40 more as renders
+        // finished, the 101st refused 4.5 s in. Every window up to 10 s had its share
+        // (10 s: 100); 11 s would allow 110.
+        let mut accepted = moments(t0, 60, Duration::ZERO);
+        accepted.extend(moments(t0 + Duration::from_millis(2500), 40, Duration::from_millis(50)));
+        let at = t0 + Duration::from_millis(4500);
+        assert_eq!(learn_window(&accepted, at, 600, minute, minute), Some(Duration::from_secs(10)));
+        // Counted over any 20 s (200), the 201st is refused: 20 s.
+        let burst = moments(t0, 200, Duration::from_millis(20));
+        assert_eq!(learn_window(&burst, t0 + Duration::from_secs(4), 600, minute, minute), Some(Duration::from_secs(20)));
+        // Never longer than the window already kept to.
+        assert_eq!(
+            learn_window(&burst, t0 + Duration::from_secs(4), 600, Duration::from_secs(15), minute),
+            Some(Duration::from_secs(15))
+        );
+        // Evenly under the limit (one a second at 600/min): no window's share reached,
+        // the limit given is not the provider's.
+        let slow = moments(t0, 30, Duration::from_secs(1));
+        assert_eq!(learn_window(&slow, t0 + Duration::from_secs(30), 600, minute, minute), None);
+    }
+
+    #[test]
+    fn a_given_limit_goes_in_bursts_of_its_minute_never_more() {
+        // 60/min at a hundredth of real time: a minute is 0.6 s, the pace's interval 10 ms.
+        let l = Lane::new(Runware, limits(60, true), 0.01);
+        let sent: Vec<Instant> = (0..61).map(|_| l.reserve_send()).collect();
+        let gap = Duration::from_secs_f64(0.01 * 60.0 / (60.0 * GIVEN_SHARE));
+        // The minute's 60 go at five times the pace ...
+        for w in sent[..60].windows(2) {
+            assert!(w[1] - w[0] < gap / 4, "{:?} apart", w[1] - w[0]);
+        }
+        // ... and the 61st when the first has left the minute (with its slack).
+        assert!(sent[60] - sent[0] >= Duration::from_millis(600), "{:?}", sent[60] - sent[0]);
+        assert!(sent[60] - sent[0] <= Duration::from_millis(620), "{:?}", sent[60] - sent[0]);
+    }
+
+    #[tokio::test]
+    async fn a_limit_in_a_burst_keeps_the_pace_and_bursts_in_the_window_learnt_and_a_second_ends_the_burst() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        assert!(!l.window_bound(Instant::now()), "a fresh lane sends at once");
+        let sent: Vec<Instant> = (0..100).map(|_| l.reserve_send()).collect();
+        for _ in 0..100 {
+            l.submit_accepted();
+        }
+        l.rate_limited(Kind::Submit, Some(Duration::from_millis(20)));
+        assert_eq!(l.gate().burst, Some(Duration::from_secs(10)), "100 accepted at once: 100 per 10 s");
+        assert!((l.pace_per_minute() - 600.0 * GIVEN_SHARE).abs() < 1e-9, "not cut: {}", l.pace_per_minute());
+        // The wall's other refusals (sent before the first came back) change nothing.
+        l.rate_limited(Kind::Submit, Some(Duration::from_millis(20)));
+        assert_eq!(l.gate().burst, Some(Duration::from_secs(10)));
+        // The next send waits for the first of the 100 to leave its 10 s: polls need not
+        // hurry to free a slot for it.
+        assert!(l.window_bound(Instant::now()));
+        let next = l.reserve_send();
+        assert!(next - sent[0] >= Duration::from_secs_f64(10.0 * (1.0 + WINDOW_SLACK)), "{:?}", next - sent[0]);
+        assert!(next - sent[0] < Duration::from_secs(11), "{:?}", next - sent[0]);
+        // Once the cooldown is over, a second limit: the window was not the provider's.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        l.rate_limited(Kind::Submit, Some(Duration::from_millis(20)));
+        assert_eq!(l.gate().burst, None, "paced evenly from now on");
+        assert!(l.pace_per_minute() < 600.0 * GIVEN_SHARE, "and the pace is cut: {}", l.pace_per_minute());
+    }
+
+    #[test]
+    fn a_full_queue_in_a_burst_ends_the_burst() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        l.back_pressure(Kind::Submit);
+        assert_eq!(l.gate().burst, None);
     }
 }

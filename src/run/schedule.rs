@@ -549,7 +549,7 @@ mod tests {
             let mut renders: HashMap<usize, Instant> = HashMap::new();
             let mut now = t0;
             while now < t0 + s(20.0) {
-                if (now - t0).as_millis() % 100 == 0 {
+                if (now - t0).as_millis().is_multiple_of(100) {
                     sched.start(i, K, now, true);
                     renders.insert(i, now + s(3.0));
                     i += 1;

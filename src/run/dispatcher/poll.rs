@@ -30,7 +30,8 @@ impl Dispatcher<'_> {
             .collect();
         let cap = ctx.lanes[&p].limits.max_in_flight;
         let to_send = self.submit_queue.get(&p).is_some_and(|q| !q.is_empty()) && self.halt.is_none();
-        let full = to_send && self.tally(p).in_flight() >= cap;
+        // A slot freed while the lane's window holds its sends back is of no use yet.
+        let full = to_send && self.tally(p).in_flight() >= cap && !ctx.lanes[&p].window_bound(now);
         let pressure = !to_send || full;
         let view = super::super::schedule::LaneView { batch: ctx.clients[&p].max_poll_batch(), pressure, full };
         let picked = self.sched.next_batch(p as u8, view, &candidates, now);
