@@ -182,6 +182,43 @@ async fn rate_limit_storms_are_ridden_out_with_few_limited_answers() {
     assert!(stats.providers["runware"].rate_limited > 0, "the storm did happen");
 }
 
+/// A manifest's 600/min against a provider that counts it over any 10 s (100 per 10 s,
+/// as a token bucket would): the lane's burst meets the window once, learns it from
+/// that one 429, and keeps to it for the rest of the night.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_meets_a_shorter_window_once_and_keeps_to_the_window_it_learnt() {
+    // A fifth of real time: the 10 s window is 2 s, its whole-second steps 0.2 s, well
+    // above a busy machine's jitter.
+    let mut config = SimConfig {
+        time_scale: 0.2,
+        render: shotlist::sim::RenderTime { min_secs: 2.0, max_secs: 4.0 },
+        ..SimConfig::default()
+    };
+    let runware = config.provider_mut(Provider::Runware);
+    runware.requests_per_minute = Some(600);
+    runware.rate_window_secs = Some(10.0);
+    let night = Night::start(config).await;
+    let m = mixed_manifest(500, 0, 0)
+        .replace("name: night\n", "name: night\nproviders:\n  runware: { requestsPerMinute: 600, maxInFlight: 60 }\n");
+    night.write("m.yaml", &m);
+    let out = night.run(&["run", "m.yaml", "--out", "out", "--time-scale", "0.2", "-vv"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The window learnt: 10 simulated seconds, 2 s of real time here.
+    let learnt: Vec<&str> = err.lines().filter(|l| l.contains("a burst met a limit")).collect();
+    assert!(learnt.first().is_some_and(|l| l.contains("learnt=Some(2s)")), "{learnt:?}");
+    let check = crate::util::check_night(&night, "out");
+    assert_eq!(
+        (check.done, check.failed, check.in_doubt, check.double_charges, check.lost_results),
+        (667, 0, 0, 0, 0),
+        "500 shots, every third with two results"
+    );
+    let limited = night.sim.stats().providers["runware"].rate_limited;
+    // Paced evenly, the night would meet none; bursting on without learning, one or
+    // more at each of its five windows of 100 submits.
+    assert!((1..=3).contains(&limited), "{limited} rate-limited answers");
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn one_ctrl_c_lets_jobs_in_flight_finish_exits_130_and_a_rerun_completes() {
