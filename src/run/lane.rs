@@ -148,16 +148,18 @@ fn quota(limit: u32, window: Duration, minute: Duration) -> usize {
 /// no longer one), so that window's count is its quota exactly where the window is
 /// the provider's, and a longer one's quota is not reached. `None` when no window's
 /// is: the limit given is not the provider's.
-pub fn learn_window(accepted: &std::collections::VecDeque<Instant>, now: Instant, limit: u32, longest: Duration, minute: Duration) -> Option<Duration> {
+pub fn learn_window(
+    accepted: &std::collections::VecDeque<Instant>,
+    now: Instant,
+    limit: u32,
+    longest: Duration,
+    minute: Duration,
+) -> Option<Duration> {
     let second = minute / 60;
-    WINDOWS_SECS
-        .rev()
-        .map(|s| second * s)
-        .filter(|w| *w <= longest)
-        .find(|w| {
-            let within = accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) < *w).count();
-            within >= quota(limit, *w, minute)
-        })
+    WINDOWS_SECS.rev().map(|s| second * s).filter(|w| *w <= longest).find(|w| {
+        let within = accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) < *w).count();
+        within >= quota(limit, *w, minute)
+    })
 }
 
 impl Lane {
@@ -264,7 +266,8 @@ impl Lane {
         let at = self.next_slot(&g, Instant::now());
         if g.burst.is_some() {
             let minute = self.minute();
-            while g.sent.front().is_some_and(|t| at.saturating_duration_since(*t) > minute.mul_f64(1.0 + WINDOW_SLACK)) {
+            while g.sent.front().is_some_and(|t| at.saturating_duration_since(*t) > minute.mul_f64(1.0 + WINDOW_SLACK))
+            {
                 g.sent.pop_front();
             }
             g.sent.push_back(at);
@@ -626,7 +629,10 @@ mod tests {
         assert_eq!(learn_window(&accepted, at, 600, minute, minute), Some(Duration::from_secs(10)));
         // Counted over any 20 s (200), the 201st is refused: 20 s.
         let burst = moments(t0, 200, Duration::from_millis(20));
-        assert_eq!(learn_window(&burst, t0 + Duration::from_secs(4), 600, minute, minute), Some(Duration::from_secs(20)));
+        assert_eq!(
+            learn_window(&burst, t0 + Duration::from_secs(4), 600, minute, minute),
+            Some(Duration::from_secs(20))
+        );
         // Never longer than the window already kept to.
         assert_eq!(
             learn_window(&burst, t0 + Duration::from_secs(4), 600, Duration::from_secs(15), minute),
