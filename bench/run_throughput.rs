@@ -394,6 +394,42 @@ fn write_big_manifest(dir: &Path, shots: usize) -> PathBuf {
     path
 }
 
+/// The ETA as the run showed it (its progress lines, every 10 s when not on a
+/// terminal: `[  20s] 200/400 clips, …, eta 17 s`) against the time the run really had
+/// left, from a tenth of the clips done to the last tenth of the night: how many
+/// lines, the worst error in per cent of the time left, and each `[t, eta, left]`.
+fn eta_seen(err: &Path, wall_s: f64) -> (usize, Option<f64>, Value) {
+    let text = std::fs::read_to_string(err).unwrap_or_default();
+    let mut seen = Vec::new();
+    for line in text.lines() {
+        let Some((clock, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("s] ")) else { continue };
+        let Ok(t) = clock.trim().parse::<f64>() else { continue };
+        let Some((count, _)) = rest.split_once(" clips") else { continue };
+        let Some((done, total)) = count.split_once('/') else { continue };
+        let (Ok(done), Ok(total)) = (done.parse::<f64>(), total.parse::<f64>()) else { continue };
+        let Some((_, eta)) = rest.rsplit_once("eta ") else { continue };
+        let Some(eta) = shown_secs(eta) else { continue };
+        let left = wall_s - t;
+        if done >= 0.1 * total && left >= 0.1 * wall_s {
+            seen.push((t, eta, left));
+        }
+    }
+    let worst = seen.iter().map(|(_, eta, left)| 100.0 * (eta - left).abs() / left).reduce(f64::max);
+    let list = seen.iter().map(|(t, eta, left)| json!([t, eta, (left * 10.0).round() / 10.0])).collect();
+    (seen.len(), worst, Value::Array(list))
+}
+
+/// Seconds from the progress line's ETA (`17 s`, `5 min`, `1 h 05 min`).
+fn shown_secs(eta: &str) -> Option<f64> {
+    let words: Vec<&str> = eta.split_whitespace().collect();
+    match words.as_slice() {
+        [n, "s"] => n.parse().ok(),
+        [n, "min"] => n.parse::<f64>().ok().map(|m| m * 60.0),
+        [h, "h", m, "min"] => Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0),
+        _ => None,
+    }
+}
+
 /// Clip statuses in report.csv: (done, not done).
 fn report_counts(out: &Path) -> (usize, usize) {
     let Ok(mut r) = csv::Reader::from_path(out.join("report.csv")) else { return (0, 0) };
@@ -518,6 +554,7 @@ async fn run_workload(s: &Settings, w: &Workload, scratch: &Path) -> Line {
     let ideal =
         ideal_sim_s(w.jobs, f64::from(enforced), w.concurrency, (render.min_secs, render.max_secs)) * w.time_scale;
     let pace = w.pace_after_s.and_then(|after| accepted_pace(&out.join("state.jsonl"), after, w.time_scale));
+    let (eta_checks, eta_worst, eta_list) = eta_seen(&dir.join("run.err"), m.wall_s);
     let mut line = Line::new(w.name);
     line.put("client", "shotlist")
         .put("scenario", w.scenario)
@@ -547,6 +584,9 @@ async fn run_workload(s: &Settings, w: &Workload, scratch: &Path) -> Line {
         )
         .num("accepted_per_min_after", pace, 2)
         .num("pace_of_enforced", pace.map(|p| p / f64::from(enforced)), 3)
+        .put("eta_checks", eta_checks)
+        .num("eta_worst_pct", eta_worst, 1)
+        .put("eta_seen", eta_list)
         .put("failed_jobs", not_done + w.jobs.saturating_sub(done + not_done))
         .put("billed_tasks", billed)
         .put("exit_code", m.code)

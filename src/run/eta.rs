@@ -11,7 +11,8 @@ pub struct LaneWork {
     /// Jobs still to be accepted (failed and settled ones are not counted: a failed
     /// clip moves the bar like a done one).
     pub to_submit: u64,
-    /// The ages of the jobs in flight (accepted and awaited, or being submitted: 0).
+    /// The ages of the jobs in flight (accepted and awaited; being submitted: 0, or
+    /// less than 0 by the wait for the send slot it holds in a burst's window).
     pub in_flight_ages: Vec<f64>,
     /// The in-flight cap.
     pub cap: u64,
@@ -19,6 +20,12 @@ pub struct LaneWork {
     pub pace_per_sec: f64,
     /// The expected render of the jobs left (real seconds).
     pub render_secs: f64,
+    /// The render the night's last results take (a high quantile of those learnt: the
+    /// last of many renders ends later than the mean one); at most `render_secs` adds
+    /// nothing.
+    pub tail_secs: f64,
+    /// Real seconds until the lane may send its next submit (a burst's window full).
+    pub next_send_secs: f64,
     /// The share of this provider's settled jobs that failed before any render (they
     /// settle at once: the jobs left that will, take no slot).
     pub failed_share: f64,
@@ -28,13 +35,18 @@ pub struct LaneWork {
 /// as their renders end (a render past the expected one is taken as nearly done);
 /// the jobs left take the slots in the order they free, a render each, no faster
 /// than the pace; the last of them sets the end.
+///
+/// The end itself is the last of many renders, not a mean one: the last results are
+/// taken to need `tail_secs` (the jobs in flight at the end: that much from their
+/// start, or a twentieth of the render more when older).
 pub fn lane_secs(w: &LaneWork) -> f64 {
     let render = w.render_secs.max(0.0);
+    let tail = w.tail_secs.max(render);
     let left = |age: &f64| (render - age).max(render * 0.05);
-    let mut remaining: Vec<f64> = w.in_flight_ages.iter().map(left).collect();
     if w.to_submit == 0 {
-        return remaining.into_iter().fold(0.0, f64::max);
+        return w.in_flight_ages.iter().map(|age| (tail - age).max(render * 0.05)).fold(0.0, f64::max);
     }
+    let mut remaining: Vec<f64> = w.in_flight_ages.iter().map(left).collect();
     remaining.sort_by(f64::total_cmp);
     let cap = w.cap.max(1) as usize;
     let free = cap.saturating_sub(remaining.len());
@@ -43,8 +55,8 @@ pub fn lane_secs(w: &LaneWork) -> f64 {
     let (wave, slot) = (last / cap, last % cap);
     let slot_free = if slot < free { 0.0 } else { remaining.get(slot - free).copied().unwrap_or(0.0) };
     let by_slots = slot_free + wave as f64 * render;
-    let by_pace = (w.to_submit - 1) as f64 / w.pace_per_sec.max(1e-9);
-    by_slots.max(by_pace) + render
+    let by_pace = w.next_send_secs.max(0.0) + (w.to_submit - 1) as f64 / w.pace_per_sec.max(1e-9);
+    by_slots.max(by_pace) + tail
 }
 
 /// The ETA of the whole night, or None when nothing is left.
@@ -98,6 +110,8 @@ mod tests {
                 cap,
                 pace_per_sec: pace,
                 render_secs: render,
+                tail_secs: render,
+                next_send_secs: 0.0,
                 failed_share: failed as f64 / settled.max(1) as f64,
             };
             seen.push((t, settled as f64 / jobs as f64, estimate(&[w]).map_or(0.0, |d| d.as_secs_f64())));
@@ -129,6 +143,42 @@ mod tests {
         // Failed jobs settle at once: the ETA follows.
         let (seen, end) = night(300, 20, 5.0, 60.0, 4);
         assert_stable(&seen, end, "with failures");
+    }
+
+    #[test]
+    fn the_last_results_take_the_long_renders_and_a_full_window_delays_the_sends() {
+        // Everything sent, renders of 10 to 30 s (mean 20, 90 % within 28): the youngest
+        // job, 14 s old, is taken to end at 28 s, not at the mean 20.
+        let end = LaneWork {
+            in_flight_ages: vec![14.0, 20.0, 25.0],
+            cap: 600,
+            pace_per_sec: 10.0,
+            render_secs: 20.0,
+            tail_secs: 28.0,
+            ..Default::default()
+        };
+        assert_eq!(lane_secs(&end), 14.0);
+        // 406 left whose window frees in 10 s: they start then, at the pace.
+        let burst = LaneWork {
+            to_submit: 406,
+            cap: 600,
+            pace_per_sec: 10.0,
+            render_secs: 20.0,
+            tail_secs: 28.0,
+            next_send_secs: 10.0,
+            ..Default::default()
+        };
+        assert!((lane_secs(&burst) - (10.0 + 40.5 + 28.0)).abs() < 1e-9, "{}", lane_secs(&burst));
+        // A submit holding a slot 10 s ahead renders from then.
+        let held = LaneWork {
+            to_submit: 1,
+            in_flight_ages: vec![-10.0],
+            cap: 1,
+            pace_per_sec: 10.0,
+            render_secs: 20.0,
+            ..Default::default()
+        };
+        assert_eq!(lane_secs(&held), 30.0 + 20.0);
     }
 
     #[test]

@@ -299,6 +299,15 @@ impl Lane {
         g.burst.is_some() && self.next_slot(&g, now) > now + Duration::from_secs_f64(self.time_scale)
     }
 
+    /// For the ETA, in real seconds from `now`: the wait of a submit asked for now, and
+    /// the waits of the sends already given a slot later than now (in a burst's window).
+    pub fn send_waits(&self, now: Instant) -> (f64, Vec<f64>) {
+        let g = self.gate();
+        let next = self.next_slot(&g, now).saturating_duration_since(now).as_secs_f64();
+        let held = g.sent.iter().filter(|t| **t > now).map(|t| (*t - now).as_secs_f64()).collect();
+        (next, held)
+    }
+
     /// The interval between two sends: the pace's, or `BURST` times closer in a burst.
     fn spacing(&self, g: &Gate) -> Duration {
         let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);

@@ -5,6 +5,9 @@
 use super::*;
 use crate::run::eta::{self, LaneWork};
 
+/// The share of renders the night's last results are taken to be no longer than.
+const TAIL_QUANTILE: f64 = 0.9;
+
 impl Dispatcher<'_> {
     pub(super) fn eta_now(&self) -> Option<Duration> {
         let now = Instant::now();
@@ -27,11 +30,23 @@ impl Dispatcher<'_> {
                 self.polling.get(p).into_iter().flatten().copied().filter(|id| self.activity(*id).polling()).collect();
             let mut ages: Vec<f64> =
                 polled.iter().map(|id| self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64())).collect();
+            // Submits waiting for their slot in a burst's window start that much later.
+            let (next_send, held) = lane.send_waits(now);
             let submitting = self.tally(*p).submitting() as usize;
-            ages.extend(std::iter::repeat_n(0.0, submitting));
+            ages.extend(held.iter().map(|wait| -wait).chain(std::iter::repeat(0.0)).take(submitting));
             // The mean render of a sample of the jobs left (a night's jobs are mostly alike).
             let sample: Vec<f64> = left.iter().chain(&polled).take(1000).map(|id| render_of(*id)).collect();
             let render_secs = if sample.is_empty() { 0.0 } else { sample.iter().sum::<f64>() / sample.len() as f64 };
+            // The night's last results: the 90th percentile of the renders learnt.
+            let tail_secs = left
+                .iter()
+                .chain(&polled)
+                .next()
+                .and_then(|id| {
+                    let j = self.job(*id);
+                    self.sched.renders.quantile(&(j.model.id, j.resolution, j.duration), TAIL_QUANTILE)
+                })
+                .map_or(0.0, |d| d.as_secs_f64());
             let (mut failed, mut settled) = (0u64, 0u64);
             for j in jobs {
                 if j.provider != *p {
@@ -49,6 +64,8 @@ impl Dispatcher<'_> {
                 cap: u64::from(lane.limits.max_in_flight),
                 pace_per_sec: lane.pace_per_minute() / 60.0 / scale.max(1e-9),
                 render_secs,
+                tail_secs,
+                next_send_secs: next_send,
                 failed_share: failed as f64 / settled.max(1) as f64,
             });
         }
