@@ -16,12 +16,18 @@ impl Dispatcher<'_> {
         for p in &self.providers {
             let lane = &self.ctx.lanes[p];
             let jobs = &self.ctx.plan.jobs;
+            // A job's expected render and its 90th percentile (the tail: the mean when
+            // nothing is learnt), in real seconds.
             let render_of = |id: JobId| {
                 let j = self.job(id);
-                self.sched
+                let key = (j.model.id, j.resolution, j.duration);
+                let mean = self
+                    .sched
                     .renders
-                    .mean(&(j.model.id, j.resolution, j.duration))
-                    .map_or_else(|| j.model.typical_render_secs_for(j.duration) * scale, |d| d.as_secs_f64())
+                    .mean(&key)
+                    .map_or_else(|| j.model.typical_render_secs_for(j.duration) * scale, |d| d.as_secs_f64());
+                let tail = self.sched.renders.quantile(&key, TAIL_QUANTILE).map_or(mean, |d| d.as_secs_f64());
+                (mean, tail)
             };
             let queue = self.submit_queue.get(p).map(Vec::as_slice).unwrap_or_default();
             let left: Vec<JobId> =
@@ -34,19 +40,13 @@ impl Dispatcher<'_> {
             let (next_send, held) = lane.send_waits(now);
             let submitting = self.tally(*p).submitting() as usize;
             ages.extend(held.iter().map(|wait| -wait).chain(std::iter::repeat(0.0)).take(submitting));
-            // The mean render of a sample of the jobs left (a night's jobs are mostly alike).
-            let sample: Vec<f64> = left.iter().chain(&polled).take(1000).map(|id| render_of(*id)).collect();
-            let render_secs = if sample.is_empty() { 0.0 } else { sample.iter().sum::<f64>() / sample.len() as f64 };
-            // The night's last results: the 90th percentile of the renders learnt.
-            let tail_secs = left
-                .iter()
-                .chain(&polled)
-                .next()
-                .and_then(|id| {
-                    let j = self.job(*id);
-                    self.sched.renders.quantile(&(j.model.id, j.resolution, j.duration), TAIL_QUANTILE)
-                })
-                .map_or(0.0, |d| d.as_secs_f64());
+            // The mean render and tail of a sample of the jobs left (a night's jobs are
+            // mostly alike); the tail sets the night's last results.
+            let sample: Vec<(f64, f64)> = left.iter().chain(&polled).take(1000).map(|id| render_of(*id)).collect();
+            let mean = |f: fn(&(f64, f64)) -> f64| {
+                if sample.is_empty() { 0.0 } else { sample.iter().map(f).sum::<f64>() / sample.len() as f64 }
+            };
+            let (render_secs, tail_secs) = (mean(|s| s.0), mean(|s| s.1));
             let (mut failed, mut settled) = (0u64, 0u64);
             for j in jobs {
                 if j.provider != *p {
