@@ -419,12 +419,13 @@ fn eta_seen(err: &Path, wall_s: f64) -> (usize, Option<f64>, Value) {
     (seen.len(), worst, Value::Array(list))
 }
 
-/// Seconds from the progress line's ETA (`17 s`, `5 min`, `1 h 05 min`).
+/// Seconds from the progress line's ETA (`17 s`, `2 min 05 s`, `15 min`, `1 h 05 min`).
 fn shown_secs(eta: &str) -> Option<f64> {
     let words: Vec<&str> = eta.split_whitespace().collect();
     match words.as_slice() {
         [n, "s"] => n.parse().ok(),
         [n, "min"] => n.parse::<f64>().ok().map(|m| m * 60.0),
+        [m, "min", s, "s"] => Some(m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?),
         [h, "h", m, "min"] => Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0),
         _ => None,
     }

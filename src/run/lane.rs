@@ -103,6 +103,32 @@ struct Gate {
     burst: Option<Duration>,
     /// The moments sends were let go within the last (simulated) minute, while bursting.
     sent: std::collections::VecDeque<Instant>,
+    /// When a submit first met a limit (a 429, 1002, 503 or 504).
+    first_limit: Option<Instant>,
+}
+
+/// One waiter counted while it lives (however its wait ends: its future may be dropped).
+struct Waiting<'a>(&'a AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicU32) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the lane's sends wait for (see [`Lane::send_waits`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SendWaits {
+    pub next: f64,
+    pub held: Vec<f64>,
+    pub unslotted: usize,
 }
 
 /// Which kind of request met a rate limit.
@@ -119,6 +145,8 @@ pub struct Lane {
     gate: Mutex<Gate>,
     /// Submits handed to the lane and not yet through `before_submit`.
     queued: AtomicU32,
+    /// Submits waiting in `before_send` (their intent written, not yet sent).
+    waiting_send: AtomicU32,
     /// Real seconds per simulated second (1 outside rehearsals and tests).
     time_scale: f64,
 }
@@ -179,9 +207,11 @@ impl Lane {
                 accepted: Default::default(),
                 burst: limits.rate_given.then(|| minute(time_scale)),
                 sent: Default::default(),
+                first_limit: None,
             }),
             limits,
             queued: AtomicU32::new(0),
+            waiting_send: AtomicU32::new(0),
             time_scale,
         }
     }
@@ -244,6 +274,7 @@ impl Lane {
     /// each may hold its quota of sends, the oldest freeing its slot a little
     /// (`WINDOW_SLACK`) after it leaves.
     pub async fn before_send(&self) {
+        let _waiting = Waiting::on(&self.waiting_send);
         loop {
             self.wait_cooldown().await;
             let at = self.reserve_send();
@@ -299,13 +330,16 @@ impl Lane {
         g.burst.is_some() && self.next_slot(&g, now) > now + Duration::from_secs_f64(self.time_scale)
     }
 
-    /// For the ETA, in real seconds from `now`: the wait of a submit asked for now, and
-    /// the waits of the sends already given a slot later than now (in a burst's window).
-    pub fn send_waits(&self, now: Instant) -> (f64, Vec<f64>) {
+    /// For the ETA, in real seconds from `now`: the wait of a submit asked for now (its
+    /// slot, and the cooldown), the waits of the sends already given a slot later than
+    /// now (in a burst's window), and how many sends wait with no slot yet (behind a
+    /// cooldown: they go at the pace after it, as the submits not yet handed out).
+    pub fn send_waits(&self, now: Instant) -> SendWaits {
         let g = self.gate();
-        let next = self.next_slot(&g, now).saturating_duration_since(now).as_secs_f64();
-        let held = g.sent.iter().filter(|t| **t > now).map(|t| (*t - now).as_secs_f64()).collect();
-        (next, held)
+        let next = self.next_slot(&g, now).max(g.cooldown_until).saturating_duration_since(now).as_secs_f64();
+        let held: Vec<f64> = g.sent.iter().filter(|t| **t > now).map(|t| (*t - now).as_secs_f64()).collect();
+        let unslotted = (self.waiting_send.load(Ordering::Relaxed) as usize).saturating_sub(held.len());
+        SendWaits { next, held, unslotted }
     }
 
     /// The interval between two sends: the pace's, or `BURST` times closer in a burst.
@@ -353,6 +387,9 @@ impl Lane {
             rate_limit && (crate::provider::capabilities(self.provider).windowed_rate_limit || g.strikes > 0);
         g.strikes += 1;
         let now = Instant::now();
+        if kind == Kind::Submit {
+            g.first_limit.get_or_insert(now);
+        }
         let minute = self.minute();
         while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
             g.accepted.pop_front();
@@ -442,9 +479,26 @@ impl Lane {
         self.gate().cooldown_until > Instant::now()
     }
 
-    /// The submit pace now, per simulated minute (for the ETA).
+    /// The submit pace now, per simulated minute.
     pub fn pace_per_minute(&self) -> f64 {
         self.gate().rpm
+    }
+
+    /// The pace the ETA counts on, per simulated minute: once a limit was met more than
+    /// a minute ago, no more than the lane had accepted over the last minute. The pace
+    /// itself probes above the limit (it creeps up, meets it, is cut, waits the window
+    /// out); what passes on average is what the provider accepts in its window, and a
+    /// night told 600/min where 300 pass was shown ending in half its time.
+    pub fn eta_pace_per_minute(&self) -> f64 {
+        let g = self.gate();
+        let (now, minute) = (Instant::now(), self.minute());
+        match g.first_limit {
+            Some(first) if now.saturating_duration_since(first) > minute => {
+                let accepted = g.accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) <= minute);
+                g.rpm.min(accepted.count() as f64).max(MIN_RPM)
+            }
+            _ => g.rpm,
+        }
     }
 }
 

@@ -52,12 +52,14 @@ fn push_fit(line: &mut String, sep: &str, part: &str, width: usize) {
     }
 }
 
-/// `45 s`, `12 min`, `2 h 05 min`.
+/// `45 s`, `2 min 30 s`, `12 min`, `2 h 05 min`: within a few per cent (a whole
+/// minute of 90 s to 10 min would be a third off at 90 s).
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..=89 => format!("{} s", s.max(1)),
-        90..=5399 => format!("{} min", (s + 30) / 60),
+        90..=599 => format!("{} min {:02} s", s / 60, s % 60),
+        600..=5399 => format!("{} min", (s + 30) / 60),
         _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
     }
 }
@@ -254,6 +256,23 @@ mod tests {
             eta: Some(Duration::from_secs(7 * 3600 + 300)),
             lanes: vec![lane("runware", 60, true), lane("minimax", 20, false), lane("segmind", 5, true)],
         }
+    }
+
+    #[test]
+    fn the_eta_is_shown_to_a_few_per_cent() {
+        let at = |s| human(Duration::from_secs(s));
+        assert_eq!(
+            (at(0), at(89), at(90), at(149), at(600), at(629), at(5400)),
+            (
+                "1 s".into(),
+                "89 s".into(),
+                "1 min 30 s".into(),
+                "2 min 29 s".into(),
+                "10 min".into(),
+                "10 min".into(),
+                "1 h 30 min".into()
+            )
+        );
     }
 
     #[test]

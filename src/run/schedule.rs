@@ -68,6 +68,8 @@ pub struct Samples {
     sorted: Vec<f64>,
     /// The smallest upper bound of a render seen done at its first poll.
     first_done: Option<f64>,
+    /// Renders learnt in all (`sorted` keeps the most recent `SAMPLES`).
+    learnt: u64,
 }
 
 impl Samples {
@@ -79,6 +81,7 @@ impl Samples {
             self.sorted.remove(i);
         }
         self.recent.push_back(secs);
+        self.learnt += 1;
         let i = self.sorted.partition_point(|x| *x < secs);
         self.sorted.insert(i, secs);
     }
@@ -89,6 +92,16 @@ impl Samples {
 
     pub fn is_empty(&self) -> bool {
         self.sorted.is_empty()
+    }
+
+    /// The renders kept, shortest first.
+    pub fn sorted(&self) -> &[f64] {
+        &self.sorted
+    }
+
+    /// The share of the renders learnt that are kept.
+    pub fn kept_share(&self) -> f64 {
+        self.sorted.len() as f64 / self.learnt.max(1) as f64
     }
 
     /// The q-quantile (0..=1) of the samples.
@@ -287,6 +300,14 @@ impl<Id: Copy + Ord> Schedule<Id> {
     /// The task leaves the schedule without teaching anything (failed, given up).
     pub fn forget(&mut self, index: Id) {
         self.tasks.remove(&index);
+    }
+
+    /// How long a task accepted in this run is known to have rendered: until its last
+    /// pending answer (for the ETA: a render not yet ended is longer than that). None:
+    /// resumed, its render's start unknown.
+    pub fn known_going(&self, index: Id) -> Option<Duration> {
+        let t = self.tasks.get(&index).filter(|t| t.fresh)?;
+        Some(t.pending.map_or(Duration::ZERO, |p| p.saturating_duration_since(t.accepted)))
     }
 
     pub fn due(&self, index: Id) -> Option<Instant> {

@@ -66,11 +66,6 @@ impl Tally {
         self.queued + self.sending + self.awaiting + self.polled
     }
 
-    /// Jobs admitted for a submit and not answered yet.
-    pub(super) fn submitting(&self) -> u32 {
-        self.queued + self.sending
-    }
-
     /// Anything of this provider's in the air: a submit, a poll, a download.
     pub(super) fn busy(&self) -> bool {
         self.queued + self.sending + self.polled + self.downloads + self.poll_requests > 0
@@ -184,7 +179,7 @@ mod tests {
             *t.count(a).unwrap() += n;
         }
         assert!(t.count(Activity::Idle).is_none());
-        assert_eq!((t.in_flight(), t.submitting()), (10, 3));
+        assert_eq!((t.in_flight(), t.queued + t.sending), (10, 3));
         assert!(t.busy());
         let waiting = Tally { awaiting: 5, ..Tally::default() };
         assert_eq!(waiting.in_flight(), 5);

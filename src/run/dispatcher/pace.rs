@@ -3,10 +3,13 @@
 //! arithmetic is `run::eta`'s.
 
 use super::*;
-use crate::run::eta::{self, LaneWork};
+use crate::run::eta::{self, Going, LaneWork, Survival};
+use crate::run::schedule::RenderKey;
 
 /// The share of renders the night's last results are taken to be no longer than.
 const TAIL_QUANTILE: f64 = 0.9;
+/// The jobs whose renders the ETA's mean is taken over (a night's jobs are mostly alike).
+const SAMPLE: usize = 1000;
 
 impl Dispatcher<'_> {
     pub(super) fn eta_now(&self) -> Option<Duration> {
@@ -15,40 +18,37 @@ impl Dispatcher<'_> {
         let mut lanes = Vec::new();
         for p in &self.providers {
             let lane = &self.ctx.lanes[p];
-            let jobs = &self.ctx.plan.jobs;
-            // A job's expected render and its 90th percentile (the tail: the mean when
-            // nothing is learnt), in real seconds.
-            let render_of = |id: JobId| {
-                let j = self.job(id);
-                let key = (j.model.id, j.resolution, j.duration);
-                let mean = self
-                    .sched
-                    .renders
-                    .mean(&key)
-                    .map_or_else(|| j.model.typical_render_secs_for(j.duration) * scale, |d| d.as_secs_f64());
-                let tail = self.sched.renders.quantile(&key, TAIL_QUANTILE).map_or(mean, |d| d.as_secs_f64());
-                (mean, tail)
-            };
             let queue = self.submit_queue.get(p).map(Vec::as_slice).unwrap_or_default();
             let left: Vec<JobId> =
                 queue.iter().copied().filter(|id| !self.activity(*id).busy() && self.may_submit(*id)).collect();
             let polled: Vec<JobId> =
                 self.polling.get(p).into_iter().flatten().copied().filter(|id| self.activity(*id).polling()).collect();
-            let mut ages: Vec<f64> =
-                polled.iter().map(|id| self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64())).collect();
-            // Submits waiting for their slot in a burst's window start that much later.
-            let (next_send, held) = lane.send_waits(now);
-            let submitting = self.tally(*p).submitting() as usize;
-            ages.extend(held.iter().map(|wait| -wait).chain(std::iter::repeat(0.0)).take(submitting));
+            let curves = self.render_curves(left.iter().chain(&polled).take(SAMPLE).copied(), &polled);
+            let curve_of = |id: JobId| &curves[&self.render_key(id)];
+            let in_flight = polled.iter().map(|id| {
+                let age = self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64());
+                let known = self.sched.known_going(*id).map_or(0.0, |d| d.as_secs_f64());
+                Going::of(curve_of(*id), age, known, TAIL_QUANTILE)
+            });
+            // The sends waiting for a slot in a burst's window start that much later;
+            // those behind a cooldown go at the pace after it, as the jobs not yet handed
+            // out; the rest are in the air, rendering from about now.
+            let waits = lane.send_waits(now);
+            let tally = self.tally(*p);
+            let waiting = waits.held.len() + waits.unslotted;
+            let in_air = (tally.sending as usize).saturating_sub(waiting);
             // The mean render and tail of a sample of the jobs left (a night's jobs are
             // mostly alike); the tail sets the night's last results.
-            let sample: Vec<(f64, f64)> = left.iter().chain(&polled).take(1000).map(|id| render_of(*id)).collect();
-            let mean = |f: fn(&(f64, f64)) -> f64| {
-                if sample.is_empty() { 0.0 } else { sample.iter().map(f).sum::<f64>() / sample.len() as f64 }
+            let sample: Vec<&Survival> = left.iter().chain(&polled).take(SAMPLE).map(|id| curve_of(*id)).collect();
+            let typical = sample.first().copied().cloned().unwrap_or_else(|| Survival::assumed(0.0));
+            let sending = waits.held.iter().map(|wait| -wait).chain(std::iter::repeat_n(0.0, in_air));
+            let in_flight: Vec<Going> =
+                in_flight.chain(sending.map(|age| Going::of(&typical, age, 0.0, TAIL_QUANTILE))).collect();
+            let mean = |f: fn(&Survival) -> f64| {
+                if sample.is_empty() { 0.0 } else { sample.iter().map(|c| f(c)).sum::<f64>() / sample.len() as f64 }
             };
-            let (render_secs, tail_secs) = (mean(|s| s.0), mean(|s| s.1));
             let (mut failed, mut settled) = (0u64, 0u64);
-            for j in jobs {
+            for j in &self.ctx.plan.jobs {
                 if j.provider != *p {
                     continue;
                 }
@@ -59,16 +59,55 @@ impl Dispatcher<'_> {
                 }
             }
             lanes.push(LaneWork {
-                to_submit: left.len() as u64,
-                in_flight_ages: ages,
+                to_submit: (left.len() + tally.queued as usize + waits.unslotted) as u64,
+                in_flight,
                 cap: u64::from(lane.limits.max_in_flight),
-                pace_per_sec: lane.pace_per_minute() / 60.0 / scale.max(1e-9),
-                render_secs,
-                tail_secs,
-                next_send_secs: next_send,
+                pace_per_sec: lane.eta_pace_per_minute() / 60.0 / scale.max(1e-9),
+                render_secs: mean(Survival::mean),
+                tail_secs: mean(|c| c.quantile_past(0.0, TAIL_QUANTILE)),
+                next_send_secs: waits.next,
                 failed_share: failed as f64 / settled.max(1) as f64,
             });
         }
         eta::estimate(&lanes)
+    }
+
+    fn render_key(&self, id: JobId) -> RenderKey {
+        let j = self.job(id);
+        (j.model.id, j.resolution, j.duration)
+    }
+
+    /// The render-time curve of each kind of render among `jobs`, in real seconds:
+    /// learnt from the renders ended and the `going` ones of that kind (see
+    /// [`Survival`]); before any ended, the mean learnt for the model at another size,
+    /// else the catalog's typical render.
+    fn render_curves(&self, jobs: impl Iterator<Item = JobId>, going: &[JobId]) -> HashMap<RenderKey, Survival> {
+        let renders = &self.sched.renders;
+        let mut curves = HashMap::new();
+        for id in jobs.chain(going.iter().copied()) {
+            let key = self.render_key(id);
+            if curves.contains_key(&key) {
+                continue;
+            }
+            let learnt = renders.get(&key).and_then(|s| {
+                let ages: Vec<f64> = going
+                    .iter()
+                    .filter(|g| self.render_key(**g) == key)
+                    .filter_map(|g| self.sched.known_going(*g))
+                    .map(|d| d.as_secs_f64())
+                    .collect();
+                Survival::learn(s.sorted(), &ages, s.kept_share())
+            });
+            let curve = learnt.unwrap_or_else(|| {
+                let j = self.job(id);
+                let secs = renders.mean(&key).map_or_else(
+                    || j.model.typical_render_secs_for(j.duration) * self.ctx.timing.time_scale,
+                    |d| d.as_secs_f64(),
+                );
+                Survival::assumed(secs)
+            });
+            curves.insert(key, curve);
+        }
+        curves
     }
 }
