@@ -213,10 +213,13 @@ async fn a_burst_meets_a_shorter_window_once_and_keeps_to_the_window_it_learnt()
         (667, 0, 0, 0, 0),
         "500 shots, every third with two results"
     );
+    // Met once: a second limit the lane heeds would end the burst (`learnt=None`), and
+    // bursting on without learning meets one at each of its five windows of 100.
+    assert_eq!(learnt.len(), 1, "{learnt:?}");
+    // The one wall's refusals: the sends let go before its first refusal came back
+    // (4 ms apart; about one on an idle loopback, a few on a loaded debug build).
     let limited = night.sim.stats().providers["runware"].rate_limited;
-    // Paced evenly, the night would meet none; bursting on without learning, one or
-    // more at each of its five windows of 100 submits.
-    assert!((1..=3).contains(&limited), "{limited} rate-limited answers");
+    assert!((1..=10).contains(&limited), "{limited} rate-limited answers");
 }
 
 #[cfg(unix)]
