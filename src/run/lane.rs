@@ -107,6 +107,15 @@ struct Gate {
     first_limit: Option<Instant>,
 }
 
+impl Gate {
+    /// Forgets the accepted submits older than the (simulated) minute before `now`.
+    fn trim_accepted(&mut self, now: Instant, minute: Duration) {
+        while self.accepted.front().is_some_and(|t| now.saturating_duration_since(*t) > minute) {
+            self.accepted.pop_front();
+        }
+    }
+}
+
 /// One waiter counted while it lives (however its wait ends: its future may be dropped).
 struct Waiting<'a>(&'a AtomicU32);
 
@@ -391,9 +400,7 @@ impl Lane {
             g.first_limit.get_or_insert(now);
         }
         let minute = self.minute();
-        while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
-            g.accepted.pop_front();
-        }
+        g.trim_accepted(now, minute);
         // A limited submit in a burst: the first says which window the provider counts
         // the manifest's limit over, and the lane keeps bursting within it (its slots
         // say when the next send may go, the pace is not cut); a second says the
@@ -457,9 +464,7 @@ impl Lane {
         let now = Instant::now();
         g.accepted.push_back(now);
         let minute = self.minute();
-        while g.accepted.front().is_some_and(|t| now.duration_since(*t) > minute) {
-            g.accepted.pop_front();
-        }
+        g.trim_accepted(now, minute);
         let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)) * GIVEN_SHARE);
         if let Some(c) = g.ceiling {
             let crept = c * (1.0 + CREEP);
@@ -490,12 +495,12 @@ impl Lane {
     /// out); what passes on average is what the provider accepts in its window, and a
     /// night told 600/min where 300 pass was shown ending in half its time.
     pub fn eta_pace_per_minute(&self) -> f64 {
-        let g = self.gate();
+        let mut g = self.gate();
         let (now, minute) = (Instant::now(), self.minute());
         match g.first_limit {
             Some(first) if now.saturating_duration_since(first) > minute => {
-                let accepted = g.accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) <= minute);
-                g.rpm.min(accepted.count() as f64).max(MIN_RPM)
+                g.trim_accepted(now, minute);
+                g.rpm.min(g.accepted.len() as f64).max(MIN_RPM)
             }
             _ => g.rpm,
         }

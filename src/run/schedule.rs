@@ -165,11 +165,6 @@ impl RenderTimes {
         })?;
         Some(Duration::from_secs_f64(m))
     }
-
-    /// The `q`-quantile of the renders learnt for this key (for the ETA's last results).
-    pub fn quantile(&self, key: &RenderKey, q: f64) -> Option<Duration> {
-        self.get(key).and_then(|s| s.quantile(q)).map(Duration::from_secs_f64)
-    }
 }
 
 /// One task being polled.

@@ -40,10 +40,11 @@ impl Dispatcher<'_> {
             // The mean render and tail of a sample of the jobs left (a night's jobs are
             // mostly alike); the tail sets the night's last results.
             let sample: Vec<&Survival> = left.iter().chain(&polled).take(SAMPLE).map(|id| curve_of(*id)).collect();
-            let typical = sample.first().copied().cloned().unwrap_or_else(|| Survival::assumed(0.0));
+            let nothing = Survival::assumed(0.0);
+            let typical = sample.first().copied().unwrap_or(&nothing);
             let sending = waits.held.iter().map(|wait| -wait).chain(std::iter::repeat_n(0.0, in_air));
             let in_flight: Vec<Going> =
-                in_flight.chain(sending.map(|age| Going::of(&typical, age, 0.0, TAIL_QUANTILE))).collect();
+                in_flight.chain(sending.map(|age| Going::of(typical, age, 0.0, TAIL_QUANTILE))).collect();
             let mean = |f: fn(&Survival) -> f64| {
                 if sample.is_empty() { 0.0 } else { sample.iter().map(|c| f(c)).sum::<f64>() / sample.len() as f64 }
             };
