@@ -83,11 +83,23 @@ impl LaneLimits {
     }
 }
 
-struct Gate {
-    /// No request of this provider before this moment.
-    cooldown_until: Instant,
+/// What a limit met by one kind of request holds: that kind alone. Providers count
+/// submits and polls apart (MiniMax's RPM is its POST's; Runware's 429 on a submit is
+/// its queue, full), and polls held by a submit's cooldown left finished renders
+/// unseen, their slots and the ETA's samples waiting with them.
+#[derive(Clone, Copy, Debug)]
+struct Hold {
+    /// No request of this kind before this moment.
+    until: Instant,
     /// Rate limits in a row (for the backoff when no Retry-After came).
     strikes: u32,
+}
+
+struct Gate {
+    /// Submits' hold (cooldown and strikes).
+    submit: Hold,
+    /// Polls' hold.
+    poll: Hold,
     /// The submit pace, per (simulated) minute.
     rpm: f64,
     /// The highest pace believed safe, once a limit was met (or the manifest's).
@@ -105,9 +117,20 @@ struct Gate {
     sent: std::collections::VecDeque<Instant>,
     /// When a submit first met a limit (a 429, 1002, 503 or 504).
     first_limit: Option<Instant>,
+    /// When the first submit was accepted.
+    first_accepted: Option<Instant>,
+    /// How many submits the minute before the last limited one had accepted.
+    accepted_at_limit: usize,
 }
 
 impl Gate {
+    fn hold(&mut self, kind: Kind) -> &mut Hold {
+        match kind {
+            Kind::Submit => &mut self.submit,
+            Kind::Poll => &mut self.poll,
+        }
+    }
+
     /// Forgets the accepted submits older than the (simulated) minute before `now`.
     fn trim_accepted(&mut self, now: Instant, minute: Duration) {
         while self.accepted.front().is_some_and(|t| now.saturating_duration_since(*t) > minute) {
@@ -207,8 +230,8 @@ impl Lane {
             provider,
             poll: RateLimiter::direct(per_minute(limits.polls_per_minute, time_scale)),
             gate: Mutex::new(Gate {
-                cooldown_until: now,
-                strikes: 0,
+                submit: Hold { until: now, strikes: 0 },
+                poll: Hold { until: now, strikes: 0 },
                 rpm,
                 ceiling: limits.rate_given.then_some(rpm),
                 next_slot: now,
@@ -217,6 +240,8 @@ impl Lane {
                 burst: limits.rate_given.then(|| minute(time_scale)),
                 sent: Default::default(),
                 first_limit: None,
+                first_accepted: None,
+                accepted_at_limit: 0,
             }),
             limits,
             queued: AtomicU32::new(0),
@@ -229,9 +254,9 @@ impl Lane {
         self.gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn wait_cooldown(&self) {
+    async fn wait_cooldown(&self, kind: Kind) {
         loop {
-            let until = self.gate().cooldown_until;
+            let until = self.gate().hold(kind).until;
             if until <= Instant::now() {
                 return;
             }
@@ -254,7 +279,7 @@ impl Lane {
     /// Waits until a submit may go: cooldown and the pace. Ends the `submit_queued` turn.
     pub async fn before_submit(&self) {
         loop {
-            self.wait_cooldown().await;
+            self.wait_cooldown(Kind::Submit).await;
             let slot = {
                 let mut g = self.gate();
                 let slot = g.next_slot.max(Instant::now());
@@ -263,7 +288,7 @@ impl Lane {
             };
             tokio::time::sleep_until(slot.into()).await;
             // A limit that struck meanwhile voids the turn: queue again behind the cooldown.
-            if !self.cooling() {
+            if !self.cooling(Kind::Submit) {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
@@ -285,12 +310,12 @@ impl Lane {
     pub async fn before_send(&self) {
         let _waiting = Waiting::on(&self.waiting_send);
         loop {
-            self.wait_cooldown().await;
+            self.wait_cooldown(Kind::Submit).await;
             let at = self.reserve_send();
             tokio::time::sleep_until(at.into()).await;
             // A limit that struck meanwhile voids the slot (in a burst, it was counted in a
             // window the limit may have just shown too long): again after the cooldown.
-            if !self.cooling() {
+            if !self.cooling(Kind::Submit) {
                 return;
             }
             let mut g = self.gate();
@@ -345,10 +370,35 @@ impl Lane {
     /// cooldown: they go at the pace after it, as the submits not yet handed out).
     pub fn send_waits(&self, now: Instant) -> SendWaits {
         let g = self.gate();
-        let next = self.next_slot(&g, now).max(g.cooldown_until).saturating_duration_since(now).as_secs_f64();
+        let next = self.next_slot(&g, now).max(g.submit.until).saturating_duration_since(now).as_secs_f64();
         let held: Vec<f64> = g.sent.iter().filter(|t| **t > now).map(|t| (*t - now).as_secs_f64()).collect();
         let unslotted = (self.waiting_send.load(Ordering::Relaxed) as usize).saturating_sub(held.len());
         SendWaits { next, held, unslotted }
+    }
+
+    /// For the ETA, once a submit met a limit: real seconds from `now` until the `k`-th
+    /// send from now (0: the next) may go, if the provider goes on accepting what it
+    /// accepted over its last window (the one the lane keeps to: a burst's, or the
+    /// minute), in the same rhythm (each slot frees a window after it was taken). A
+    /// night that met its limit in bursts goes on in bursts: a pace alone put the next
+    /// burst's sends before the window freed them (told 45 s with 87 s left). None
+    /// before a limit. While the lane is younger than the window, what it accepted is
+    /// the window's worth only as long as no more passed than when the limit struck (a
+    /// full queue's limit, the lane accepting on after it, said nothing of a window).
+    pub fn window_wait(&self, now: Instant, k: usize) -> Option<f64> {
+        let mut g = self.gate();
+        let minute = self.minute();
+        g.first_limit?;
+        g.trim_accepted(now, minute);
+        let window = g.burst.filter(|w| *w < minute).unwrap_or(minute);
+        let young = g.first_accepted.is_none_or(|t| now.saturating_duration_since(t) < window);
+        if young && g.accepted.len() > g.accepted_at_limit {
+            return None;
+        }
+        let skip = g.accepted.partition_point(|t| now.saturating_duration_since(*t) > window);
+        let a = g.accepted.len() - skip;
+        let at = *g.accepted.get(skip + k.checked_rem(a)?)? + window * (1 + (k / a) as u32);
+        Some(at.saturating_duration_since(now).as_secs_f64())
     }
 
     /// The interval between two sends: the pace's, or `BURST` times closer in a burst.
@@ -359,7 +409,7 @@ impl Lane {
 
     /// Waits until a poll may go.
     pub async fn before_poll(&self) {
-        self.wait_cooldown().await;
+        self.wait_cooldown(Kind::Poll).await;
         self.poll.until_ready().await;
     }
 
@@ -367,7 +417,7 @@ impl Lane {
         minute(self.time_scale)
     }
 
-    /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
+    /// A rate-limited answer: every request of its kind waits; a limited submit also cuts the pace to
     /// just under the rate the provider accepted over the last minute. Without
     /// Retry-After, a provider with per-minute windows is waited out to the window's
     /// next free slot. One whose 429 is queue back-pressure (Runware) backs off first;
@@ -389,18 +439,22 @@ impl Lane {
         let mut g = self.gate();
         // In a burst, the refusals of sends let go before the first refusal came back
         // are of the one wall the first has answered for.
-        if kind == Kind::Submit && g.burst.is_some() && g.cooldown_until > Instant::now() {
+        if kind == Kind::Submit && g.burst.is_some() && g.submit.until > Instant::now() {
             return;
         }
-        let windowed =
-            rate_limit && (crate::provider::capabilities(self.provider).windowed_rate_limit || g.strikes > 0);
-        g.strikes += 1;
+        let strikes = g.hold(kind).strikes;
+        let windowed = rate_limit && (crate::provider::capabilities(self.provider).windowed_rate_limit || strikes > 0);
+        g.hold(kind).strikes += 1;
+        let strikes = strikes + 1;
         let now = Instant::now();
         if kind == Kind::Submit {
             g.first_limit.get_or_insert(now);
         }
         let minute = self.minute();
         g.trim_accepted(now, minute);
+        if kind == Kind::Submit {
+            g.accepted_at_limit = g.accepted.len();
+        }
         // A limited submit in a burst: the first says which window the provider counts
         // the manifest's limit over, and the lane keeps bursting within it (its slots
         // say when the next send may go, the pace is not cut); a second says the
@@ -417,7 +471,7 @@ impl Lane {
             }
             _ => false,
         };
-        let backoff = Duration::from_secs_f64((2f64.powi(g.strikes.min(6) as i32)).min(60.0) * self.time_scale);
+        let backoff = Duration::from_secs_f64((2f64.powi(strikes.min(6) as i32)).min(60.0) * self.time_scale);
         // Without Retry-After (MiniMax says nothing), a per-minute limit frees a
         // slot when the oldest submit of the last minute leaves its window.
         // A window just learnt has its own slots for that.
@@ -429,12 +483,14 @@ impl Lane {
         // Jitter spreads the workers' return so they do not hit the limit together.
         let jitter = wait.mul_f64(rand::rng().random_range(0.0..0.2));
         let until = now + wait + jitter;
-        if until > g.cooldown_until {
-            g.cooldown_until = until;
+        let hold = g.hold(kind);
+        hold.until = hold.until.max(until);
+        if kind == Kind::Poll {
+            return;
         }
         // Turns handed out before the limit struck start again after the cooldown.
-        g.next_slot = g.next_slot.max(g.cooldown_until);
-        if kind == Kind::Poll || learnt {
+        g.next_slot = g.next_slot.max(g.submit.until);
+        if learnt {
             return;
         }
         // The accepted rate over the last minute, or over the time since the first
@@ -460,8 +516,9 @@ impl Lane {
     /// creeps up by `CREEP` (never past a limit the manifest gave).
     pub fn submit_accepted(&self) {
         let mut g = self.gate();
-        g.strikes = 0;
+        g.submit.strikes = 0;
         let now = Instant::now();
+        g.first_accepted.get_or_insert(now);
         g.accepted.push_back(now);
         let minute = self.minute();
         g.trim_accepted(now, minute);
@@ -476,12 +533,12 @@ impl Lane {
 
     /// An answered poll ends a run of rate limits.
     pub fn poll_answered(&self) {
-        self.gate().strikes = 0;
+        self.gate().poll.strikes = 0;
     }
 
-    /// Whether the lane is cooling down now (for progress).
-    pub fn cooling(&self) -> bool {
-        self.gate().cooldown_until > Instant::now()
+    /// Whether requests of `kind` are held by a cooldown now.
+    pub fn cooling(&self, kind: Kind) -> bool {
+        self.gate().hold(kind).until > Instant::now()
     }
 
     /// The submit pace now, per simulated minute.
@@ -517,12 +574,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn retry_after_makes_every_worker_wait_and_success_recovers_the_pace() {
+    async fn retry_after_makes_every_submit_wait_and_success_recovers_the_pace() {
         let l = Lane::new(Minimax, limits(600, true), 1.0);
         l.rate_limited(Kind::Submit, Some(Duration::from_millis(150)));
-        assert!(l.cooling());
+        assert!(l.cooling(Kind::Submit));
         let t = Instant::now();
-        l.before_poll().await;
+        l.submit_queued();
+        l.before_submit().await;
         assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
         assert!(l.pace_per_minute() < 600.0 * CUT + 1e-9, "cut: {}", l.pace_per_minute());
         for _ in 0..2000 {
@@ -606,12 +664,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_limited_poll_cools_down_but_leaves_the_pace() {
+    #[tokio::test]
+    async fn a_limited_poll_holds_polls_but_leaves_submits_and_their_pace() {
         let l = Lane::new(Minimax, limits(60, true), 1.0);
-        l.rate_limited(Kind::Poll, Some(Duration::from_millis(50)));
-        assert!(l.cooling());
+        l.rate_limited(Kind::Poll, Some(Duration::from_millis(150)));
+        assert!(l.cooling(Kind::Poll));
+        assert!(!l.cooling(Kind::Submit));
         assert!((l.pace_per_minute() - 60.0 * GIVEN_SHARE).abs() < 1e-9);
+        let t = Instant::now();
+        l.before_poll().await;
+        assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
+    }
+
+    /// A submit's limit left finished renders unseen while it cooled down (their slots
+    /// and the ETA's samples with them), where the provider counts polls apart.
+    #[tokio::test]
+    async fn a_limited_submit_leaves_polls_going() {
+        let l = busy_lane(Minimax);
+        l.rate_limited(Kind::Submit, None);
+        assert!(l.cooling(Kind::Submit), "a MiniMax limit waits for its minute window");
+        let t = Instant::now();
+        l.before_poll().await;
+        assert!(t.elapsed() < Duration::from_millis(500), "a poll waited {:?}", t.elapsed());
+        // An answered poll does not clear the submits' run of limits: the next limited
+        // submit still counts as a second in a row.
+        l.poll_answered();
+        assert_eq!(l.gate().submit.strikes, 1);
     }
 
     #[test]
@@ -638,11 +716,11 @@ mod tests {
         let l = busy_lane(Runware);
         let t = Instant::now();
         l.back_pressure(Kind::Submit);
-        assert!(l.cooling());
+        assert!(l.cooling(Kind::Submit));
         assert!(l.pace_per_minute() < 600.0 * GIVEN_SHARE, "the pace is cut: {}", l.pace_per_minute());
         // The first backoff (2 s, plus at most 20 % jitter), not the minute it would take
         // the oldest of the 50 accepted submits to leave a one-minute window.
-        let until = l.gate().cooldown_until.duration_since(t);
+        let until = l.gate().submit.until.duration_since(t);
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
     }
 
@@ -664,11 +742,11 @@ mod tests {
         // plus at most 20 % jitter), not the minute the oldest accepted submit needs
         // to leave a one-minute window.
         l.rate_limited(Kind::Submit, None);
-        let until = l.gate().cooldown_until.duration_since(t);
+        let until = l.gate().submit.until.duration_since(t);
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
         // The backoff did not clear it: the lane waits as for a window.
         l.rate_limited(Kind::Submit, None);
-        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
+        assert!(l.gate().submit.until.duration_since(t) > Duration::from_secs(50));
     }
 
     #[test]
@@ -676,7 +754,44 @@ mod tests {
         let l = busy_lane(Minimax);
         let t = Instant::now();
         l.rate_limited(Kind::Submit, None);
-        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
+        assert!(l.gate().submit.until.duration_since(t) > Duration::from_secs(50));
+    }
+
+    #[test]
+    fn the_window_replayed_sends_the_sends_left_a_minute_after_the_slots_they_take() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        let now = Instant::now();
+        assert_eq!(l.window_wait(now, 0), None, "no limit met: the pace says it");
+        // 300 accepted in the last 3 s, then a limit: the provider takes 300 a minute,
+        // in bursts.
+        {
+            let mut g = l.gate();
+            g.accepted = moments(now - Duration::from_secs(3), 300, Duration::from_millis(10));
+            g.first_limit = Some(now);
+            g.first_accepted = Some(now - Duration::from_secs(3));
+        }
+        // 3 s old: the 300 are the window's while no more passed since the limit.
+        l.gate().accepted_at_limit = 299;
+        assert_eq!(l.window_wait(now, 0), None, "more passed after the limit: no window was full");
+        l.gate().first_accepted = Some(now - Duration::from_secs(61));
+        assert!(l.window_wait(now, 0).is_some(), "a minute old: its last minute is a minute's worth");
+        l.gate().first_accepted = Some(now - Duration::from_secs(3));
+        l.gate().accepted_at_limit = 300;
+        let wait = |k| l.window_wait(now, k).expect("a limit was met");
+        // The next send takes the oldest's slot, 57 s from now; the 300th the newest's;
+        // the 301st the oldest's again, a minute later.
+        assert!((wait(0) - 57.0).abs() < 1e-6, "{}", wait(0));
+        assert!((wait(299) - (57.0 + 2.99)).abs() < 1e-6, "{}", wait(299));
+        assert!((wait(300) - 117.0).abs() < 1e-6, "{}", wait(300));
+        // A burst that learnt a 10 s window replays that window: 100 sent 30 s ago and
+        // 100 sent 5 s ago; the next send takes the slot of the first of the 100 in the
+        // window, 10 s after it (the minute would say 30 s), the 101st 10 s later.
+        l.gate().burst = Some(Duration::from_secs(10));
+        let mut accepted = moments(now - Duration::from_secs(30), 100, Duration::from_millis(10));
+        accepted.extend(moments(now - Duration::from_secs(5), 100, Duration::from_millis(10)));
+        l.gate().accepted = accepted;
+        assert!((wait(0) - 5.0).abs() < 1e-6, "{}", wait(0));
+        assert!((wait(100) - 15.0).abs() < 1e-6, "{}", wait(100));
     }
 
     /// `n` moments `every` apart from `start`.

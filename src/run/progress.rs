@@ -69,13 +69,21 @@ impl Snapshot {
     pub fn line(&self, width: usize) -> String {
         let mut s = format!("{}/{} clips", self.clips_done, self.clips_total);
         push_fit(&mut s, ", ", &format!("${:.2} billed", self.spent_usd + 0.0), width);
-        let estimate = match self.unpriced_clips {
-            0 => format!("of ~${:.2}", self.estimate_usd),
-            n => format!("of ~${:.2} + {n} unpriced", self.estimate_usd),
+        // The ETA is what a night's watcher looks for: the estimate makes room for it,
+        // its count of unpriced clips first (a 1000-clip night lost its ETA so).
+        let eta = self.eta.map(|eta| format!("eta {}", human(eta)));
+        let room = eta.as_ref().map_or(0, |e| 2 + e.chars().count());
+        let short = format!("of ~${:.2}", self.estimate_usd);
+        let full = match self.unpriced_clips {
+            0 => short.clone(),
+            n => format!("{short} + {n} unpriced"),
         };
-        push_fit(&mut s, " ", &estimate, width);
-        if let Some(eta) = self.eta {
-            push_fit(&mut s, ", ", &format!("eta {}", human(eta)), width);
+        let cols = s.chars().count();
+        if let Some(estimate) = [full, short].into_iter().find(|e| cols + 1 + e.chars().count() + room <= width) {
+            push_fit(&mut s, " ", &estimate, width);
+        }
+        if let Some(eta) = eta {
+            push_fit(&mut s, ", ", &eta, width);
         }
         if let Some(b) = self.budget_usd {
             push_fit(&mut s, ", ", &format!("budget ${b:.2}"), width);
@@ -298,5 +306,20 @@ mod tests {
         let s = Snapshot { clips_total: 10, estimate_usd: 2.38, unpriced_clips: 5, ..Default::default() };
         assert_eq!(s.line(WIDTH), "0/10 clips, $0.00 billed of ~$2.38 + 5 unpriced");
         assert!(!s.line(WIDTH).contains("eta"));
+    }
+
+    #[test]
+    fn the_estimate_makes_room_for_the_eta() {
+        let s = Snapshot {
+            clips_done: 262,
+            clips_total: 1000,
+            spent_usd: 110.04,
+            unpriced_clips: 1000,
+            eta: Some(Duration::from_secs(98)),
+            ..Default::default()
+        };
+        // 71 columns: a progress line's width after its `[   30s] `.
+        assert_eq!(s.line(71), "262/1000 clips, $110.04 billed of ~$0.00, eta 1 min 38 s");
+        assert_eq!(s.line(WIDTH), "262/1000 clips, $110.04 billed of ~$0.00 + 1000 unpriced, eta 1 min 38 s");
     }
 }

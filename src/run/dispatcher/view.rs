@@ -2,6 +2,7 @@
 //! outcome.
 
 use super::*;
+use crate::run::lane::Kind;
 use crate::run::report::ClipStatus;
 
 impl Dispatcher<'_> {
@@ -56,7 +57,7 @@ impl Dispatcher<'_> {
             s.lanes.push(crate::run::progress::LaneView {
                 name: p.name().to_owned(),
                 in_flight: self.tally(*p).in_flight(),
-                cooling: self.ctx.lanes[p].cooling(),
+                cooling: [Kind::Submit, Kind::Poll].iter().any(|k| self.ctx.lanes[p].cooling(*k)),
                 money: m,
             });
         }
