@@ -83,23 +83,15 @@ impl LaneLimits {
     }
 }
 
-/// What a limit met by one kind of request holds: that kind alone. Providers count
-/// submits and polls apart (MiniMax's RPM is its POST's; Runware's 429 on a submit is
-/// its queue, full), and polls held by a submit's cooldown left finished renders
-/// unseen, their slots and the ETA's samples waiting with them.
-#[derive(Clone, Copy, Debug)]
-struct Hold {
-    /// No request of this kind before this moment.
-    until: Instant,
-    /// Rate limits in a row (for the backoff when no Retry-After came).
-    strikes: u32,
-}
-
 struct Gate {
-    /// Submits' hold (cooldown and strikes).
-    submit: Hold,
-    /// Polls' hold.
-    poll: Hold,
+    /// No request of this provider before this moment (DESIGN: after a limit every
+    /// worker of the provider waits).
+    cooldown_until: Instant,
+    /// Rate-limited submits in a row (for the backoff when no Retry-After came): an
+    /// answered poll says nothing of whether submits are still limited.
+    submit_strikes: u32,
+    /// Rate-limited polls in a row.
+    poll_strikes: u32,
     /// The submit pace, per (simulated) minute.
     rpm: f64,
     /// The highest pace believed safe, once a limit was met (or the manifest's).
@@ -124,10 +116,10 @@ struct Gate {
 }
 
 impl Gate {
-    fn hold(&mut self, kind: Kind) -> &mut Hold {
+    fn strikes(&mut self, kind: Kind) -> &mut u32 {
         match kind {
-            Kind::Submit => &mut self.submit,
-            Kind::Poll => &mut self.poll,
+            Kind::Submit => &mut self.submit_strikes,
+            Kind::Poll => &mut self.poll_strikes,
         }
     }
 
@@ -230,8 +222,9 @@ impl Lane {
             provider,
             poll: RateLimiter::direct(per_minute(limits.polls_per_minute, time_scale)),
             gate: Mutex::new(Gate {
-                submit: Hold { until: now, strikes: 0 },
-                poll: Hold { until: now, strikes: 0 },
+                cooldown_until: now,
+                submit_strikes: 0,
+                poll_strikes: 0,
                 rpm,
                 ceiling: limits.rate_given.then_some(rpm),
                 next_slot: now,
@@ -254,9 +247,9 @@ impl Lane {
         self.gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn wait_cooldown(&self, kind: Kind) {
+    async fn wait_cooldown(&self) {
         loop {
-            let until = self.gate().hold(kind).until;
+            let until = self.gate().cooldown_until;
             if until <= Instant::now() {
                 return;
             }
@@ -279,7 +272,7 @@ impl Lane {
     /// Waits until a submit may go: cooldown and the pace. Ends the `submit_queued` turn.
     pub async fn before_submit(&self) {
         loop {
-            self.wait_cooldown(Kind::Submit).await;
+            self.wait_cooldown().await;
             let slot = {
                 let mut g = self.gate();
                 let slot = g.next_slot.max(Instant::now());
@@ -288,7 +281,7 @@ impl Lane {
             };
             tokio::time::sleep_until(slot.into()).await;
             // A limit that struck meanwhile voids the turn: queue again behind the cooldown.
-            if !self.cooling(Kind::Submit) {
+            if !self.cooling() {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
@@ -310,12 +303,12 @@ impl Lane {
     pub async fn before_send(&self) {
         let _waiting = Waiting::on(&self.waiting_send);
         loop {
-            self.wait_cooldown(Kind::Submit).await;
+            self.wait_cooldown().await;
             let at = self.reserve_send();
             tokio::time::sleep_until(at.into()).await;
             // A limit that struck meanwhile voids the slot (in a burst, it was counted in a
             // window the limit may have just shown too long): again after the cooldown.
-            if !self.cooling(Kind::Submit) {
+            if !self.cooling() {
                 return;
             }
             let mut g = self.gate();
@@ -370,7 +363,7 @@ impl Lane {
     /// cooldown: they go at the pace after it, as the submits not yet handed out).
     pub fn send_waits(&self, now: Instant) -> SendWaits {
         let g = self.gate();
-        let next = self.next_slot(&g, now).max(g.submit.until).saturating_duration_since(now).as_secs_f64();
+        let next = self.next_slot(&g, now).max(g.cooldown_until).saturating_duration_since(now).as_secs_f64();
         let held: Vec<f64> = g.sent.iter().filter(|t| **t > now).map(|t| (*t - now).as_secs_f64()).collect();
         let unslotted = (self.waiting_send.load(Ordering::Relaxed) as usize).saturating_sub(held.len());
         SendWaits { next, held, unslotted }
@@ -409,7 +402,7 @@ impl Lane {
 
     /// Waits until a poll may go.
     pub async fn before_poll(&self) {
-        self.wait_cooldown(Kind::Poll).await;
+        self.wait_cooldown().await;
         self.poll.until_ready().await;
     }
 
@@ -417,7 +410,7 @@ impl Lane {
         minute(self.time_scale)
     }
 
-    /// A rate-limited answer: every request of its kind waits; a limited submit also cuts the pace to
+    /// A rate-limited answer: everyone waits; a limited submit also cuts the pace to
     /// just under the rate the provider accepted over the last minute. Without
     /// Retry-After, a provider with per-minute windows is waited out to the window's
     /// next free slot. One whose 429 is queue back-pressure (Runware) backs off first;
@@ -439,13 +432,13 @@ impl Lane {
         let mut g = self.gate();
         // In a burst, the refusals of sends let go before the first refusal came back
         // are of the one wall the first has answered for.
-        if kind == Kind::Submit && g.burst.is_some() && g.submit.until > Instant::now() {
+        if kind == Kind::Submit && g.burst.is_some() && g.cooldown_until > Instant::now() {
             return;
         }
-        let strikes = g.hold(kind).strikes;
+        let strikes = *g.strikes(kind);
         let windowed = rate_limit && (crate::provider::capabilities(self.provider).windowed_rate_limit || strikes > 0);
-        g.hold(kind).strikes += 1;
         let strikes = strikes + 1;
+        *g.strikes(kind) = strikes;
         let now = Instant::now();
         if kind == Kind::Submit {
             g.first_limit.get_or_insert(now);
@@ -483,14 +476,12 @@ impl Lane {
         // Jitter spreads the workers' return so they do not hit the limit together.
         let jitter = wait.mul_f64(rand::rng().random_range(0.0..0.2));
         let until = now + wait + jitter;
-        let hold = g.hold(kind);
-        hold.until = hold.until.max(until);
-        if kind == Kind::Poll {
-            return;
+        if until > g.cooldown_until {
+            g.cooldown_until = until;
         }
         // Turns handed out before the limit struck start again after the cooldown.
-        g.next_slot = g.next_slot.max(g.submit.until);
-        if learnt {
+        g.next_slot = g.next_slot.max(g.cooldown_until);
+        if kind == Kind::Poll || learnt {
             return;
         }
         // The accepted rate over the last minute, or over the time since the first
@@ -516,7 +507,7 @@ impl Lane {
     /// creeps up by `CREEP` (never past a limit the manifest gave).
     pub fn submit_accepted(&self) {
         let mut g = self.gate();
-        g.submit.strikes = 0;
+        g.submit_strikes = 0;
         let now = Instant::now();
         g.first_accepted.get_or_insert(now);
         g.accepted.push_back(now);
@@ -533,12 +524,12 @@ impl Lane {
 
     /// An answered poll ends a run of rate limits.
     pub fn poll_answered(&self) {
-        self.gate().poll.strikes = 0;
+        self.gate().poll_strikes = 0;
     }
 
-    /// Whether requests of `kind` are held by a cooldown now.
-    pub fn cooling(&self, kind: Kind) -> bool {
-        self.gate().hold(kind).until > Instant::now()
+    /// Whether the lane is cooling down now.
+    pub fn cooling(&self) -> bool {
+        self.gate().cooldown_until > Instant::now()
     }
 
     /// The submit pace now, per simulated minute.
@@ -574,13 +565,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn retry_after_makes_every_submit_wait_and_success_recovers_the_pace() {
+    async fn retry_after_makes_every_worker_wait_and_success_recovers_the_pace() {
         let l = Lane::new(Minimax, limits(600, true), 1.0);
         l.rate_limited(Kind::Submit, Some(Duration::from_millis(150)));
-        assert!(l.cooling(Kind::Submit));
+        assert!(l.cooling());
         let t = Instant::now();
-        l.submit_queued();
-        l.before_submit().await;
+        l.before_poll().await;
         assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
         assert!(l.pace_per_minute() < 600.0 * CUT + 1e-9, "cut: {}", l.pace_per_minute());
         for _ in 0..2000 {
@@ -664,32 +654,24 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_limited_poll_holds_polls_but_leaves_submits_and_their_pace() {
+    #[test]
+    fn a_limited_poll_cools_down_but_leaves_the_pace() {
         let l = Lane::new(Minimax, limits(60, true), 1.0);
-        l.rate_limited(Kind::Poll, Some(Duration::from_millis(150)));
-        assert!(l.cooling(Kind::Poll));
-        assert!(!l.cooling(Kind::Submit));
+        l.rate_limited(Kind::Poll, Some(Duration::from_millis(50)));
+        assert!(l.cooling());
         assert!((l.pace_per_minute() - 60.0 * GIVEN_SHARE).abs() < 1e-9);
-        let t = Instant::now();
-        l.before_poll().await;
-        assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
     }
 
-    /// A submit's limit left finished renders unseen while it cooled down (their slots
-    /// and the ETA's samples with them), where the provider counts polls apart.
-    #[tokio::test]
-    async fn a_limited_submit_leaves_polls_going() {
-        let l = busy_lane(Minimax);
-        l.rate_limited(Kind::Submit, None);
-        assert!(l.cooling(Kind::Submit), "a MiniMax limit waits for its minute window");
+    /// Polls answered between two limited submits (Runware's polls are not limited
+    /// with them) left the second counted as a first: a backoff again, not the window.
+    #[test]
+    fn an_answered_poll_leaves_the_submits_run_of_limits() {
+        let l = busy_lane(Runware);
         let t = Instant::now();
-        l.before_poll().await;
-        assert!(t.elapsed() < Duration::from_millis(500), "a poll waited {:?}", t.elapsed());
-        // An answered poll does not clear the submits' run of limits: the next limited
-        // submit still counts as a second in a row.
+        l.rate_limited(Kind::Submit, None);
         l.poll_answered();
-        assert_eq!(l.gate().submit.strikes, 1);
+        l.rate_limited(Kind::Submit, None);
+        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50), "waited as for a window");
     }
 
     #[test]
@@ -716,11 +698,11 @@ mod tests {
         let l = busy_lane(Runware);
         let t = Instant::now();
         l.back_pressure(Kind::Submit);
-        assert!(l.cooling(Kind::Submit));
+        assert!(l.cooling());
         assert!(l.pace_per_minute() < 600.0 * GIVEN_SHARE, "the pace is cut: {}", l.pace_per_minute());
         // The first backoff (2 s, plus at most 20 % jitter), not the minute it would take
         // the oldest of the 50 accepted submits to leave a one-minute window.
-        let until = l.gate().submit.until.duration_since(t);
+        let until = l.gate().cooldown_until.duration_since(t);
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
     }
 
@@ -742,11 +724,11 @@ mod tests {
         // plus at most 20 % jitter), not the minute the oldest accepted submit needs
         // to leave a one-minute window.
         l.rate_limited(Kind::Submit, None);
-        let until = l.gate().submit.until.duration_since(t);
+        let until = l.gate().cooldown_until.duration_since(t);
         assert!(until <= Duration::from_secs_f64(2.4 + 0.01), "{until:?}");
         // The backoff did not clear it: the lane waits as for a window.
         l.rate_limited(Kind::Submit, None);
-        assert!(l.gate().submit.until.duration_since(t) > Duration::from_secs(50));
+        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
     }
 
     #[test]
@@ -754,7 +736,7 @@ mod tests {
         let l = busy_lane(Minimax);
         let t = Instant::now();
         l.rate_limited(Kind::Submit, None);
-        assert!(l.gate().submit.until.duration_since(t) > Duration::from_secs(50));
+        assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
     }
 
     #[test]

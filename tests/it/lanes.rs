@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shotlist::catalog::Provider;
 use shotlist::provider::{AnyClient, ApiKey, Endpoint, ErrorClass};
-use shotlist::run::lane::{Kind, Lane, LaneLimits};
+use shotlist::run::lane::{Lane, LaneLimits};
 use shotlist::run::worker::{self, Event};
 use uuid::Uuid;
 
@@ -49,8 +49,7 @@ async fn a_runware_503_on_submit_backs_the_lane_off_and_cuts_its_pace() {
     let (lane, e) = submit_into_5xx(Provider::Runware).await;
     assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Transient, Some(503)), "{e:?}");
     assert!(e.back_pressure().is_some(), "Runware documents 503 as its queue being full");
-    assert!(lane.cooling(Kind::Submit), "every submit of the lane waits");
-    assert!(!lane.cooling(Kind::Poll), "polls go on: the provider counts them apart");
+    assert!(lane.cooling(), "every worker of the lane waits");
     assert!(lane.pace_per_minute() < 590.0, "the pace is cut: {}", lane.pace_per_minute());
 }
 
@@ -59,6 +58,6 @@ async fn another_providers_5xx_leaves_its_lane_pace_alone() {
     let (lane, e) = submit_into_5xx(Provider::Segmind).await;
     assert!(e.http_status.is_some_and(|s| s >= 500), "{e:?}");
     assert_eq!(e.back_pressure(), None);
-    assert!(!lane.cooling(Kind::Submit));
+    assert!(!lane.cooling());
     assert_eq!(lane.pace_per_minute(), 600.0 * 0.99, "the manifest's 600/min, 1 % under");
 }

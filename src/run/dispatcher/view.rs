@@ -2,7 +2,6 @@
 //! outcome.
 
 use super::*;
-use crate::run::lane::Kind;
 use crate::run::report::ClipStatus;
 
 impl Dispatcher<'_> {
@@ -57,7 +56,7 @@ impl Dispatcher<'_> {
             s.lanes.push(crate::run::progress::LaneView {
                 name: p.name().to_owned(),
                 in_flight: self.tally(*p).in_flight(),
-                cooling: [Kind::Submit, Kind::Poll].iter().any(|k| self.ctx.lanes[p].cooling(*k)),
+                cooling: self.ctx.lanes[p].cooling(),
                 money: m,
             });
         }
