@@ -25,9 +25,6 @@ pub struct LaneWork {
     pub tail_secs: f64,
     /// Real seconds until the lane may send its next submit (a burst's window full).
     pub next_send_secs: f64,
-    /// Real seconds until the last of the sends left may go, replaying the provider's
-    /// window (the lane's `window_wait`); 0 before a limit was met.
-    pub last_send_secs: f64,
     /// The share of this provider's settled jobs that failed before any render (they
     /// settle at once: the jobs left that will, take no slot).
     pub failed_share: f64,
@@ -76,8 +73,7 @@ pub fn lane_secs(w: &LaneWork) -> f64 {
     let (wave, slot) = (last / cap, last % cap);
     let slot_free = if slot < free { 0.0 } else { remaining.get(slot - free).copied().unwrap_or(0.0) };
     let by_slots = slot_free + wave as f64 * render;
-    let by_pace =
-        (w.next_send_secs.max(0.0) + (w.to_submit - 1) as f64 / w.pace_per_sec.max(1e-9)).max(w.last_send_secs);
+    let by_pace = w.next_send_secs.max(0.0) + (w.to_submit - 1) as f64 / w.pace_per_sec.max(1e-9);
     by_slots.max(by_pace) + tail
 }
 
@@ -263,7 +259,6 @@ mod tests {
                 render_secs: render,
                 tail_secs: render,
                 next_send_secs: 0.0,
-                last_send_secs: 0.0,
                 failed_share: failed as f64 / settled.max(1) as f64,
             };
             seen.push((t, settled as f64 / jobs as f64, estimate(&[w]).map_or(0.0, |d| d.as_secs_f64())));
@@ -321,10 +316,6 @@ mod tests {
             ..Default::default()
         };
         assert!((lane_secs(&burst) - (10.0 + 40.5 + 28.0)).abs() < 1e-9, "{}", lane_secs(&burst));
-        // The provider's window, replayed, lets the last of them go only in 90 s (its
-        // minute takes them in bursts): the pace alone would say 50.5 s.
-        let replayed = LaneWork { last_send_secs: 90.0, ..burst };
-        assert!((lane_secs(&replayed) - (90.0 + 28.0)).abs() < 1e-9, "{}", lane_secs(&replayed));
         // A submit holding a slot 10 s ahead renders from then.
         let held = LaneWork {
             to_submit: 1,

@@ -109,10 +109,6 @@ struct Gate {
     sent: std::collections::VecDeque<Instant>,
     /// When a submit first met a limit (a 429, 1002, 503 or 504).
     first_limit: Option<Instant>,
-    /// When the first submit was accepted.
-    first_accepted: Option<Instant>,
-    /// How many submits the minute before the last limited one had accepted.
-    accepted_at_limit: usize,
 }
 
 impl Gate {
@@ -233,8 +229,6 @@ impl Lane {
                 burst: limits.rate_given.then(|| minute(time_scale)),
                 sent: Default::default(),
                 first_limit: None,
-                first_accepted: None,
-                accepted_at_limit: 0,
             }),
             limits,
             queued: AtomicU32::new(0),
@@ -369,31 +363,6 @@ impl Lane {
         SendWaits { next, held, unslotted }
     }
 
-    /// For the ETA, once a submit met a limit: real seconds from `now` until the `k`-th
-    /// send from now (0: the next) may go, if the provider goes on accepting what it
-    /// accepted over its last window (the one the lane keeps to: a burst's, or the
-    /// minute), in the same rhythm (each slot frees a window after it was taken). A
-    /// night that met its limit in bursts goes on in bursts: a pace alone put the next
-    /// burst's sends before the window freed them (told 45 s with 87 s left). None
-    /// before a limit. While the lane is younger than the window, what it accepted is
-    /// the window's worth only as long as no more passed than when the limit struck (a
-    /// full queue's limit, the lane accepting on after it, said nothing of a window).
-    pub fn window_wait(&self, now: Instant, k: usize) -> Option<f64> {
-        let mut g = self.gate();
-        let minute = self.minute();
-        g.first_limit?;
-        g.trim_accepted(now, minute);
-        let window = g.burst.filter(|w| *w < minute).unwrap_or(minute);
-        let young = g.first_accepted.is_none_or(|t| now.saturating_duration_since(t) < window);
-        if young && g.accepted.len() > g.accepted_at_limit {
-            return None;
-        }
-        let skip = g.accepted.partition_point(|t| now.saturating_duration_since(*t) > window);
-        let a = g.accepted.len() - skip;
-        let at = *g.accepted.get(skip + k.checked_rem(a)?)? + window * (1 + (k / a) as u32);
-        Some(at.saturating_duration_since(now).as_secs_f64())
-    }
-
     /// The interval between two sends: the pace's, or `BURST` times closer in a burst.
     fn spacing(&self, g: &Gate) -> Duration {
         let gap = Duration::from_secs_f64(60.0 / g.rpm.max(MIN_RPM) * self.time_scale);
@@ -445,9 +414,6 @@ impl Lane {
         }
         let minute = self.minute();
         g.trim_accepted(now, minute);
-        if kind == Kind::Submit {
-            g.accepted_at_limit = g.accepted.len();
-        }
         // A limited submit in a burst: the first says which window the provider counts
         // the manifest's limit over, and the lane keeps bursting within it (its slots
         // say when the next send may go, the pace is not cut); a second says the
@@ -509,7 +475,6 @@ impl Lane {
         let mut g = self.gate();
         g.submit_strikes = 0;
         let now = Instant::now();
-        g.first_accepted.get_or_insert(now);
         g.accepted.push_back(now);
         let minute = self.minute();
         g.trim_accepted(now, minute);
@@ -522,7 +487,7 @@ impl Lane {
         g.rpm = (g.rpm + 1.0).min(top);
     }
 
-    /// An answered poll ends a run of rate limits.
+    /// An answered poll ends the polls' run of rate limits.
     pub fn poll_answered(&self) {
         self.gate().poll_strikes = 0;
     }
@@ -737,43 +702,6 @@ mod tests {
         let t = Instant::now();
         l.rate_limited(Kind::Submit, None);
         assert!(l.gate().cooldown_until.duration_since(t) > Duration::from_secs(50));
-    }
-
-    #[test]
-    fn the_window_replayed_sends_the_sends_left_a_minute_after_the_slots_they_take() {
-        let l = Lane::new(Runware, limits(600, true), 1.0);
-        let now = Instant::now();
-        assert_eq!(l.window_wait(now, 0), None, "no limit met: the pace says it");
-        // 300 accepted in the last 3 s, then a limit: the provider takes 300 a minute,
-        // in bursts.
-        {
-            let mut g = l.gate();
-            g.accepted = moments(now - Duration::from_secs(3), 300, Duration::from_millis(10));
-            g.first_limit = Some(now);
-            g.first_accepted = Some(now - Duration::from_secs(3));
-        }
-        // 3 s old: the 300 are the window's while no more passed since the limit.
-        l.gate().accepted_at_limit = 299;
-        assert_eq!(l.window_wait(now, 0), None, "more passed after the limit: no window was full");
-        l.gate().first_accepted = Some(now - Duration::from_secs(61));
-        assert!(l.window_wait(now, 0).is_some(), "a minute old: its last minute is a minute's worth");
-        l.gate().first_accepted = Some(now - Duration::from_secs(3));
-        l.gate().accepted_at_limit = 300;
-        let wait = |k| l.window_wait(now, k).expect("a limit was met");
-        // The next send takes the oldest's slot, 57 s from now; the 300th the newest's;
-        // the 301st the oldest's again, a minute later.
-        assert!((wait(0) - 57.0).abs() < 1e-6, "{}", wait(0));
-        assert!((wait(299) - (57.0 + 2.99)).abs() < 1e-6, "{}", wait(299));
-        assert!((wait(300) - 117.0).abs() < 1e-6, "{}", wait(300));
-        // A burst that learnt a 10 s window replays that window: 100 sent 30 s ago and
-        // 100 sent 5 s ago; the next send takes the slot of the first of the 100 in the
-        // window, 10 s after it (the minute would say 30 s), the 101st 10 s later.
-        l.gate().burst = Some(Duration::from_secs(10));
-        let mut accepted = moments(now - Duration::from_secs(30), 100, Duration::from_millis(10));
-        accepted.extend(moments(now - Duration::from_secs(5), 100, Duration::from_millis(10)));
-        l.gate().accepted = accepted;
-        assert!((wait(0) - 5.0).abs() < 1e-6, "{}", wait(0));
-        assert!((wait(100) - 15.0).abs() < 1e-6, "{}", wait(100));
     }
 
     /// `n` moments `every` apart from `start`.

@@ -59,18 +59,14 @@ impl Dispatcher<'_> {
                     _ => {}
                 }
             }
-            let to_submit = left.len() + tally.queued as usize + waits.unslotted;
-            // The sends held in a burst's slots go before the ones left, in the same window.
-            let last_send = (to_submit + waits.held.len()).checked_sub(1).and_then(|k| lane.window_wait(now, k));
             lanes.push(LaneWork {
-                to_submit: to_submit as u64,
+                to_submit: (left.len() + tally.queued as usize + waits.unslotted) as u64,
                 in_flight,
                 cap: u64::from(lane.limits.max_in_flight),
                 pace_per_sec: lane.eta_pace_per_minute() / 60.0 / scale.max(1e-9),
                 render_secs: mean(Survival::mean),
                 tail_secs: mean(|c| c.quantile_past(0.0, TAIL_QUANTILE)),
                 next_send_secs: waits.next,
-                last_send_secs: last_send.unwrap_or(0.0),
                 failed_share: failed as f64 / settled.max(1) as f64,
             });
         }
