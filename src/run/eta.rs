@@ -25,6 +25,13 @@ pub struct LaneWork {
     pub tail_secs: f64,
     /// Real seconds until the lane may send its next submit (a burst's window full).
     pub next_send_secs: f64,
+    /// While the lane bursts: real seconds until the last of `to_submit` goes, its
+    /// windows' slots replayed (the pace does not say it: a burst goes faster, then
+    /// waits for its window).
+    pub sends_end_secs: Option<f64>,
+    /// With nothing left to submit: the expected end of the last render in flight
+    /// (see [`expected_last`]); None: the latest of each one's own late end.
+    pub last_end_secs: Option<f64>,
     /// The share of this provider's settled jobs that failed before any render (they
     /// settle at once: the jobs left that will, take no slot).
     pub failed_share: f64,
@@ -62,7 +69,11 @@ pub fn lane_secs(w: &LaneWork) -> f64 {
     let tail = w.tail_secs.max(render);
     let floor = render * 0.05;
     if w.to_submit == 0 {
-        return w.in_flight.iter().map(|g| g.tail.max(g.left).max(floor)).fold(0.0, f64::max);
+        let latest = || w.in_flight.iter().map(|g| g.tail.max(g.left).max(floor)).fold(0.0, f64::max);
+        return match w.last_end_secs {
+            Some(last) if !w.in_flight.is_empty() => last.max(floor),
+            _ => latest(),
+        };
     }
     let mut remaining: Vec<f64> = w.in_flight.iter().map(|g| g.left.max(floor)).collect();
     remaining.sort_by(f64::total_cmp);
@@ -73,8 +84,39 @@ pub fn lane_secs(w: &LaneWork) -> f64 {
     let (wave, slot) = (last / cap, last % cap);
     let slot_free = if slot < free { 0.0 } else { remaining.get(slot - free).copied().unwrap_or(0.0) };
     let by_slots = slot_free + wave as f64 * render;
-    let by_pace = w.next_send_secs.max(0.0) + (w.to_submit - 1) as f64 / w.pace_per_sec.max(1e-9);
+    let by_pace = w
+        .sends_end_secs
+        .unwrap_or_else(|| w.next_send_secs.max(0.0) + (w.to_submit - 1) as f64 / w.pace_per_sec.max(1e-9));
     by_slots.max(by_pace) + tail
+}
+
+/// The expected end, in seconds from now, of the last of the renders going: each
+/// `(curve, age, known)` a render `age` seconds old, last known going at age `known`
+/// (an age below 0: a send that starts rendering that much later). The last of many
+/// ends later than each one's mean; the last of a few, sooner than the latest of each
+/// one's late end (4 renders left of a night of 45 to 90 s were told 16 s for 8). The
+/// renders end independently: the chance that all have ended by `t` is the product
+/// of each one's; the expectation is the area above it.
+pub fn expected_last<'a>(going: impl IntoIterator<Item = (&'a Survival, f64, f64)>) -> f64 {
+    const STEPS: usize = 256;
+    let jobs: Vec<(&Survival, f64, f64)> = going
+        .into_iter()
+        .map(|(c, age, known)| (c, age, c.going_at(known.clamp(0.0, age.max(0.0)))))
+        .filter(|(_, _, was)| *was > 0.0)
+        .collect();
+    let horizon = jobs.iter().map(|(c, age, _)| c.end - age).fold(0.0, f64::max);
+    if horizon <= 0.0 {
+        return 0.0;
+    }
+    let dt = horizon / STEPS as f64;
+    (0..STEPS)
+        .map(|k| {
+            let t = (k as f64 + 0.5) * dt;
+            let all_ended: f64 =
+                jobs.iter().map(|(c, age, was)| (1.0 - c.going_at(age + t) / was).clamp(0.0, 1.0)).product();
+            (1.0 - all_ended) * dt
+        })
+        .sum()
 }
 
 /// A render-time distribution for the ETA: the share of renders still going at each
@@ -259,6 +301,8 @@ mod tests {
                 render_secs: render,
                 tail_secs: render,
                 next_send_secs: 0.0,
+                sends_end_secs: None,
+                last_end_secs: None,
                 failed_share: failed as f64 / settled.max(1) as f64,
             };
             seen.push((t, settled as f64 / jobs as f64, estimate(&[w]).map_or(0.0, |d| d.as_secs_f64())));
@@ -329,6 +373,49 @@ mod tests {
     }
 
     #[test]
+    fn a_bursts_sends_end_when_its_windows_let_them_not_at_the_pace() {
+        // 400 left whose burst ends in 12 s (the pace would say 40 s): then the tail.
+        let burst = LaneWork {
+            to_submit: 400,
+            cap: 600,
+            pace_per_sec: 10.0,
+            render_secs: 20.0,
+            tail_secs: 28.0,
+            sends_end_secs: Some(12.0),
+            ..Default::default()
+        };
+        assert_eq!(lane_secs(&burst), 12.0 + 28.0);
+    }
+
+    #[test]
+    fn the_last_of_a_few_renders_ends_sooner_than_the_latest_of_their_late_ends() {
+        // Renders of 45 to 90 s; 4 going, 75 s old: each has 0 to 15 s left, evenly.
+        // The last of the 4 ends in 12 s (15 × 4/5); each one's 90 % is 13.5 s.
+        let curve = Survival::learn(&spread(2000, 45.0, 90.0), &[], 1.0).unwrap();
+        let last = expected_last([(&curve, 75.0, 75.0); 4]);
+        assert!((last - 12.0).abs() < 0.3, "{last}");
+        let latest = Going::of(&curve, 75.0, 75.0, 0.9).tail;
+        assert!((latest - 13.5).abs() < 0.3, "{latest}");
+        // Of many, later: 40 of them, nearly the whole 15 s (15 × 40/41).
+        let many = expected_last([(&curve, 75.0, 75.0); 40]);
+        assert!((many - 14.63).abs() < 0.3, "{many}");
+        // Renders that all take 30 s end 30 s after the youngest began; a send held 5 s
+        // renders from then; one past its render has nothing left.
+        let fixed = Survival::assumed(30.0);
+        let last =
+            expected_last([(&fixed, 10.0, 10.0), (&fixed, 25.0, 25.0), (&fixed, -5.0, 0.0), (&fixed, 40.0, 40.0)]);
+        assert!((last - 35.0).abs() < 0.2, "{last}");
+        assert_eq!(expected_last([(&fixed, 40.0, 40.0)]), 0.0);
+        // Used once nothing is left to submit.
+        let w = LaneWork {
+            in_flight: vec![Going { left: 5.0, tail: 9.0 }],
+            last_end_secs: Some(7.0),
+            ..Default::default()
+        };
+        assert_eq!(lane_secs(&w), 7.0);
+    }
+
+    #[test]
     fn the_slowest_provider_sets_the_eta_and_nothing_left_has_none() {
         let fast = LaneWork { to_submit: 10, cap: 10, pace_per_sec: 10.0, render_secs: 5.0, ..Default::default() };
         let slow = LaneWork { to_submit: 10, cap: 1, pace_per_sec: 10.0, render_secs: 5.0, ..Default::default() };
@@ -372,6 +459,8 @@ mod tests {
                     pace_per_sec: pace,
                     render_secs: curve.mean(),
                     tail_secs: curve.quantile_past(0.0, 0.9),
+                    last_end_secs: (next == renders.len())
+                        .then(|| expected_last(ages.iter().map(|a| (&curve, *a, *a)))),
                     ..Default::default()
                 };
                 seen.push((t, ended.len(), lane_secs(&w)));

@@ -57,6 +57,9 @@ const BURST: f64 = 5.0;
 /// share of the window past before its slot is used again (the timing jitter between
 /// here and the provider, as `GIVEN_SHARE` is for even pacing).
 const WINDOW_SLACK: f64 = 0.01;
+/// The most jitter added to a cooldown (simulated): enough to spread machines that met
+/// a limit together over a few of their sends.
+const JITTER_MAX: Duration = Duration::from_secs(2);
 /// The windows (whole simulated seconds) a provider may count a per-minute limit over.
 const WINDOWS_SECS: std::ops::RangeInclusive<u32> = 1..=60;
 
@@ -105,10 +108,15 @@ struct Gate {
     /// While a manifest's limit may be sent in bursts: the window it is counted over
     /// (the minute, until a rate limit says shorter). `None`: even pacing.
     burst: Option<Duration>,
-    /// The moments sends were let go within the last (simulated) minute, while bursting.
+    /// The moments sends were let go within the last (simulated) minute, and the slots
+    /// taken by sends still waiting for them (a burst's windows count them; the ETA
+    /// starts those renders then, paced evenly or not).
     sent: std::collections::VecDeque<Instant>,
-    /// When a submit first met a limit (a 429, 1002, 503 or 504).
-    first_limit: Option<Instant>,
+    /// When the first submit was accepted: how long the lane has been sending.
+    first_accepted: Option<Instant>,
+    /// What the provider accepted per (simulated) minute when a submit last met a
+    /// limit: what passes on average while the limit binds (see [`Lane::eta_pace_per_minute`]).
+    capacity: Option<f64>,
 }
 
 impl Gate {
@@ -189,6 +197,23 @@ fn quota(limit: u32, window: Duration, minute: Duration) -> usize {
     ((f64::from(limit) * window.as_secs_f64() / minute.as_secs_f64()).floor() as usize).max(1)
 }
 
+/// Whether a rate-limited answer's Retry-After `ra` at `now` says the provider counts
+/// over longer than `window`: counted over `window`, the oldest of the `accepted`
+/// submits within it would free its slot when it leaves; the provider names a moment
+/// well past that (a quarter later, and a simulated second). A shorter Retry-After
+/// refutes nothing: it may be a provider's generic "try again soon".
+fn outlasts(
+    accepted: &std::collections::VecDeque<Instant>,
+    now: Instant,
+    window: Duration,
+    ra: Duration,
+    second: Duration,
+) -> bool {
+    let oldest = accepted.iter().find(|t| now.saturating_duration_since(**t) < window);
+    let frees = oldest.map_or(Duration::ZERO, |t| (*t + window).saturating_duration_since(now));
+    ra > frees.mul_f64(1.25) + second
+}
+
 /// The window a provider counts a per-minute `limit` over, learnt from a rate-limited
 /// submit at `now` after the `accepted` ones (oldest first): the longest window, up
 /// to `longest`, whose share of the limit the accepted submits had already reached.
@@ -228,7 +253,8 @@ impl Lane {
                 accepted: Default::default(),
                 burst: limits.rate_given.then(|| minute(time_scale)),
                 sent: Default::default(),
-                first_limit: None,
+                first_accepted: None,
+                capacity: None,
             }),
             limits,
             queued: AtomicU32::new(0),
@@ -316,31 +342,64 @@ impl Lane {
     fn reserve_send(&self) -> Instant {
         let mut g = self.gate();
         let at = self.next_slot(&g, Instant::now());
-        if g.burst.is_some() {
-            let minute = self.minute();
-            while g.sent.front().is_some_and(|t| at.saturating_duration_since(*t) > minute.mul_f64(1.0 + WINDOW_SLACK))
-            {
-                g.sent.pop_front();
-            }
-            g.sent.push_back(at);
+        let minute = self.minute();
+        while g.sent.front().is_some_and(|t| at.saturating_duration_since(*t) > minute.mul_f64(1.0 + WINDOW_SLACK)) {
+            g.sent.pop_front();
         }
+        g.sent.push_back(at);
         g.last_sent = Some(at);
         at
     }
 
     /// The moment a send asking `now` could go.
     fn next_slot(&self, g: &Gate, now: Instant) -> Instant {
-        let mut at = g.last_sent.map_or(now, |last| (last + self.spacing(g)).max(now));
-        if let Some(window) = g.burst {
+        self.slot(g.burst, self.spacing(g), &g.sent, g.last_sent, now)
+    }
+
+    /// The moment a send asking `now` could go, after `last` and, in a burst counted over
+    /// `burst`, after the `sent` its windows hold.
+    fn slot(
+        &self,
+        burst: Option<Duration>,
+        spacing: Duration,
+        sent: &std::collections::VecDeque<Instant>,
+        last: Option<Instant>,
+        now: Instant,
+    ) -> Instant {
+        let mut at = last.map_or(now, |last| (last + spacing).max(now));
+        if let Some(window) = burst {
             let minute = self.minute();
             for w in [window, minute] {
                 let q = quota(self.limits.submits_per_minute, w, minute);
-                if g.sent.len() >= q {
-                    at = at.max(g.sent[g.sent.len() - q] + w.mul_f64(1.0 + WINDOW_SLACK));
+                if sent.len() >= q {
+                    at = at.max(sent[sent.len() - q] + w.mul_f64(1.0 + WINDOW_SLACK));
                 }
             }
         }
         at
+    }
+
+    /// For the ETA, while bursting: real seconds from `now` until the last of `n` more
+    /// sends may go, the lane's own slots replayed (each window's quota over the sends
+    /// let go, after any cooldown); past a minute's quota, each quota more takes a
+    /// minute. A pace alone put a night's 400 last sends, free to go in 4 s once the
+    /// minute's first had left it, 20 s apart. None when paced evenly: the pace says it.
+    pub fn burst_end_secs(&self, now: Instant, n: u64) -> Option<f64> {
+        let g = self.gate();
+        let window = g.burst?;
+        let minute = self.minute();
+        let per_minute = quota(self.limits.submits_per_minute, minute, minute);
+        let (spacing, start) = (self.spacing(&g), now.max(g.cooldown_until));
+        let mut sent = g.sent.clone();
+        let (mut last, mut at) = (g.last_sent, start);
+        let replayed = n.min(per_minute as u64);
+        for _ in 0..replayed {
+            at = self.slot(Some(window), spacing, &sent, last, start);
+            sent.push_back(at);
+            last = Some(at);
+        }
+        let rest = (n - replayed) as f64 / per_minute as f64 * minute.as_secs_f64() * (1.0 + WINDOW_SLACK);
+        Some(at.saturating_duration_since(now).as_secs_f64() + rest)
     }
 
     /// Whether a submit asked for now would wait more than a (simulated) second for its
@@ -353,7 +412,7 @@ impl Lane {
 
     /// For the ETA, in real seconds from `now`: the wait of a submit asked for now (its
     /// slot, and the cooldown), the waits of the sends already given a slot later than
-    /// now (in a burst's window), and how many sends wait with no slot yet (behind a
+    /// now (paced, or in a burst's window), and how many sends wait with no slot yet (behind a
     /// cooldown: they go at the pace after it, as the submits not yet handed out).
     pub fn send_waits(&self, now: Instant) -> SendWaits {
         let g = self.gate();
@@ -409,9 +468,6 @@ impl Lane {
         let strikes = strikes + 1;
         *g.strikes(kind) = strikes;
         let now = Instant::now();
-        if kind == Kind::Submit {
-            g.first_limit.get_or_insert(now);
-        }
         let minute = self.minute();
         g.trim_accepted(now, minute);
         // A limited submit in a burst: the first says which window the provider counts
@@ -419,13 +475,18 @@ impl Lane {
         // say when the next send may go, the pace is not cut); a second says the
         // window learnt, or the limit given, is not the provider's (and a full queue,
         // that the burst is too much): even pacing from then on, cut as below.
+        // A Retry-After later than the window learnt would free a slot refutes it: the
+        // provider counts fewer than the limit given, over longer.
+        let second = minute / 60;
+        let bursting = kind == Kind::Submit && g.burst.is_some();
         let learnt = match (kind, g.burst) {
             (Kind::Submit, Some(window)) => {
                 let learnt = (rate_limit && window == minute)
                     .then(|| learn_window(&g.accepted, now, self.limits.submits_per_minute, window, minute))
-                    .flatten();
+                    .flatten()
+                    .filter(|w| retry_after.is_none_or(|ra| !outlasts(&g.accepted, now, *w, ra, second)));
                 g.burst = learnt;
-                tracing::debug!(provider = %self.provider, ?learnt, "a burst met a limit");
+                tracing::debug!(provider = %self.provider, ?learnt, ?retry_after, "a burst met a limit");
                 learnt.is_some()
             }
             _ => false,
@@ -439,8 +500,11 @@ impl Lane {
             _ => Duration::ZERO,
         };
         let wait = retry_after.map_or(backoff.max(window_frees), |ra| ra.max(Duration::from_millis(1)));
-        // Jitter spreads the workers' return so they do not hit the limit together.
-        let jitter = wait.mul_f64(rand::rng().random_range(0.0..0.2));
+        // Jitter spreads the return of machines sharing the account so they do not hit
+        // the limit together (this one's workers go back at its pace, one by one): a
+        // fifth of the wait, at most `JITTER_MAX`. A fifth of a minute's window left a
+        // lane idle for up to 12 s at each limit.
+        let jitter = wait.mul_f64(rand::rng().random_range(0.0..0.2)).min(JITTER_MAX.mul_f64(self.time_scale));
         let until = now + wait + jitter;
         if until > g.cooldown_until {
             g.cooldown_until = until;
@@ -450,16 +514,28 @@ impl Lane {
         if kind == Kind::Poll || learnt {
             return;
         }
-        // The accepted rate over the last minute, or over the time since the first
-        // accepted submit when the lane is younger (else a limit met early would
-        // read as a tiny rate).
-        let seen = match g.accepted.front() {
-            Some(oldest) if g.accepted.len() >= 2 => {
-                let span = now.duration_since(*oldest).max(minute / 10).min(minute);
+        // The rate the provider accepted. A burst's limit no window of the limit given
+        // explains: what it accepted over the window its Retry-After names (from the
+        // oldest submit it may still count to the slot it frees), else over the minute
+        // (the longest a per-minute limit is counted over; the lane may be younger).
+        // Otherwise over the last minute, or the time since the first accepted submit
+        // when the lane is younger (else a limit met early would read as a tiny rate).
+        let seen = match (g.accepted.front(), g.first_accepted) {
+            (Some(oldest), _) if bursting && rate_limit => {
+                let over = retry_after.map_or(minute, |ra| (now + ra).saturating_duration_since(*oldest));
+                let over = over.clamp(second, minute);
+                let within = g.accepted.iter().filter(|t| now.saturating_duration_since(**t) < over).count();
+                within as f64 * minute.as_secs_f64() / over.as_secs_f64()
+            }
+            (Some(_), Some(first)) if g.accepted.len() >= 2 => {
+                let span = now.duration_since(first).max(minute / 10).min(minute);
                 g.accepted.len() as f64 * minute.as_secs_f64() / span.as_secs_f64()
             }
             _ => 0.0,
         };
+        if seen > 0.0 {
+            g.capacity = Some(seen);
+        }
         // Multiplicative decrease: under the pace that met the limit, and under what passed.
         let ceiling = if seen > 0.0 { seen.min(g.rpm) * MARGIN } else { g.rpm * CUT };
         // Only lower: a burst of limits must not raise the ceiling again.
@@ -476,6 +552,7 @@ impl Lane {
         g.submit_strikes = 0;
         let now = Instant::now();
         g.accepted.push_back(now);
+        g.first_accepted.get_or_insert(now);
         let minute = self.minute();
         g.trim_accepted(now, minute);
         let given = self.limits.rate_given.then(|| f64::from(self.limits.submits_per_minute.max(1)) * GIVEN_SHARE);
@@ -502,20 +579,21 @@ impl Lane {
         self.gate().rpm
     }
 
-    /// The pace the ETA counts on, per simulated minute: once a limit was met more than
-    /// a minute ago, no more than the lane had accepted over the last minute. The pace
-    /// itself probes above the limit (it creeps up, meets it, is cut, waits the window
-    /// out); what passes on average is what the provider accepts in its window, and a
-    /// night told 600/min where 300 pass was shown ending in half its time.
+    /// The pace the ETA counts on, per simulated minute: once a limit was met, no more
+    /// than the provider accepted then, or over the last minute if that is more (the
+    /// limit rose, or the limit met was a passing one). The pace itself probes above
+    /// the limit (it creeps up, meets it, is cut, waits the window out); what passes on
+    /// average is what the provider accepts in its window, and a night told 600/min
+    /// where 300 pass was shown ending in half its time. The last minute alone is not
+    /// enough: after a cooldown it holds only the sends since, and a night was shown
+    /// ending in twice its time.
     pub fn eta_pace_per_minute(&self) -> f64 {
         let mut g = self.gate();
         let (now, minute) = (Instant::now(), self.minute());
-        match g.first_limit {
-            Some(first) if now.saturating_duration_since(first) > minute => {
-                g.trim_accepted(now, minute);
-                g.rpm.min(g.accepted.len() as f64).max(MIN_RPM)
-            }
-            _ => g.rpm,
+        g.trim_accepted(now, minute);
+        match g.capacity {
+            Some(c) => g.rpm.min(c.max(g.accepted.len() as f64)).max(MIN_RPM),
+            None => g.rpm,
         }
     }
 }
@@ -777,6 +855,104 @@ mod tests {
         l.rate_limited(Kind::Submit, Some(Duration::from_millis(20)));
         assert_eq!(l.gate().burst, None, "paced evenly from now on");
         assert!(l.pace_per_minute() < 600.0 * GIVEN_SHARE, "and the pace is cut: {}", l.pace_per_minute());
+    }
+
+    /// After a cooldown the sends waiting took their paced slots, 31 s of them at
+    /// 285/min: the ETA counted them once as held and again as sends left, and said
+    /// 112 s for 93.
+    #[test]
+    fn the_sends_waiting_for_their_paced_slots_are_held_and_the_next_slot_is_after_them() {
+        let l = Lane::new(Runware, limits(600, false), 1.0); // one per 100 ms
+        let now = Instant::now();
+        for _ in 0..10 {
+            l.reserve_send();
+        }
+        let waits = l.send_waits(now);
+        assert!(waits.held.len() >= 9, "{:?}", waits.held);
+        assert!((waits.next - 1.0).abs() < 0.01, "{}", waits.next);
+        assert_eq!(waits.unslotted, 0);
+    }
+
+    /// A night's 1,000 told 600/min: the minute's 600 went 20 s ago. The 400 left go
+    /// once the first of them has left the minute (41 s from now), in 8 s of a burst,
+    /// not 40 s of the pace.
+    #[test]
+    fn the_sends_left_of_a_burst_go_when_its_window_frees_them_at_the_bursts_speed() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        let now = Instant::now();
+        {
+            let mut g = l.gate();
+            g.sent = moments(now - Duration::from_secs(20), 600, Duration::from_millis(10));
+            g.last_sent = g.sent.back().copied();
+        }
+        let first = 60.0 * (1.0 + WINDOW_SLACK) - 20.0; // the slot of the first sent
+        let burst = 60.0 / (600.0 * GIVEN_SHARE) / BURST;
+        let end = l.burst_end_secs(now, 400).expect("bursting");
+        assert!((end - (first + 399.0 * burst)).abs() < 0.01, "{end}");
+        // Past the minute's 600, each 600 more take a minute.
+        let end = l.burst_end_secs(now, 1000).expect("bursting");
+        let more = 400.0 / 600.0 * 60.0 * (1.0 + WINDOW_SLACK);
+        assert!((end - (first + 599.0 * burst + more)).abs() < 0.01, "{end}");
+        // Paced evenly: the pace says it.
+        assert_eq!(Lane::new(Runware, limits(600, false), 1.0).burst_end_secs(now, 400), None);
+    }
+
+    /// Told 600/min where the provider counts 300 over the minute: 300 accepted at once
+    /// fill a 30-s window of the limit given just as well, and the first limit cannot
+    /// tell them apart, but its Retry-After can (the minute's first slot frees in a minute,
+    /// where a 30-s window would free one in 30).
+    #[test]
+    fn a_retry_after_past_the_window_learnt_says_the_limit_given_is_not_the_providers() {
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        for _ in 0..300 {
+            l.reserve_send();
+            l.submit_accepted();
+        }
+        l.rate_limited(Kind::Submit, Some(Duration::from_secs(60)));
+        assert_eq!(l.gate().burst, None, "paced evenly");
+        assert!((l.pace_per_minute() - 300.0 * MARGIN).abs() < 1e-6, "under the 300 passed: {}", l.pace_per_minute());
+        assert!((l.eta_pace_per_minute() - 300.0 * MARGIN).abs() < 1e-6, "{}", l.eta_pace_per_minute());
+        // A Retry-After as the 30-s window says: the window is learnt.
+        let l = Lane::new(Runware, limits(600, true), 1.0);
+        for _ in 0..300 {
+            l.reserve_send();
+            l.submit_accepted();
+        }
+        l.rate_limited(Kind::Submit, Some(Duration::from_secs(30)));
+        assert_eq!(l.gate().burst, Some(Duration::from_secs(30)));
+    }
+
+    /// After a cooldown the last minute holds only the sends since: a night paced at
+    /// the provider's 300/min was shown ending in twice its time.
+    #[tokio::test]
+    async fn the_eta_counts_on_what_the_provider_accepted_at_its_limit_not_on_a_minute_part_filled() {
+        // At a hundredth of real time: a minute is 0.6 s.
+        let l = Lane::new(Runware, limits(600, true), 0.01);
+        for _ in 0..300 {
+            l.reserve_send();
+            l.submit_accepted();
+        }
+        l.rate_limited(Kind::Submit, Some(Duration::from_millis(600)));
+        tokio::time::sleep(Duration::from_millis(650)).await;
+        // Nothing accepted in the last minute (the cooldown): still the pace, under 300.
+        assert!((l.eta_pace_per_minute() - 300.0 * MARGIN).abs() < 1e-6, "{}", l.eta_pace_per_minute());
+    }
+
+    /// A lane older than the minute whose last minute holds few sends (it waited out a
+    /// cooldown) met the limit with those few: that is the rate the provider allows,
+    /// not a young lane's few scaled up to a minute.
+    #[tokio::test]
+    async fn a_limit_after_a_quiet_minute_reads_the_minute_not_a_young_lanes_burst() {
+        let l = Lane::new(Runware, limits(600, false), 0.01);
+        for _ in 0..50 {
+            l.submit_accepted();
+        }
+        tokio::time::sleep(Duration::from_millis(650)).await;
+        for _ in 0..30 {
+            l.submit_accepted();
+        }
+        l.rate_limited(Kind::Submit, None);
+        assert!((l.pace_per_minute() - 30.0 * MARGIN).abs() < 1e-6, "{}", l.pace_per_minute());
     }
 
     #[test]

@@ -25,11 +25,6 @@ impl Dispatcher<'_> {
                 self.polling.get(p).into_iter().flatten().copied().filter(|id| self.activity(*id).polling()).collect();
             let curves = self.render_curves(left.iter().chain(&polled).take(SAMPLE).copied(), &polled);
             let curve_of = |id: JobId| &curves[&self.render_key(id)];
-            let in_flight = polled.iter().map(|id| {
-                let age = self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64());
-                let known = self.sched.known_going(*id).map_or(0.0, |d| d.as_secs_f64());
-                Going::of(curve_of(*id), age, known, TAIL_QUANTILE)
-            });
             // The sends waiting for a slot in a burst's window start that much later;
             // those behind a cooldown go at the pace after it, as the jobs not yet handed
             // out; the rest are in the air, rendering from about now.
@@ -42,9 +37,14 @@ impl Dispatcher<'_> {
             let sample: Vec<&Survival> = left.iter().chain(&polled).take(SAMPLE).map(|id| curve_of(*id)).collect();
             let nothing = Survival::assumed(0.0);
             let typical = sample.first().copied().unwrap_or(&nothing);
+            // Each render going: its curve, its age and the age it was last known going at.
+            let rendering = polled.iter().map(|id| {
+                let age = self.live(*id).accepted_at.map_or(0.0, |t| (now - t).as_secs_f64());
+                let known = self.sched.known_going(*id).map_or(0.0, |d| d.as_secs_f64());
+                (curve_of(*id), age, known)
+            });
             let sending = waits.held.iter().map(|wait| -wait).chain(std::iter::repeat_n(0.0, in_air));
-            let in_flight: Vec<Going> =
-                in_flight.chain(sending.map(|age| Going::of(typical, age, 0.0, TAIL_QUANTILE))).collect();
+            let going: Vec<(&Survival, f64, f64)> = rendering.chain(sending.map(|age| (typical, age, 0.0))).collect();
             let mean = |f: fn(&Survival) -> f64| {
                 if sample.is_empty() { 0.0 } else { sample.iter().map(|c| f(c)).sum::<f64>() / sample.len() as f64 }
             };
@@ -59,16 +59,23 @@ impl Dispatcher<'_> {
                     _ => {}
                 }
             }
+            let to_submit = (left.len() + tally.queued as usize + waits.unslotted) as u64;
             lanes.push(LaneWork {
-                to_submit: (left.len() + tally.queued as usize + waits.unslotted) as u64,
-                in_flight,
+                to_submit,
+                in_flight: going.iter().map(|(c, age, known)| Going::of(c, *age, *known, TAIL_QUANTILE)).collect(),
                 cap: u64::from(lane.limits.max_in_flight),
                 pace_per_sec: lane.eta_pace_per_minute() / 60.0 / scale.max(1e-9),
                 render_secs: mean(Survival::mean),
                 tail_secs: mean(|c| c.quantile_past(0.0, TAIL_QUANTILE)),
                 next_send_secs: waits.next,
+                sends_end_secs: lane.burst_end_secs(now, to_submit),
+                // The night's last results: the last of the renders going to end.
+                last_end_secs: (to_submit == 0).then(|| eta::expected_last(going.iter().copied())),
                 failed_share: failed as f64 / settled.max(1) as f64,
             });
+            let w = lanes.last().expect("just pushed");
+            tracing::debug!(provider = %p, w.to_submit, in_flight = w.in_flight.len(), w.pace_per_sec, w.render_secs,
+                w.tail_secs, w.next_send_secs, ?w.sends_end_secs, ?w.last_end_secs, secs = eta::lane_secs(w), "the ETA of a lane");
         }
         eta::estimate(&lanes)
     }
