@@ -69,10 +69,9 @@ pub fn lane_secs(w: &LaneWork) -> f64 {
     let tail = w.tail_secs.max(render);
     let floor = render * 0.05;
     if w.to_submit == 0 {
-        let latest = || w.in_flight.iter().map(|g| g.tail.max(g.left).max(floor)).fold(0.0, f64::max);
         return match w.last_end_secs {
             Some(last) if !w.in_flight.is_empty() => last.max(floor),
-            _ => latest(),
+            _ => w.in_flight.iter().map(|g| g.tail.max(g.left).max(floor)).fold(0.0, f64::max),
         };
     }
     let mut remaining: Vec<f64> = w.in_flight.iter().map(|g| g.left.max(floor)).collect();

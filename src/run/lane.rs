@@ -197,6 +197,11 @@ fn quota(limit: u32, window: Duration, minute: Duration) -> usize {
     ((f64::from(limit) * window.as_secs_f64() / minute.as_secs_f64()).floor() as usize).max(1)
 }
 
+/// How many of the `accepted` (oldest first) are younger than `window` at `now`.
+fn within(accepted: &std::collections::VecDeque<Instant>, now: Instant, window: Duration) -> usize {
+    accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) < window).count()
+}
+
 /// Whether a rate-limited answer's Retry-After `ra` at `now` says the provider counts
 /// over longer than `window`: counted over `window`, the oldest of the `accepted`
 /// submits within it would free its slot when it leaves; the provider names a moment
@@ -229,10 +234,11 @@ pub fn learn_window(
     minute: Duration,
 ) -> Option<Duration> {
     let second = minute / 60;
-    WINDOWS_SECS.rev().map(|s| second * s).filter(|w| *w <= longest).find(|w| {
-        let within = accepted.iter().rev().take_while(|t| now.saturating_duration_since(**t) < *w).count();
-        within >= quota(limit, *w, minute)
-    })
+    WINDOWS_SECS
+        .rev()
+        .map(|s| second * s)
+        .filter(|w| *w <= longest)
+        .find(|w| within(accepted, now, *w) >= quota(limit, *w, minute))
 }
 
 impl Lane {
@@ -524,8 +530,7 @@ impl Lane {
             (Some(oldest), _) if bursting && rate_limit => {
                 let over = retry_after.map_or(minute, |ra| (now + ra).saturating_duration_since(*oldest));
                 let over = over.clamp(second, minute);
-                let within = g.accepted.iter().filter(|t| now.saturating_duration_since(**t) < over).count();
-                within as f64 * minute.as_secs_f64() / over.as_secs_f64()
+                within(&g.accepted, now, over) as f64 * minute.as_secs_f64() / over.as_secs_f64()
             }
             (Some(_), Some(first)) if g.accepted.len() >= 2 => {
                 let span = now.duration_since(first).max(minute / 10).min(minute);
