@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use crate::exit;
 use crate::manifest;
 use crate::plan::Plan;
-use crate::run::journal;
 use crate::run::report::{self, Row};
 use crate::run::state::RunState;
 use crate::selects::{self, Selects};
@@ -112,11 +111,7 @@ pub fn open(manifest_path: &Path, out: Option<&Path>, rehearse: bool) -> Result<
 /// Re-reads the journal and the selects of an out folder (the server does it per page).
 fn read(dir: &Path, manifest_name: &str, manifest: &crate::manifest::Manifest) -> Result<Campaign, String> {
     let path = dir.join("state.jsonl");
-    let state = if path.exists() {
-        RunState::replay(journal::read(&path).map_err(|e| e.to_string())?.records)
-    } else {
-        RunState::default()
-    };
+    let state = if path.exists() { RunState::read(&path).map_err(|e| e.to_string())?.0 } else { RunState::default() };
     // The plan as `run` would fit it to the takes the journal holds (more results).
     let mut plan = Plan::new(manifest);
     state.keep_takes(&mut plan, manifest);

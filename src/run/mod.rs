@@ -3,7 +3,6 @@
 //! changed since the last run, dispatch until every job is settled, write the
 //! report, and exit with the documented code.
 
-pub mod arena;
 pub mod budget;
 pub mod dispatcher;
 pub mod download;
@@ -165,10 +164,6 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 fn night(args: RunArgs) -> Result<Outcome, RunError> {
-    // Before the manifest loads: a big manifest is parsed on several threads, and an
-    // arena of their own would keep the parse's high-water mark out of the night's
-    // reach (a 100,000-shot rehearsal peaked at 536 MB of RSS, 472 MB with this first).
-    arena::share_one();
     let mut loaded = load(&args.manifest)?;
     // The text was needed for the warnings alone; a night keeps nothing per line of it
     // (23 MB at 100,000 shots).
@@ -403,24 +398,23 @@ impl Folder {
     ) -> Result<Folder, RunError> {
         std::fs::create_dir_all(out)
             .map_err(|e| refused(format!("cannot create the out folder {}: {e}", out.display())))?;
-        let (mut store, records): (Box<dyn store::Store>, Vec<Record>) = match spec {
+        let (mut store, mut state): (Box<dyn store::Store>, RunState) = match spec {
             store::StateSpec::Folder => {
-                let (store, replayed) = store::FileStore::open(out).map_err(refused)?;
-                if replayed.torn_tail {
+                let (store, state, torn_tail) = store::FileStore::open(out).map_err(refused)?;
+                if torn_tail {
                     eprintln!(
                         "The journal's last line was cut off by a crash; it is dropped (nothing it recorded had taken effect)."
                     );
                 }
-                (Box::new(store), replayed.records)
+                (Box::new(store), state)
             }
             store::StateSpec::Postgres(url) => {
                 download::remove_partials(out);
                 let machine = store::pg::machine_name(out);
                 let (store, records) = store::pg::PgStore::open(url, campaign, machine).await.map_err(refused)?;
-                (Box::new(store), records)
+                (Box::new(store), RunState::replay(records))
             }
         };
-        let mut state = RunState::replay(records);
         let run = Record::Run { at: journal::now(), pid: std::process::id(), manifest: manifest_name.to_owned() };
         let shown = store.describe();
         store.append(&run).map_err(|e| refused(format!("cannot write the journal {shown}: {e}")))?;

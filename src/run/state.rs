@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::journal::{FailClass, JobDef, Record};
+use super::journal::{self, FailClass, JobDef, Record};
 use crate::provider::{Clip, RemoteTask};
 
 /// The state's hash maps: keys are the journal's own (job keys, file and shot
@@ -266,39 +266,27 @@ struct ShotVersions {
 }
 
 impl RunState {
-    /// The fold of `records`, as `apply` one by one would leave it. Records given
-    /// by value are taken apart into the state (no name, clip or definition copied);
-    /// borrowed ones are copied first. The jobs are folded in a list indexed by a
-    /// hash map of their keys and sorted into the `BTreeMap` once at the end: looking
-    /// each record's job up in a growing `BTreeMap` of large values (key comparisons
-    /// down some 17 levels, values moved on every insert) made a 100,000-job
-    /// journal's replay super-linear, and a job's state is moved only twice here.
+    /// The fold of `records`, as `apply` one by one would leave it (see [`Replay`]).
+    /// Records given by value are taken apart into the state (no name, clip or
+    /// definition copied); borrowed ones are copied first.
     pub fn replay<R: Into<Record>>(records: impl IntoIterator<Item = R>) -> RunState {
         let records = records.into_iter();
-        let mut s = RunState::default();
         // A job has some five records.
-        let mut index: FastMap<String, usize> =
-            FastMap::with_capacity_and_hasher(records.size_hint().0 / 4, Default::default());
-        let mut jobs: Vec<Option<JobState>> = Vec::with_capacity(records.size_hint().0 / 4);
+        let mut replay = Replay::with_capacity(records.size_hint().0 / 4);
         for r in records {
-            let (index, jobs) = (&mut index, &mut jobs);
-            s.fold(r.into(), move |key| {
-                let (index, jobs) = (index, jobs);
-                let at = match index.get(key) {
-                    Some(at) => *at,
-                    None => {
-                        index.insert(key.to_owned(), jobs.len());
-                        jobs.push(Some(JobState::new(key)));
-                        jobs.len() - 1
-                    }
-                };
-                jobs[at].as_mut().expect("taken only below")
-            });
+            replay.push(r.into());
         }
-        let mut sorted: Vec<(String, usize)> = index.into_iter().collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        s.jobs = sorted.into_iter().map(|(k, at)| (k, jobs[at].take().expect("one entry a key"))).collect();
-        s
+        replay.finish()
+    }
+
+    /// The state a journal file holds, folded while it is read (see
+    /// [`journal::read_each`]), and what was found after its last whole line.
+    pub fn read(path: &std::path::Path) -> Result<(RunState, journal::Tail), journal::JournalError> {
+        // Room for a job a kilobyte: a job's records are some 1.4 KB of the journal.
+        let jobs = std::fs::metadata(path).map_or(0, |m| m.len() / 1024);
+        let mut replay = Replay::with_capacity(usize::try_from(jobs).unwrap_or(0));
+        let tail = journal::read_each(path, |record| replay.push(record))?;
+        Ok((replay.finish(), tail))
     }
 
     /// The version a new job of `shot` that renders `render_key` belongs to: the
@@ -410,6 +398,54 @@ impl RunState {
             }
             _ => {}
         }
+    }
+}
+
+/// A replay under way: the fold of records given one by one, as `apply` would
+/// leave it. The jobs are folded in a list indexed by a hash map of their keys and
+/// sorted into the `BTreeMap` once at the end: looking each record's job up in a
+/// growing `BTreeMap` of large values (key comparisons down some 17 levels, values
+/// moved on every insert) made a 100,000-job journal's replay super-linear, and a
+/// job's state is moved only twice here.
+pub struct Replay {
+    state: RunState,
+    index: FastMap<String, usize>,
+    jobs: Vec<Option<JobState>>,
+}
+
+impl Replay {
+    /// A replay with room for `jobs` jobs.
+    pub fn with_capacity(jobs: usize) -> Replay {
+        Replay {
+            state: RunState::default(),
+            index: FastMap::with_capacity_and_hasher(jobs, Default::default()),
+            jobs: Vec::with_capacity(jobs),
+        }
+    }
+
+    /// Folds the next record.
+    pub fn push(&mut self, record: Record) {
+        let (index, jobs) = (&mut self.index, &mut self.jobs);
+        self.state.fold(record, move |key| {
+            let at = match index.get(key) {
+                Some(at) => *at,
+                None => {
+                    index.insert(key.to_owned(), jobs.len());
+                    jobs.push(Some(JobState::new(key)));
+                    jobs.len() - 1
+                }
+            };
+            jobs[at].as_mut().expect("taken only in finish")
+        });
+    }
+
+    /// The state the records folded leave.
+    pub fn finish(self) -> RunState {
+        let Replay { mut state, index, mut jobs } = self;
+        let mut sorted: Vec<(String, usize)> = index.into_iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        state.jobs = sorted.into_iter().map(|(k, at)| (k, jobs[at].take().expect("one entry a key"))).collect();
+        state
     }
 }
 

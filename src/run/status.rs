@@ -127,7 +127,7 @@ fn replay_file(path: &std::path::Path) -> Result<RunState, journal::JournalError
     if !path.exists() {
         return Ok(RunState::default());
     }
-    Ok(RunState::replay(journal::read(path)?.records))
+    Ok(RunState::read(path)?.0)
 }
 
 #[derive(serde::Serialize)]

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::journal::{self, Journal, Record, Replayed};
+use super::journal::{self, Journal, Record};
 use super::lock::{self, RunLock};
+use super::state::RunState;
 use crate::catalog::Provider;
 
 /// What a claim of a job for a submit (or a take-over) found.
@@ -181,27 +182,28 @@ pub struct FileStore {
 
 impl FileStore {
     /// Locks the folder and replays its journal (cutting a torn tail on the first
-    /// append), writing the header on a first run.
-    pub fn open(out: &Path) -> Result<(FileStore, Replayed), String> {
+    /// append), writing the header on a first run. Also says whether a torn last
+    /// line was dropped.
+    pub fn open(out: &Path) -> Result<(FileStore, RunState, bool), String> {
         let lock = lock::acquire(out).map_err(|e| e.to_string())?;
         if let Some(prev) = &lock.previous_holder {
             tracing::debug!("took over the lock last held by {prev}");
         }
         super::download::remove_partials(out);
         let path = out.join("state.jsonl");
-        let mut replayed = if path.exists() {
-            journal::read(&path).map_err(|e| e.to_string())?
+        let (mut state, tail) = if path.exists() {
+            RunState::read(&path).map_err(|e| e.to_string())?
         } else {
-            Replayed { records: Vec::new(), valid_len: 0, torn_tail: false }
+            (RunState::default(), journal::Tail::default())
         };
         let io = |e: io::Error| format!("cannot write the journal {}: {e}", path.display());
-        let mut journal = Journal::open(&path, replayed.valid_len).map_err(io)?;
-        if replayed.records.is_empty() {
+        let mut journal = Journal::open(&path, tail.valid_len).map_err(io)?;
+        if tail.records == 0 {
             let header = header();
             journal.append(&header).map_err(io)?;
-            replayed.records.push(header);
+            state.apply(header);
         }
-        Ok((FileStore { _lock: lock, journal }, replayed))
+        Ok((FileStore { _lock: lock, journal }, state, tail.torn_tail))
     }
 }
 

@@ -59,8 +59,10 @@ fn journal_v1_fixture_folds_alike_given_lent_or_by_value_or_record_by_record() {
         one_by_one.apply(r);
     }
     let owned = RunState::replay(records.clone());
+    let (read, tail) = RunState::read(&fixture().join("out/state.jsonl")).expect("the journal reads");
+    assert_eq!(tail.records, records.len());
     assert!(lent.jobs.len() >= 5, "the fixture's jobs");
-    for (how, s) in [("apply", &one_by_one), ("by value", &owned)] {
+    for (how, s) in [("apply", &one_by_one), ("by value", &owned), ("folded as read", &read)] {
         assert_eq!(s.jobs, lent.jobs, "{how}");
         assert_eq!((s.run_id, s.runs), (lent.run_id, lent.runs), "{how}");
         // The files taken (kept beside the jobs) name the same files.
@@ -68,6 +70,49 @@ fn journal_v1_fixture_folds_alike_given_lent_or_by_value_or_record_by_record() {
             for v in j.def.iter().flat_map(|d| &d.variants) {
                 assert_eq!(s.take_file(key, *v, "mp4"), lent.take_file(key, *v, "mp4"), "{how}: {key} #{v}");
             }
+        }
+    }
+}
+
+/// A journal of some megabytes is read in blocks on several threads and folded as
+/// the blocks come in (`RunState::read`); it must fold as its records replay.
+#[test]
+fn a_journal_read_on_threads_folds_as_its_records_replay() {
+    let records = journal::read(&fixture().join("out/state.jsonl")).expect("the journal reads").records;
+    // The fixture's job records again and again under new keys (and new files),
+    // after its header and runs, until the journal is past a megabyte.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.jsonl");
+    let mut text = String::new();
+    let mut copies = 0;
+    while text.len() < 3 << 20 {
+        for r in &records {
+            let mut r = r.clone();
+            match &mut r {
+                Record::Header { .. } | Record::Run { .. } if copies > 0 => continue,
+                Record::Downloaded { file, .. } => *file = format!("{copies}/{file}"),
+                _ => {}
+            }
+            let mut line = serde_json::to_string(&r).unwrap();
+            if let Some(key) = r.job_key() {
+                line = line.replace(key, &format!("{key}-{copies}"));
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        copies += 1;
+    }
+    std::fs::write(&path, &text).unwrap();
+    let all = journal::read(&path).expect("the journal reads").records;
+    let replayed = RunState::replay(&all);
+    let (read, tail) = RunState::read(&path).expect("the journal reads");
+    assert_eq!((tail.records, tail.valid_len, tail.torn_tail), (all.len(), text.len() as u64, false));
+    assert!(read.jobs.len() > 1_000, "{} jobs", read.jobs.len());
+    assert_eq!(read.jobs, replayed.jobs);
+    assert_eq!((read.run_id, read.runs), (replayed.run_id, replayed.runs));
+    for (key, j) in &replayed.jobs {
+        for v in j.def.iter().flat_map(|d| &d.variants) {
+            assert_eq!(read.take_file(key, *v, "mp4"), replayed.take_file(key, *v, "mp4"), "{key} #{v}");
         }
     }
 }
