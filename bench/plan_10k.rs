@@ -45,6 +45,11 @@ fn write_manifest(dir: &Path, shots: usize) -> std::path::PathBuf {
     path
 }
 
+/// The binary's allocator (src/main.rs), so what this harness runs through the
+/// library runs as in the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run once, small.
     let quick = !std::env::args().any(|a| a == "--bench");

@@ -29,6 +29,11 @@ async fn commits(client: &tokio_postgres::Client) -> i64 {
         .get(0)
 }
 
+/// The binary's allocator (src/main.rs), so what this harness runs through the
+/// library runs as in the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let full = args.iter().any(|a| a == "--bench");
